@@ -1,0 +1,46 @@
+# Every target installs what it needs first; a fresh clone needs Python 3.11+, Java 17+ and Maven.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+KAFKA_LIBS := .cache/kafka-libs
+
+.PHONY: run test test-unit lint bench demo k8s-check clean deps
+
+deps: $(VENV)/.installed $(KAFKA_LIBS)/.resolved
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+$(KAFKA_LIBS)/.resolved: deploy/local/pom.xml
+	rm -rf $(KAFKA_LIBS)
+	mvn --quiet --batch-mode -f deploy/local/pom.xml dependency:copy-dependencies \
+		-DincludeScope=runtime -DoutputDirectory=$(CURDIR)/$(KAFKA_LIBS)
+	touch $@
+
+run: deps ## start the whole platform with a seeded demo workspace (Ctrl-C stops it)
+	$(BIN)/python -m deploy.local.run
+
+test: deps ## unit, integration (real Kafka + Postgres) and end-to-end tests
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-unit: deps
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+lint: deps
+	$(BIN)/ruff check .
+	$(BIN)/mypy services/common gateway
+	$(BIN)/lint-imports
+
+bench: deps ## benchmarks, each printed next to a baseline measured in the same run
+	$(BIN)/python -m bench
+
+demo: deps ## against a running `make run`: watch a join travel gateway → members → Kafka → metrics
+	$(BIN)/python -m deploy.local.walkthrough
+
+k8s-check: ## render every kustomize overlay and check what it renders
+	bash deploy/k8s/check.sh
+
+clean: ## wipe local data (.run/); caches stay
+	rm -rf .run

@@ -1,0 +1,75 @@
+"""Starting and stopping child processes so that none outlives the supervisor."""
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def spawn(
+    args: list[str], *, log_path: Path, env: dict[str, str] | None = None, user: str | None = None
+) -> subprocess.Popen[bytes]:
+    """A child in its own process group, output to a log file."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = open(log_path, "ab")  # noqa: SIM115 - the child owns it for its lifetime
+    return subprocess.Popen(
+        args,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
+        user=user,
+    )
+
+
+def stop(process: subprocess.Popen[bytes] | None, *, grace_seconds: float = 15) -> None:
+    """SIGTERM the child's whole group, then SIGKILL what is left after the grace period."""
+    if process is None or process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        process.wait(grace_seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def wait_until(
+    condition: Callable[[], bool],
+    *,
+    timeout: float,
+    what: str,
+    process: subprocess.Popen[bytes] | None = None,
+    log_path: Path | None = None,
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        if process is not None and process.poll() is not None:
+            break
+        time.sleep(0.2)
+    tail = ""
+    if log_path and log_path.exists():
+        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-30:])
+    state = "exited" if process is not None and process.poll() is not None else "timed out"
+    raise RuntimeError(f"{what} did not become ready ({state}). Last log lines:\n{tail}")

@@ -1,0 +1,87 @@
+"""Which service answers which path, and forwarding a call to it with the caller's identity."""
+
+import re
+from dataclasses import dataclass
+
+import httpx
+from fastapi import Request
+from fastapi.responses import Response
+
+from gateway.settings import GatewaySettings
+from services.common.http.identity import INTERNAL_TOKEN_HEADER, WORKSPACE_HEADER
+from services.common.http.middleware import REQUEST_ID_HEADER
+from services.common.http.problems import Problem
+from services.common.observability import request_id_var
+
+_COMMUNITY = r"^/v1/communities/[^/]+/"
+
+# First match wins; more specific paths come first.
+ROUTES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"^/v1/metrics(/|$)"), "metrics"),
+    (re.compile(_COMMUNITY + r"(contents|schedules|calendar|submissions|sops)(/|$)"), "content"),
+    (re.compile(_COMMUNITY + r"(activities|challenges|lotteries)(/|$)"), "events"),
+    (re.compile(r"^/v1/(contents|schedules|submissions|sops)(/|$)"), "content"),
+    (re.compile(r"^/v1/(activities|challenges|lotteries)(/|$)"), "events"),
+    (re.compile(r"^/v1/(communities|members)(/|$)"), "members"),
+]
+
+# Sent on to the service; everything else the client sent stays at the gateway.
+_FORWARDED_REQUEST_HEADERS = ("content-type", "accept", "idempotency-key", "accept-language")
+_RETURNED_RESPONSE_HEADERS = ("content-type", "location", "retry-after", "idempotent-replayed")
+
+
+@dataclass(frozen=True)
+class Upstreams:
+    urls: dict[str, str]
+
+    @classmethod
+    def from_settings(cls, settings: GatewaySettings) -> "Upstreams":
+        return cls(
+            {
+                "members": settings.members_url,
+                "content": settings.content_url,
+                "events": settings.events_url,
+                "metrics": settings.metrics_url,
+            }
+        )
+
+    def resolve(self, path: str) -> str | None:
+        """The base URL of the service that owns `path`, or None."""
+        for pattern, service in ROUTES:
+            if pattern.match(path):
+                return self.urls[service]
+        return None
+
+
+async def forward(
+    request: Request,
+    *,
+    client: httpx.AsyncClient,
+    base_url: str,
+    workspace_id: str,
+    internal_token: str,
+    body: bytes,
+) -> Response:
+    headers = {k: v for k in _FORWARDED_REQUEST_HEADERS if (v := request.headers.get(k))}
+    headers[INTERNAL_TOKEN_HEADER] = internal_token
+    headers[WORKSPACE_HEADER] = workspace_id
+    headers[REQUEST_ID_HEADER] = request_id_var.get() or ""
+    try:
+        upstream = await client.request(
+            request.method,
+            base_url + request.url.path,
+            params=request.query_params,
+            content=body,
+            headers=headers,
+        )
+    except httpx.TimeoutException as exc:
+        raise Problem(504, "gateway-timeout", "An upstream service did not answer in time") from exc
+    except httpx.TransportError as exc:
+        raise Problem(
+            503,
+            "unavailable",
+            "Service unavailable",
+            "The service behind this path is not reachable; try again shortly.",
+        ) from exc
+    out = {k: v for k in _RETURNED_RESPONSE_HEADERS if (v := upstream.headers.get(k))}
+    return Response(content=upstream.content, status_code=upstream.status_code, headers=out)

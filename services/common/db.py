@@ -1,0 +1,42 @@
+"""One engine per service, sessions for requests, and alembic migrations applied at start."""
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+from alembic import command
+from alembic.config import Config
+from fastapi import Depends, Request
+from sqlalchemy import Engine, create_engine, text
+from sqlmodel import Session
+
+# Any fixed number works; it only has to be the same for every replica of one service.
+_MIGRATION_LOCK_KEY = 0x5179756E
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+    """An engine for a service's own database; psycopg 3 is the driver."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def migrate(engine: Engine, migrations_dir: Path) -> None:
+    """Bring the database to the newest revision; replicas starting together take turns."""
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir))
+    with engine.begin() as connection:
+        connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
+        try:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK_KEY})
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with Session(request.app.state.engine) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]

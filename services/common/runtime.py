@@ -1,0 +1,167 @@
+"""The app factory every service uses: migrations at start, the outbox relay and the event
+consumer in background threads, problem+json errors, observability and health endpoints."""
+
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from sqlalchemy import Engine
+
+from services.common.consumer import EventConsumer, Handler
+from services.common.contracts import topic_of
+from services.common.db import make_engine, migrate
+from services.common.http.health import broker_check, database_check, health_router
+from services.common.http.middleware import install_request_middleware
+from services.common.http.problems import install_problem_handlers
+from services.common.kafka import KafkaEventSource, KafkaPublisher, ensure_topics
+from services.common.observability import configure_logging
+from services.common.outbox import OutboxRelay
+from services.common.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    version: str
+    routers: Sequence[APIRouter]
+    migrations_dir: Path
+    produces: Sequence[str] = ()
+    handlers: Mapping[str, Handler] = field(default_factory=dict)
+    description: str = ""
+    # Entered after migrations, left before the engine closes: clients, caches, seeding.
+    lifespan_hooks: Sequence[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = ()
+
+
+class _Workers:
+    """The background threads of one process: set up Kafka, relay the outbox, consume events."""
+
+    def __init__(self, spec: ServiceSpec, settings: ServiceSettings, engine: Engine):
+        self.spec, self.settings, self.engine = spec, settings, engine
+        self.stop = threading.Event()
+        self.threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        self._spawn("kafka-setup", self._run)
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=f"{self.spec.name}-{name}", daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def _run(self) -> None:
+        s = self.settings
+        topics = set(self.spec.produces) | {topic_of(t) for t in self.spec.handlers}
+        while not self.stop.is_set():
+            try:
+                ensure_topics(
+                    s.kafka_bootstrap_servers,
+                    topics,
+                    partitions=s.kafka_partitions,
+                    replication_factor=s.kafka_replication_factor,
+                )
+                break
+            except Exception:
+                log.warning("broker not reachable yet; retrying topic setup", exc_info=True)
+                self.stop.wait(2)
+        if self.stop.is_set():
+            return
+        if s.outbox_relay_enabled:
+            self._spawn("outbox-relay", self._relay)
+        if s.consumer_enabled and self.spec.handlers:
+            self._spawn("consumer", self._consume)
+
+    def _publisher(self) -> KafkaPublisher:
+        return KafkaPublisher(
+            self.settings.kafka_bootstrap_servers, client_id=f"{self.spec.name}-relay"
+        )
+
+    def _relay(self) -> None:
+        s = self.settings
+        OutboxRelay(
+            self.engine,
+            self._publisher,
+            batch_size=s.outbox_batch_size,
+            poll_seconds=s.outbox_poll_seconds,
+            retention=timedelta(hours=s.outbox_retention_hours),
+        ).run(self.stop)
+
+    def _consume(self) -> None:
+        s = self.settings
+        topics = sorted({topic_of(t) for t in self.spec.handlers})
+        consumer = EventConsumer(
+            self.engine,
+            name=self.spec.name,
+            handlers=self.spec.handlers,
+            dead_letters=KafkaPublisher(
+                s.kafka_bootstrap_servers, client_id=f"{self.spec.name}-dlq"
+            ),
+            max_attempts=s.consumer_max_attempts,
+            backoff_seconds=s.consumer_backoff_seconds,
+            backoff_max_seconds=s.consumer_backoff_max_seconds,
+        )
+        while not self.stop.is_set():
+            try:
+                source = KafkaEventSource(
+                    s.kafka_bootstrap_servers,
+                    group_id=f"qunyun-{self.spec.name}",
+                    topics=topics,
+                    client_id=f"{self.spec.name}-consumer",
+                )
+                consumer.run(source, self.stop)
+            except Exception:
+                log.exception("consumer crashed; restarting")
+                self.stop.wait(2)
+
+    def shutdown(self, timeout: float = 10) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout)
+
+
+def create_service_app(
+    spec: ServiceSpec, settings: ServiceSettings | None = None, **fastapi_options: Any
+) -> FastAPI:
+    settings = settings or ServiceSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(spec.name, settings.log_level)
+        engine = make_engine(settings.database_url)
+        migrate(engine, spec.migrations_dir)
+        app.state.engine = engine
+        workers = _Workers(spec, settings, engine)
+        try:
+            async with AsyncExitStack() as hooks:
+                for hook in spec.lifespan_hooks:
+                    await hooks.enter_async_context(hook(app))
+                workers.start()
+                log.info("service started", extra={"service": spec.name})
+                try:
+                    yield
+                finally:
+                    workers.shutdown()
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title=f"Qunyun {spec.name}",
+        version=spec.version,
+        description=spec.description,
+        lifespan=lifespan,
+        **fastapi_options,
+    )
+    app.state.settings = settings
+    install_problem_handlers(app)
+    install_request_middleware(app)
+    app.include_router(health_router({"database": database_check, "broker": broker_check}))
+    for router in spec.routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,27 @@
+"""Settings every process shares, read from `QUNYUN_*` environment variables."""
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="QUNYUN_", extra="ignore")
+
+    database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/qunyun"
+    kafka_bootstrap_servers: str = "127.0.0.1:19092"
+    kafka_partitions: int = Field(default=3, ge=1)
+    kafka_replication_factor: int = Field(default=1, ge=1)
+    # The gateway adds this header to every call it forwards; services refuse calls without it.
+    internal_token: str = "dev-internal-token"
+    log_level: str = "INFO"
+
+    outbox_relay_enabled: bool = True
+    outbox_poll_seconds: float = Field(default=0.2, gt=0)
+    outbox_batch_size: int = Field(default=500, ge=1)
+    # Sent rows are kept this long for inspection, then deleted by the relay.
+    outbox_retention_hours: float = Field(default=24, ge=0)
+
+    consumer_enabled: bool = True
+    consumer_max_attempts: int = Field(default=5, ge=1)
+    consumer_backoff_seconds: float = Field(default=0.2, ge=0)
+    consumer_backoff_max_seconds: float = Field(default=5.0, ge=0)

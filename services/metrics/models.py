@@ -1,0 +1,41 @@
+"""Metrics' own read models, fed from Kafka; never read from another service's tables."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, DateTime
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+
+
+class MetricsTable(SQLModel, registry=registry()):
+    """Base of this service's tables: its own metadata, apart from other services'."""
+
+
+class CommunityOverview(MetricsTable, table=True):
+    __tablename__ = "community_overview"
+
+    community_id: str = Field(primary_key=True)
+    workspace_id: str = Field(index=True)
+    members_total: int = 0
+    updated_at: datetime = Field(
+        default_factory=lambda: datetime.now(UTC),
+        sa_column=Column(DateTime(timezone=True), nullable=False),
+    )
+
+
+class MemberJoin(MetricsTable, table=True):
+    """One row per member who joined: the raw series behind counts by day."""
+
+    __tablename__ = "member_join"
+
+    member_id: str = Field(primary_key=True)
+    workspace_id: str
+    community_id: str
+    joined_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class OverviewPublic(SQLModel):
+    community_id: str
+    members_total: int
+    members_joined_7d: int
+    updated_at: datetime

@@ -56,6 +56,13 @@ def _ensure_server_user() -> str | None:
     return SERVER_USER
 
 
+def _run_or_explain(args: list[str], *, user: str | None) -> None:
+    result = subprocess.run(args, capture_output=True, text=True, user=user)
+    if result.returncode != 0:
+        hint = f" (as user {user}: every parent folder must be traversable by it)" if user else ""
+        raise RuntimeError(f"{Path(args[0]).name} failed{hint}:\n{result.stderr or result.stdout}")
+
+
 @dataclass
 class PostgresServer:
     data_dir: Path
@@ -85,7 +92,7 @@ class PostgresServer:
             if user:
                 shutil.chown(folder, user)
         if not (pgdata / "PG_VERSION").exists():
-            subprocess.run(
+            _run_or_explain(
                 [
                     str(_bin_dir() / "initdb"),
                     "-D",
@@ -97,8 +104,6 @@ class PostgresServer:
                     "--locale=C.UTF-8",
                     "--no-sync",
                 ],
-                check=True,
-                capture_output=True,
                 user=user,
             )
         self.process = spawn(

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import sqlalchemy as sa
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
@@ -57,16 +57,21 @@ def emit(
     event = data.to_event(
         source=source, workspace_id=workspace_id, community_id=community_id, subject=subject
     )
+    enqueue(session, event, topic=data.topic)
+    return event
+
+
+def enqueue(session: Session | Connection, event: CloudEvent, *, topic: str) -> None:
+    """Add an already-built event to the outbox, bound for `topic`."""
     session.execute(
         outbox.insert().values(
             event_id=event.id,
-            topic=data.topic,
+            topic=topic,
             key=event.key,
             headers=[[k, v.decode()] for k, v in event.kafka_headers()],
             payload=event.kafka_value(),
         )
     )
-    return event
 
 
 class Publisher(Protocol):

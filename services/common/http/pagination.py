@@ -2,6 +2,7 @@
 
 import base64
 import binascii
+import re
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
@@ -14,6 +15,7 @@ from services.common.http.problems import Problem
 T = TypeVar("T")
 
 MAX_LIMIT = 200
+_ID = re.compile(r"[A-Za-z0-9_]{1,64}")
 
 
 class Page(BaseModel, Generic[T]):
@@ -39,14 +41,18 @@ def encode_cursor(last_id: str) -> str:
 
 def decode_cursor(cursor: str) -> str:
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        last_id = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        last_id = ""
+    if not _ID.fullmatch(last_id):
         raise Problem(
             400,
             "invalid-cursor",
             "Invalid cursor",
             "Pass back the `next_cursor` of a previous page unchanged.",
-        ) from exc
+        )
+    return last_id
 
 
 def paginate(

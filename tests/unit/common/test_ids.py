@@ -1,0 +1,18 @@
+import re
+import time
+
+from services.common.ids import new_id
+
+
+def test_ids_carry_their_prefix_and_26_crockford_characters() -> None:
+    assert re.fullmatch(r"cmt_[0-9A-HJKMNP-TV-Z]{26}", new_id("cmt"))
+
+
+def test_ids_made_later_sort_later_so_keyset_pages_follow_creation_order() -> None:
+    first = new_id("x")
+    time.sleep(0.002)
+    assert new_id("x") > first
+
+
+def test_ids_do_not_repeat() -> None:
+    assert len({new_id("x") for _ in range(10_000)}) == 10_000

@@ -30,7 +30,7 @@ test-unit: deps
 
 lint: deps
 	$(BIN)/ruff check .
-	$(BIN)/mypy services/common gateway
+	$(BIN)/mypy services gateway deploy/local
 	$(BIN)/lint-imports
 
 bench: deps ## benchmarks, each printed next to a baseline measured in the same run

@@ -91,7 +91,7 @@ async def v1(request: Request, path: str) -> Response:
         request,
         client=request.app.state.http,
         base_url=base_url,
-        workspace_id=caller.workspace_id,
+        caller=caller,
         internal_token=settings.internal_token,
         body=body,
     )

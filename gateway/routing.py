@@ -7,8 +7,9 @@ import httpx
 from fastapi import Request
 from fastapi.responses import Response
 
+from gateway.keys import Caller
 from gateway.settings import GatewaySettings
-from services.common.http.identity import INTERNAL_TOKEN_HEADER, WORKSPACE_HEADER
+from services.common.http.identity import ACTOR_HEADER, INTERNAL_TOKEN_HEADER, WORKSPACE_HEADER
 from services.common.http.middleware import REQUEST_ID_HEADER
 from services.common.http.problems import Problem
 from services.common.observability import request_id_var
@@ -58,13 +59,14 @@ async def forward(
     *,
     client: httpx.AsyncClient,
     base_url: str,
-    workspace_id: str,
+    caller: Caller,
     internal_token: str,
     body: bytes,
 ) -> Response:
     headers = {k: v for k in _FORWARDED_REQUEST_HEADERS if (v := request.headers.get(k))}
     headers[INTERNAL_TOKEN_HEADER] = internal_token
-    headers[WORKSPACE_HEADER] = workspace_id
+    headers[WORKSPACE_HEADER] = caller.workspace_id
+    headers[ACTOR_HEADER] = f"api_key:{caller.key_id}"
     headers[REQUEST_ID_HEADER] = request_id_var.get() or ""
     try:
         upstream = await client.request(

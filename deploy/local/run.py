@@ -10,6 +10,7 @@ import secrets
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from deploy.local.demo import seed_demo
@@ -34,7 +35,7 @@ def _on_signal(signum: int, _frame: object) -> None:
     raise _Stop
 
 
-def _secret(path: Path, make: callable) -> str:  # type: ignore[valid-type]
+def _secret(path: Path, make: Callable[[], str]) -> str:
     if not path.exists():
         path.write_text(make())
         path.chmod(0o600)

@@ -1,6 +1,7 @@
 """The platform's processes (four services and the gateway) as `make run` and the e2e tests
 start them: one uvicorn each, its own database, the same broker."""
 
+import functools
 import secrets
 import subprocess
 import sys
@@ -74,8 +75,8 @@ class Stack:
             self._spawn(name)
         for name in names:
             wait_until(
-                lambda name=name: _ready(self.url(name) + "/readyz"),
-                timeout=timeout,  # type: ignore[misc]
+                functools.partial(_ready, self.url(name) + "/readyz"),
+                timeout=timeout,
                 what=name,
                 process=self.processes[name],
                 log_path=self.log_path(name),

@@ -14,7 +14,7 @@ import pydantic
 import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session
+from sqlmodel import Session
 
 from services.common import observability as obs
 from services.common.cloudevents import CloudEvent, MalformedEvent

@@ -22,6 +22,7 @@ from services.common.http.problems import install_problem_handlers
 from services.common.kafka import KafkaEventSource, KafkaPublisher, ensure_topics
 from services.common.observability import configure_logging
 from services.common.outbox import OutboxRelay
+from services.common.periodic import PeriodicJob, run_periodic
 from services.common.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class ServiceSpec:
     description: str = ""
     # Entered after migrations, left before the engine closes: clients, caches, seeding.
     lifespan_hooks: Sequence[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = ()
+    periodic: Sequence[PeriodicJob] = ()
 
 
 class _Workers:
@@ -50,6 +52,10 @@ class _Workers:
 
     def start(self) -> None:
         self._spawn("kafka-setup", self._run)
+        if self.spec.periodic and self.settings.periodic_enabled:
+            self._spawn(
+                "periodic", lambda: run_periodic(self.engine, self.spec.periodic, self.stop)
+            )
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         thread = threading.Thread(target=target, name=f"{self.spec.name}-{name}", daemon=True)

@@ -21,6 +21,7 @@ class ServiceSettings(BaseSettings):
     # Sent rows are kept this long for inspection, then deleted by the relay.
     outbox_retention_hours: float = Field(default=24, ge=0)
 
+    periodic_enabled: bool = True
     consumer_enabled: bool = True
     consumer_max_attempts: int = Field(default=5, ge=1)
     consumer_backoff_seconds: float = Field(default=0.2, ge=0)

@@ -1,21 +1,34 @@
-"""Members' tables and API shapes, in the SQLModel family style (Base, Create, table, Public)."""
+"""Members' core tables and API shapes, in the SQLModel family style (Base, Create, table,
+Public). Sub-domains (groups, tags, points, ...) keep their tables in their own modules."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import field_validator
 from sqlalchemy import Column, DateTime, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from services.members.community_settings import CommunitySettings
 
-def _now() -> datetime:
+
+def now() -> datetime:
     return datetime.now(UTC)
 
 
-def _timestamp(**kwargs: object) -> Column:  # type: ignore[type-arg]
-    return Column(DateTime(timezone=True), nullable=False, **kwargs)
+def timestamp_column(*, nullable: bool = False, **kwargs: Any) -> Column[datetime]:
+    return Column(DateTime(timezone=True), nullable=nullable, **kwargs)
+
+
+def known_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA timezone {value!r}") from exc
+    return value
 
 
 class MembersTable(SQLModel, registry=registry()):
@@ -43,6 +56,39 @@ class Platform(StrEnum):
     other = "other"
 
 
+class MemberStatus(StrEnum):
+    pending = "pending"  # awaiting approval (approval or questionnaire entry)
+    active = "active"
+    muted = "muted"
+    removed = "removed"
+    banned = "banned"
+    merged = "merged"  # merged into another member; `merged_into` points at the survivor
+
+
+class Role(StrEnum):
+    owner = "owner"
+    admin = "admin"
+    kol = "kol"
+    expert = "expert"
+    member = "member"
+
+
+class Stage(StrEnum):
+    """The member lifecycle, 社群链条 (DOMAIN.md rule 3), in order."""
+
+    aware = "aware"
+    joined = "joined"
+    communicating = "communicating"
+    favourable = "favourable"
+    active = "active"
+    paying = "paying"
+    feedback = "feedback"
+    referring = "referring"
+
+
+# ---- communities -------------------------------------------------------------------------
+
+
 class CommunityBase(SQLModel):
     name: str = Field(min_length=1, max_length=120)
     purpose: Purpose
@@ -52,21 +98,34 @@ class CommunityBase(SQLModel):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown IANA timezone {value!r}") from exc
-        return value
+        return known_timezone(value)
 
 
 class CommunityCreate(CommunityBase):
-    pass
+    settings: dict[str, Any] | None = Field(
+        default=None, description="Overrides of the purpose's default settings, by section."
+    )
+
+
+class CommunityUpdate(SQLModel):
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    description: str | None = Field(default=None, max_length=2000)
+    timezone: str | None = Field(default=None, max_length=64)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str | None) -> str | None:
+        return value if value is None else known_timezone(value)
 
 
 class Community(MembersTable, CommunityBase, table=True):
     id: str = Field(primary_key=True)
     workspace_id: str = Field(index=True)
-    created_at: datetime = Field(default_factory=_now, sa_column=_timestamp())
+    settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    created_at: datetime = Field(default_factory=now, sa_column=timestamp_column())
+
+    def rules(self) -> CommunitySettings:
+        return CommunitySettings.model_validate(self.settings)
 
 
 class CommunityPublic(CommunityBase):
@@ -74,22 +133,66 @@ class CommunityPublic(CommunityBase):
     created_at: datetime
 
 
+# ---- members -----------------------------------------------------------------------------
+
+
 class IdentityIn(SQLModel):
     platform: Platform
     external_id: str = Field(min_length=1, max_length=128)
 
 
-class MemberCreate(SQLModel):
+class Profile(SQLModel):
+    city: str | None = Field(default=None, max_length=80)
+    company: str | None = Field(default=None, max_length=120)
+    title: str | None = Field(default=None, max_length=120)
+    intro: str | None = Field(default=None, max_length=2000)
+    birthday: date | None = None
+    attributes: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="Custom attributes; at most 50."
+    )
+
+    @field_validator("attributes")
+    @classmethod
+    def _bounded(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if len(value) > 50 or any(len(k) > 64 for k in value):
+            raise ValueError("at most 50 attributes, names up to 64 characters")
+        return value
+
+
+class MemberCreate(Profile):
     display_name: str = Field(min_length=1, max_length=120)
     identities: list[IdentityIn] = Field(min_length=1, max_length=20)
+    role: Role = Role.member
+    invite_code: str | None = Field(
+        default=None,
+        max_length=64,
+        description="A member's referral code, or a community entry code.",
+    )
+    payment_reference: str | None = Field(
+        default=None, max_length=200, description="Required by `paid` entry."
+    )
+    answers: list[str] | None = Field(
+        default=None, max_length=50, description="Answers to the questionnaire, in order."
+    )
 
 
-class MemberStatus(StrEnum):
-    pending = "pending"
-    active = "active"
-    muted = "muted"
-    removed = "removed"
-    banned = "banned"
+class LeadCreate(Profile):
+    display_name: str = Field(min_length=1, max_length=120)
+    identities: list[IdentityIn] = Field(min_length=1, max_length=20)
+    source: str | None = Field(
+        default=None, max_length=120, description="The campaign it came from."
+    )
+
+
+class MemberUpdate(SQLModel):
+    display_name: str | None = Field(default=None, min_length=1, max_length=120)
+    city: str | None = Field(default=None, max_length=80)
+    company: str | None = Field(default=None, max_length=120)
+    title: str | None = Field(default=None, max_length=120)
+    intro: str | None = Field(default=None, max_length=2000)
+    birthday: date | None = None
+    attributes: dict[str, str | int | float | bool] | None = None
+    role: Role | None = None
 
 
 class Member(MembersTable, table=True):
@@ -98,9 +201,30 @@ class Member(MembersTable, table=True):
     community_id: str = Field(foreign_key="community.id", index=True)
     display_name: str
     status: MemberStatus = MemberStatus.active
-    role: str = "member"
-    stage: str = "joined"
-    joined_at: datetime = Field(default_factory=_now, sa_column=_timestamp())
+    role: Role = Role.member
+    stage: Stage = Stage.joined
+    city: str | None = None
+    company: str | None = None
+    title: str | None = None
+    intro: str | None = None
+    birthday: date | None = None
+    attributes: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSONB, nullable=False)
+    )
+    invite_code: str
+    referred_by: str | None = None
+    entry_answers: list[str] | None = Field(default=None, sa_column=Column(JSONB))
+    payment_reference: str | None = None
+    lead_source: str | None = None
+    # Maintained by chat activity (activity.py) and incentives (points.py).
+    message_count: int = 0
+    last_active_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
+    points: int = 0
+    level: int = 1
+    muted_until: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
+    merged_into: str | None = None
+    joined_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
+    created_at: datetime = Field(default_factory=now, sa_column=timestamp_column())
 
 
 class MemberIdentity(MembersTable, table=True):
@@ -120,7 +244,49 @@ class MemberPublic(SQLModel):
     community_id: str
     display_name: str
     status: MemberStatus
-    role: str
-    stage: str
-    joined_at: datetime
+    role: Role
+    stage: Stage
+    city: str | None
+    company: str | None
+    title: str | None
+    intro: str | None
+    birthday: date | None
+    attributes: dict[str, Any]
+    invite_code: str
+    referred_by: str | None
+    message_count: int
+    last_active_at: datetime | None
+    points: int
+    level: int
+    muted_until: datetime | None
+    merged_into: str | None
+    joined_at: datetime | None
+    created_at: datetime
     identities: list[IdentityIn]
+
+
+class MemberTransition(MembersTable, table=True):
+    """One change of a member's status: who did it, why, and when."""
+
+    __tablename__ = "member_transition"
+
+    id: str = Field(primary_key=True)
+    workspace_id: str
+    community_id: str
+    member_id: str = Field(index=True)
+    from_status: MemberStatus | None
+    to_status: MemberStatus
+    actor: str
+    reason: str | None = None
+    until: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
+    at: datetime = Field(default_factory=now, sa_column=timestamp_column())
+
+
+class TransitionPublic(SQLModel):
+    id: str
+    from_status: MemberStatus | None
+    to_status: MemberStatus
+    actor: str
+    reason: str | None
+    until: datetime | None
+    at: datetime

@@ -4,7 +4,12 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.common.contracts import CommunityCreated, MemberJoined
+from services.common.contracts import (
+    CommunityCreated,
+    MemberJoined,
+    MembersMerged,
+    MemberStatusChanged,
+)
 from services.common.runtime import ServiceSpec, create_service_app
 from services.metrics import service
 from services.metrics.api import router
@@ -17,6 +22,8 @@ SPEC = ServiceSpec(
     handlers={
         CommunityCreated.type: service.on_community_created,
         MemberJoined.type: service.on_member_joined,
+        MemberStatusChanged.type: service.on_member_status_changed,
+        MembersMerged.type: service.on_members_merged,
     },
     description="Time series, funnels and health of communities, from events.",
 )

@@ -23,14 +23,15 @@ class CommunityOverview(MetricsTable, table=True):
     )
 
 
-class MemberJoin(MetricsTable, table=True):
-    """One row per member who joined: the raw series behind counts by day."""
+class MemberPresence(MetricsTable, table=True):
+    """Whether each member is in their community now, and when they (last) joined."""
 
-    __tablename__ = "member_join"
+    __tablename__ = "member_presence"
 
     member_id: str = Field(primary_key=True)
     workspace_id: str
     community_id: str
+    present: bool
     joined_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 

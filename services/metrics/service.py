@@ -1,20 +1,34 @@
-"""Metrics' domain logic: folding events into read models, and reading them back."""
+"""Metrics' domain logic: folding events into read models, and reading them back.
+
+Handlers are idempotent by state, not only by event id: a join for a member already present,
+or a removal of one already gone, changes nothing.
+"""
 
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
 from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, select
 
 from services.common.cloudevents import CloudEvent
-from services.common.contracts import CommunityCreated, MemberJoined
+from services.common.contracts import (
+    CommunityCreated,
+    MemberJoined,
+    MembersMerged,
+    MemberStatusChanged,
+)
 from services.common.http.problems import not_found
-from services.metrics.models import CommunityOverview, MemberJoin, OverviewPublic
+from services.metrics.models import CommunityOverview, MemberPresence, OverviewPublic
+
+_overview = CommunityOverview.__table__  # type: ignore[attr-defined]
+_presence = MemberPresence.__table__  # type: ignore[attr-defined]
+_GONE = {"removed", "banned", "merged"}
 
 
 def _touch_overview(session: Session, *, workspace_id: str, community_id: str) -> None:
     session.execute(
-        insert(CommunityOverview)
+        insert(_overview)
         .values(
             community_id=community_id,
             workspace_id=workspace_id,
@@ -25,6 +39,14 @@ def _touch_overview(session: Session, *, workspace_id: str, community_id: str) -
     )
 
 
+def _add_to_total(session: Session, community_id: str, delta: int) -> None:
+    session.execute(
+        _overview.update()
+        .where(_overview.c.community_id == community_id)
+        .values(members_total=_overview.c.members_total + delta, updated_at=datetime.now(UTC))
+    )
+
+
 def on_community_created(session: Session, event: CloudEvent) -> None:
     """A new community starts with zero members, so its overview answers before anyone joins."""
     data = CommunityCreated.model_validate(event.data)
@@ -32,29 +54,53 @@ def on_community_created(session: Session, event: CloudEvent) -> None:
 
 
 def on_member_joined(session: Session, event: CloudEvent) -> None:
-    """Count a join once per member, whatever the delivery count."""
+    """Count a member in, unless they are in already."""
     data = MemberJoined.model_validate(event.data)
     _touch_overview(session, workspace_id=event.workspaceid, community_id=data.community_id)
-    new = session.execute(
-        insert(MemberJoin)
+    was_present = session.execute(
+        sa.select(_presence.c.present)
+        .where(_presence.c.member_id == data.member_id)
+        .with_for_update()
+    ).scalar_one_or_none()
+    if was_present:
+        return
+    session.execute(
+        insert(_presence)
         .values(
             member_id=data.member_id,
             workspace_id=event.workspaceid,
             community_id=data.community_id,
+            present=True,
             joined_at=data.joined_at,
         )
-        .on_conflict_do_nothing()
-        .returning(MemberJoin.__table__.c.member_id)  # type: ignore[attr-defined]
-    ).first()
-    if new is not None:
-        session.execute(
-            CommunityOverview.__table__.update()  # type: ignore[attr-defined]
-            .where(CommunityOverview.__table__.c.community_id == data.community_id)  # type: ignore[attr-defined]
-            .values(
-                members_total=CommunityOverview.__table__.c.members_total + 1,  # type: ignore[attr-defined]
-                updated_at=datetime.now(UTC),
-            )
+        .on_conflict_do_update(
+            index_elements=["member_id"], set_={"present": True, "joined_at": data.joined_at}
         )
+    )
+    _add_to_total(session, data.community_id, +1)
+
+
+def on_member_gone(session: Session, *, member_id: str, community_id: str) -> None:
+    left = session.execute(
+        _presence.update()
+        .where(_presence.c.member_id == member_id, _presence.c.present.is_(True))
+        .values(present=False)
+        .returning(_presence.c.member_id)
+    ).first()
+    if left is not None:
+        _add_to_total(session, community_id, -1)
+
+
+def on_member_status_changed(session: Session, event: CloudEvent) -> None:
+    """Removed, banned or merged members leave the count."""
+    data = MemberStatusChanged.model_validate(event.data)
+    if data.to_status in _GONE:
+        on_member_gone(session, member_id=data.member_id, community_id=data.community_id)
+
+
+def on_members_merged(session: Session, event: CloudEvent) -> None:
+    data = MembersMerged.model_validate(event.data)
+    on_member_gone(session, member_id=data.merged_id, community_id=data.community_id)
 
 
 def community_overview(*, session: Session, workspace_id: str, community_id: str) -> OverviewPublic:
@@ -70,8 +116,8 @@ def community_overview(*, session: Session, workspace_id: str, community_id: str
     since = datetime.now(UTC) - timedelta(days=7)
     joined_7d = session.exec(
         select(func.count())
-        .select_from(MemberJoin)
-        .where(MemberJoin.community_id == community_id, col(MemberJoin.joined_at) >= since)
+        .select_from(MemberPresence)
+        .where(MemberPresence.community_id == community_id, col(MemberPresence.joined_at) >= since)
     ).one()
     return OverviewPublic(
         community_id=community_id,

@@ -5,7 +5,15 @@ version (a new class with a `.v2` type), never an edit of the old one.
 """
 
 from services.common.contracts.base import CONTRACTS, EventData, topic_of
-from services.common.contracts.members import CommunityCreated, MemberJoined
+from services.common.contracts.members import (
+    CommunityCreated,
+    LeadCreated,
+    MemberApplied,
+    MemberJoined,
+    MembersMerged,
+    MemberStatusChanged,
+    PlatformIdentity,
+)
 from services.common.contracts.topics import ALL_TOPICS, dead_letter_topic
 
 __all__ = [
@@ -13,7 +21,12 @@ __all__ = [
     "CONTRACTS",
     "CommunityCreated",
     "EventData",
+    "LeadCreated",
+    "MemberApplied",
     "MemberJoined",
+    "MemberStatusChanged",
+    "MembersMerged",
+    "PlatformIdentity",
     "dead_letter_topic",
     "topic_of",
 ]

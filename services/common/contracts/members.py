@@ -23,6 +23,8 @@ class PlatformIdentity(BaseModel):
 
 
 class MemberJoined(EventData):
+    """A person became a member: admitted at once, approved, or back after removal."""
+
     type = "io.qunyun.member.joined.v1"
     topic = topics.MEMBERS
 
@@ -31,3 +33,60 @@ class MemberJoined(EventData):
     display_name: str
     identities: list[PlatformIdentity]
     joined_at: datetime
+    referred_by: str | None = None
+    role: str = "member"
+
+
+class MemberApplied(EventData):
+    """Someone asked to join a community whose entry needs an operator's approval."""
+
+    type = "io.qunyun.member.applied.v1"
+    topic = topics.MEMBERS
+
+    member_id: str
+    community_id: str
+    display_name: str
+    identities: list[PlatformIdentity]
+    applied_at: datetime
+
+
+class LeadCreated(EventData):
+    """A prospect known before joining (lifecycle stage `aware`), e.g. from a campaign."""
+
+    type = "io.qunyun.member.lead_created.v1"
+    topic = topics.MEMBERS
+
+    member_id: str
+    community_id: str
+    source: str | None
+    created_at: datetime
+
+
+class MemberStatusChanged(EventData):
+    """Approved, rejected, muted, unmuted, removed, banned or unbanned. Bots act on it: the
+    identities say whom to mute or remove in which platform's groups."""
+
+    type = "io.qunyun.member.status_changed.v1"
+    topic = topics.MEMBERS
+
+    member_id: str
+    community_id: str
+    from_status: str | None
+    to_status: str
+    actor: str
+    reason: str | None
+    until: datetime | None
+    identities: list[PlatformIdentity]
+    changed_at: datetime
+
+
+class MembersMerged(EventData):
+    """Two records of one person became one; `merged_id` now points at `survivor_id`."""
+
+    type = "io.qunyun.member.merged.v1"
+    topic = topics.MEMBERS
+
+    survivor_id: str
+    merged_id: str
+    community_id: str
+    merged_at: datetime

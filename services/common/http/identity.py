@@ -9,6 +9,7 @@ from services.common.http.problems import Problem
 
 INTERNAL_TOKEN_HEADER = "X-Qunyun-Internal-Token"
 WORKSPACE_HEADER = "X-Qunyun-Workspace-Id"
+ACTOR_HEADER = "X-Qunyun-Actor"
 
 
 def caller_workspace(
@@ -31,3 +32,14 @@ def caller_workspace(
 
 
 WorkspaceDep = Annotated[str, Depends(caller_workspace)]
+
+
+def caller_actor(
+    _workspace: WorkspaceDep,
+    actor: Annotated[str | None, Header(alias=ACTOR_HEADER, include_in_schema=False)] = None,
+) -> str:
+    """Who acts, for audit trails: the gateway names the API key; trusted like the workspace."""
+    return actor or "unknown"
+
+
+ActorDep = Annotated[str, Depends(caller_actor)]

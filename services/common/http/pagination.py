@@ -8,6 +8,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Query
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select
+from sqlalchemy.orm import Mapped
 from sqlmodel import Session
 
 from services.common.http.problems import Problem
@@ -56,7 +57,10 @@ def decode_cursor(cursor: str) -> str:
 
 
 def paginate(
-    session: Session, statement: Select[Any], id_column: ColumnElement[str], params: PageParams
+    session: Session,
+    statement: Select[Any],
+    id_column: ColumnElement[str] | Mapped[str],
+    params: PageParams,
 ) -> tuple[list[Any], str | None]:
     """Rows after the cursor in id order, and the cursor of the next page if there is one."""
     if params.cursor:

@@ -1,4 +1,4 @@
-"""Community overview and the member-join series; the kit's outbox tables.
+"""Community overview and member presence; the kit's outbox tables.
 
 Revision ID: 0001
 Revises:
@@ -25,15 +25,18 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_table(
-        "member_join",
+        "member_presence",
         sa.Column("member_id", sa.Text, primary_key=True),
         sa.Column("workspace_id", sa.Text, nullable=False),
         sa.Column("community_id", sa.Text, nullable=False),
+        sa.Column("present", sa.Boolean, nullable=False),
         sa.Column("joined_at", sa.DateTime(timezone=True), nullable=False),
     )
-    op.create_index("ix_member_join_community_time", "member_join", ["community_id", "joined_at"])
+    op.create_index(
+        "ix_member_presence_community_joined", "member_presence", ["community_id", "joined_at"]
+    )
 
 
 def downgrade() -> None:
-    op.drop_table("member_join")
+    op.drop_table("member_presence")
     op.drop_table("community_overview")

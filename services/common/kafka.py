@@ -29,8 +29,16 @@ class OutgoingRecord:
 class KafkaPublisher:
     """Idempotent producer with `acks=all`: a batch either is acknowledged whole or raises."""
 
-    def __init__(self, bootstrap_servers: str, *, client_id: str, timeout_seconds: float = 10):
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        client_id: str,
+        timeout_seconds: float = 10,
+        topic_prefix: str = "",
+    ):
         self._timeout = timeout_seconds
+        self._prefix = topic_prefix
         self._producer = KafkaProducer(
             bootstrap_servers=bootstrap_servers.split(","),
             client_id=client_id,
@@ -44,7 +52,9 @@ class KafkaPublisher:
     def publish(self, records: Sequence[OutgoingRecord]) -> None:
         try:
             futures = [
-                self._producer.send(r.topic, value=r.value, key=r.key.encode(), headers=r.headers)
+                self._producer.send(
+                    self._prefix + r.topic, value=r.value, key=r.key.encode(), headers=r.headers
+                )
                 for r in records
             ]
             self._producer.flush(timeout=self._timeout)

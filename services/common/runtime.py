@@ -69,7 +69,7 @@ class _Workers:
             try:
                 ensure_topics(
                     s.kafka_bootstrap_servers,
-                    topics,
+                    [s.kafka_topic_prefix + t for t in topics],
                     partitions=s.kafka_partitions,
                     replication_factor=s.kafka_replication_factor,
                 )
@@ -86,7 +86,9 @@ class _Workers:
 
     def _publisher(self) -> KafkaPublisher:
         return KafkaPublisher(
-            self.settings.kafka_bootstrap_servers, client_id=f"{self.spec.name}-relay"
+            self.settings.kafka_bootstrap_servers,
+            client_id=f"{self.spec.name}-relay",
+            topic_prefix=self.settings.kafka_topic_prefix,
         )
 
     def _relay(self) -> None:
@@ -101,7 +103,7 @@ class _Workers:
 
     def _consume(self) -> None:
         s = self.settings
-        topics = sorted({topic_of(t) for t in self.spec.handlers})
+        topics = sorted({s.kafka_topic_prefix + topic_of(t) for t in self.spec.handlers})
         consumer = EventConsumer(
             self.engine,
             name=self.spec.name,
@@ -117,7 +119,7 @@ class _Workers:
             try:
                 source = KafkaEventSource(
                     s.kafka_bootstrap_servers,
-                    group_id=f"qunyun-{self.spec.name}",
+                    group_id=f"{s.kafka_topic_prefix}qunyun-{self.spec.name}",
                     topics=topics,
                     client_id=f"{self.spec.name}-consumer",
                 )

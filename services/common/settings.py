@@ -11,6 +11,9 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
     kafka_partitions: int = Field(default=3, ge=1)
     kafka_replication_factor: int = Field(default=1, ge=1)
+    # Put before every topic and consumer group name, so several environments (or test runs)
+    # can share one cluster without seeing each other's events.
+    kafka_topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
     # The gateway adds this header to every call it forwards; services refuse calls without it.
     internal_token: str = "dev-internal-token"
     log_level: str = "INFO"

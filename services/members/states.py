@@ -10,6 +10,7 @@ from enum import StrEnum
 from sqlmodel import Session, col, select
 
 from services.common.http.problems import Problem
+from services.common.periodic import PeriodicJob
 from services.members.models import Member, MemberStatus, MemberTransition, Stage, now
 from services.members.service import announce_admission, field_problem, record_transition
 
@@ -99,3 +100,6 @@ def history(*, session: Session, member: Member) -> list[MemberTransition]:
             .order_by(col(MemberTransition.at), col(MemberTransition.id))
         )
     )
+
+
+JOBS = [PeriodicJob("expire-mutes", 30, expire_mutes)]

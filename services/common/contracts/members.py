@@ -90,3 +90,31 @@ class MembersMerged(EventData):
     merged_id: str
     community_id: str
     merged_at: datetime
+
+
+class MemberStageChanged(EventData):
+    """A member moved along the lifecycle (社群链条), by an observed event or an operator."""
+
+    type = "io.qunyun.member.stage_changed.v1"
+    topic = topics.MEMBERS
+
+    member_id: str
+    community_id: str
+    from_stage: str
+    to_stage: str
+    reason: str
+    actor: str
+    changed_at: datetime
+
+
+class MemberLevelReached(EventData):
+    """A member's points reached a new level."""
+
+    type = "io.qunyun.member.level_reached.v1"
+    topic = topics.MEMBERS
+
+    member_id: str
+    community_id: str
+    level: int
+    points: int
+    reached_at: datetime

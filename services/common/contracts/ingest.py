@@ -1,0 +1,51 @@
+"""What chat bots report from the groups, accepted by the gateway and put on Kafka.
+
+Bots know platform identities, not our ids: a group is (platform, external group id), a person
+is (platform, external user id). The members service resolves both.
+"""
+
+from datetime import datetime
+
+from pydantic import Field
+
+from services.common.contracts import topics
+from services.common.contracts.base import EventData
+
+
+class _GroupActivity(EventData):
+    platform: str
+    group_external_id: str
+    sender_external_id: str
+    sender_display_name: str | None = None
+    occurred_at: datetime
+
+
+class ChatMessagePosted(_GroupActivity):
+    """A message in a group. `flags` are what the bot noticed (e.g. `qr_code`, `contact_card`,
+    `link`, `red_packet`, `image`, `mini_program`)."""
+
+    type = "io.qunyun.ingest.message_posted.v1"
+    topic = topics.INGEST_MESSAGES
+
+    message_external_id: str
+    text: str = Field(default="", max_length=20_000)
+    flags: list[str] = Field(default_factory=list)
+    reply_to_external_id: str | None = None
+
+
+class GroupMemberJoined(_GroupActivity):
+    """Someone joined a group (`sender_*` is the person who joined)."""
+
+    type = "io.qunyun.ingest.group_member_joined.v1"
+    topic = topics.INGEST_MESSAGES
+
+    inviter_external_id: str | None = None
+
+
+class GroupMemberLeft(_GroupActivity):
+    """Someone left or was removed from a group."""
+
+    type = "io.qunyun.ingest.group_member_left.v1"
+    topic = topics.INGEST_MESSAGES
+
+    removed_by_external_id: str | None = None

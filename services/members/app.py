@@ -18,10 +18,40 @@ from services.common.cloudevents import CloudEvent
 from services.common.consumer import Handler
 from services.common.contracts import topics
 from services.common.runtime import ServiceSpec, create_service_app
-from services.members import api, states
+from services.members import (
+    activity,
+    api,
+    groups,
+    lifecycle,
+    moderation,
+    onboarding,
+    outreach,
+    points,
+    pruning,
+    referrals,
+    rules,
+    segments,
+    states,
+    tags,
+)
 
 # Order matters where handlers share an event type: who resolves the member comes first.
-MODULES: Sequence[ModuleType] = (api, states)
+MODULES: Sequence[ModuleType] = (
+    api,
+    states,
+    activity,
+    groups,
+    lifecycle,
+    moderation,
+    points,
+    referrals,
+    tags,
+    segments,
+    onboarding,
+    rules,
+    pruning,
+    outreach,
+)
 
 
 def _combined(handlers: list[Handler]) -> Handler:

@@ -370,7 +370,7 @@ def announce_admission(*, session: Session, member: Member) -> None:
     )
 
 
-def _add_member(
+def add_member(
     *, session: Session, community: Community, member: Member, identities: list[tuple[str, str]]
 ) -> Member | None:
     """Insert the member and its identities; None if another join took an identity first."""
@@ -452,7 +452,7 @@ def join_member(
             invite_code="",
             **profile,
         )
-        added = _add_member(session=session, community=community, member=member, identities=wanted)
+        added = add_member(session=session, community=community, member=member, identities=wanted)
         if added is None:
             winner = find_member_by_identity(
                 session=session, community_id=community.id, identities=wanted
@@ -499,7 +499,7 @@ def create_lead(
         invite_code="",
         **profile,
     )
-    added = _add_member(session=session, community=community, member=lead, identities=wanted)
+    added = add_member(session=session, community=community, member=lead, identities=wanted)
     if added is None:
         winner = find_member_by_identity(
             session=session, community_id=community.id, identities=wanted

@@ -223,6 +223,8 @@ class Member(MembersTable, table=True):
     level: int = 1
     muted_until: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
     merged_into: str | None = None
+    # Set when the joining ritual is complete (onboarding.py).
+    onboarded_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
     joined_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
     created_at: datetime = Field(default_factory=now, sa_column=timestamp_column())
 
@@ -260,6 +262,7 @@ class MemberPublic(SQLModel):
     level: int
     muted_until: datetime | None
     merged_into: str | None
+    onboarded_at: datetime | None
     joined_at: datetime | None
     created_at: datetime
     identities: list[IdentityIn]

@@ -57,6 +57,7 @@ def upgrade() -> None:
         sa.Column("level", sa.Integer, nullable=False, server_default="1"),
         sa.Column("muted_until", TS),
         sa.Column("merged_into", sa.Text),
+        sa.Column("onboarded_at", TS),
         sa.Column("joined_at", TS),
         sa.Column("created_at", TS, nullable=False),
         sa.UniqueConstraint("community_id", "invite_code", name="uq_member_invite_code"),

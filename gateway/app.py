@@ -1,5 +1,6 @@
 """The gateway: the one public door. Authenticates API keys, scopes every call to the key's
-workspace, limits rates and body sizes, and forwards to the service that owns the path."""
+workspace, limits rates and body sizes, forwards to the service that owns the path, and takes
+bots' signed webhooks in."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,47 +11,28 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlmodel import Session
-from starlette.concurrency import run_in_threadpool
 
-from gateway import keys
+from gateway import inbound, keys
+from gateway.auth import CallerDep, read_body
 from gateway.limits import RateLimiter
 from gateway.openapi import merged_openapi
 from gateway.routing import Upstreams, forward
 from gateway.settings import GatewaySettings
+from services.common.contracts import topics
 from services.common.http.problems import Problem
 from services.common.runtime import ServiceSpec, create_service_app
 
-VERSION = "0.1.0"
+VERSION = "0.2.0"
 proxy = APIRouter()
-
-
-def _settings(request: Request) -> GatewaySettings:
-    return request.app.state.settings
-
-
-def _caller(request: Request) -> keys.Caller:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Problem(
-            401,
-            "unauthorized",
-            "Authentication required",
-            "Send `Authorization: Bearer <api key>`.",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    with Session(request.app.state.engine) as session:
-        caller = keys.authenticate(session=session, key=token.strip())
-    if caller is None:
-        raise Problem(
-            401, "invalid-api-key", "Invalid API key", "The API key is unknown or revoked."
-        )
-    return caller
 
 
 @proxy.get("/openapi.json", include_in_schema=False)
 async def openapi(request: Request) -> JSONResponse:
     state = request.app.state
-    return JSONResponse(await merged_openapi(state.http, state.upstreams.urls, version=VERSION))
+    own = request.app.openapi()  # the gateway's own routes (integrations, inbound webhooks)
+    return JSONResponse(
+        await merged_openapi(state.http, state.upstreams.urls, own=own, version=VERSION)
+    )
 
 
 @proxy.get("/docs", include_in_schema=False)
@@ -61,39 +43,18 @@ async def docs() -> HTMLResponse:
 @proxy.api_route(
     "/v1/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
 )
-async def v1(request: Request, path: str) -> Response:
-    caller = await run_in_threadpool(_caller, request)
-    settings = _settings(request)
-    wait = request.app.state.limiter.take(caller.key_id)
-    if wait:
-        raise Problem(
-            429,
-            "rate-limited",
-            "Too many requests",
-            f"This API key is limited to {settings.rate_limit_per_second:g} requests a second.",
-            headers={"Retry-After": str(max(1, round(wait)))},
-        )
+async def v1(request: Request, path: str, caller: CallerDep) -> Response:
     base_url = request.app.state.upstreams.resolve(request.url.path)
     if base_url is None:
         raise Problem(404, "not-found", "Not found", f"No API at {request.url.path}.")
-    declared = request.headers.get("content-length", "")
-    # The declared length refuses big bodies before reading them; the read length catches liars.
-    if (declared.isdigit() and int(declared) > settings.max_body_bytes) or (
-        len(body := await request.body()) > settings.max_body_bytes
-    ):
-        raise Problem(
-            413,
-            "payload-too-large",
-            "Payload too large",
-            f"Bodies are limited to {settings.max_body_bytes} bytes.",
-        )
+    settings: GatewaySettings = request.app.state.settings
     return await forward(
         request,
         client=request.app.state.http,
         base_url=base_url,
         caller=caller,
         internal_token=settings.internal_token,
-        body=body,
+        body=await read_body(request),
     )
 
 
@@ -123,13 +84,16 @@ async def _gateway_state(app: FastAPI) -> AsyncIterator[None]:
 SPEC = ServiceSpec(
     name="gateway",
     version=VERSION,
-    routers=[proxy],
+    # The gateway's own routes come before the catch-all proxy.
+    routers=[inbound.router, proxy],
     migrations_dir=Path(__file__).parent / "migrations",
+    produces=[topics.INGEST_MESSAGES],
     lifespan_hooks=[_gateway_state],
 )
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    # The merged document is served by `openapi` above; FastAPI's own would list only the proxy.
     return create_service_app(
         SPEC, settings or GatewaySettings(), openapi_url=None, docs_url=None, redoc_url=None
     )

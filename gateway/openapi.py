@@ -9,7 +9,7 @@ log = logging.getLogger(__name__)
 
 
 async def merged_openapi(
-    client: httpx.AsyncClient, urls: dict[str, str], *, version: str
+    client: httpx.AsyncClient, urls: dict[str, str], *, own: dict[str, Any], version: str
 ) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "openapi": "3.1.0",
@@ -32,6 +32,7 @@ async def merged_openapi(
         },
         "security": [{"ApiKey": []}],
     }
+    _add(doc, own)
     for service, base in urls.items():
         try:
             response = await client.get(base + "/openapi.json", timeout=3)
@@ -40,8 +41,12 @@ async def merged_openapi(
         except (httpx.HTTPError, ValueError):
             log.warning("openapi of %s unavailable; left out", service)
             continue
-        doc["paths"].update(
-            {p: ops for p, ops in upstream.get("paths", {}).items() if p.startswith("/v1/")}
-        )
-        doc["components"]["schemas"].update(upstream.get("components", {}).get("schemas", {}))
+        _add(doc, upstream)
     return doc
+
+
+def _add(doc: dict[str, Any], part: dict[str, Any]) -> None:
+    doc["paths"].update(
+        {p: ops for p, ops in part.get("paths", {}).items() if p.startswith("/v1/")}
+    )
+    doc["components"]["schemas"].update(part.get("components", {}).get("schemas", {}))

@@ -1,0 +1,214 @@
+"""Webhooks in: bots push what happens in the groups (messages, joins, leaves).
+
+Each integration signs its requests the Standard Webhooks way with its own secret; we verify
+on the raw body, refuse stale timestamps, accept a webhook id once, and answer 202 as soon as
+the event is in the outbox: the members service processes it from Kafka.
+"""
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Request, Response, status
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import Session, col, select
+from starlette.concurrency import run_in_threadpool
+
+from gateway.auth import CallerDep, read_body
+from gateway.models import InboundDelivery, Integration
+from gateway.signatures import InvalidSignature, new_secret, verify
+from services.common import outbox
+from services.common.contracts import (
+    ChatMessagePosted,
+    EventData,
+    GroupMemberJoined,
+    GroupMemberLeft,
+)
+from services.common.http.problems import Problem, not_found
+from services.common.ids import new_id
+
+SOURCE = "/qunyun/gateway/inbound"
+INBOUND_TYPES: dict[str, type[EventData]] = {
+    "message_posted": ChatMessagePosted,
+    "group_member_joined": GroupMemberJoined,
+    "group_member_left": GroupMemberLeft,
+}
+
+router = APIRouter(prefix="/v1", tags=["integrations"])
+
+
+class IntegrationCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=120)
+
+
+class IntegrationPublic(BaseModel):
+    id: str
+    name: str
+    created_at: datetime
+    disabled_at: datetime | None
+    inbound_path: str
+
+
+class IntegrationCreated(IntegrationPublic):
+    secret: str = Field(description="Shown once. Sign each push with it (Standard Webhooks).")
+
+
+class InboundEvent(BaseModel):
+    type: Literal["message_posted", "group_member_joined", "group_member_left"]
+    data: dict[str, Any]
+
+
+class InboundAccepted(BaseModel):
+    event_id: str
+    duplicate: bool
+
+
+def _public(integration: Integration) -> dict[str, Any]:
+    return integration.model_dump(exclude={"secret"}) | {
+        "inbound_path": f"/v1/inbound/{integration.id}"
+    }
+
+
+@router.post(
+    "/integrations", status_code=status.HTTP_201_CREATED, response_model=IntegrationCreated
+)
+def create_integration(
+    body: IntegrationCreate, request: Request, caller: CallerDep
+) -> IntegrationCreated:
+    """Register a bot that pushes group activity; its signing secret is in the answer, once."""
+    integration = Integration(
+        id=new_id("int"), workspace_id=caller.workspace_id, name=body.name, secret=new_secret()
+    )
+    with Session(request.app.state.engine) as session:
+        session.add(integration)
+        created = IntegrationCreated(**_public(integration), secret=integration.secret)
+        session.commit()
+        return created
+
+
+@router.get("/integrations", response_model=list[IntegrationPublic])
+def list_integrations(request: Request, caller: CallerDep) -> list[IntegrationPublic]:
+    with Session(request.app.state.engine) as session:
+        rows = session.exec(
+            select(Integration)
+            .where(Integration.workspace_id == caller.workspace_id)
+            .order_by(col(Integration.id))
+        )
+        return [IntegrationPublic(**_public(i)) for i in rows]
+
+
+@router.delete("/integrations/{integration_id}", status_code=status.HTTP_204_NO_CONTENT)
+def disable_integration(integration_id: str, request: Request, caller: CallerDep) -> Response:
+    """Stop accepting pushes signed with this integration's secret."""
+    with Session(request.app.state.engine) as session:
+        integration = session.exec(
+            select(Integration).where(
+                Integration.id == integration_id, Integration.workspace_id == caller.workspace_id
+            )
+        ).one_or_none()
+        if integration is None:
+            raise not_found("integration", integration_id)
+        integration.disabled_at = integration.disabled_at or datetime.now(UTC)
+        session.add(integration)
+        session.commit()
+    return Response(status_code=204)
+
+
+def _accept(
+    engine: Any, integration_id: str, webhook_id: str, timestamp: str, signature: str, body: bytes
+) -> InboundAccepted:
+    with Session(engine) as session:
+        integration = session.get(Integration, integration_id)
+        if integration is None or integration.disabled_at is not None:
+            raise Problem(404, "not-found", "Not found", "No active integration at this address.")
+        try:
+            verify(
+                integration.secret,
+                msg_id=webhook_id,
+                timestamp=timestamp,
+                signatures=signature,
+                body=body,
+            )
+        except InvalidSignature as exc:
+            raise Problem(401, "invalid-signature", "Invalid signature", str(exc)) from exc
+        try:
+            pushed = InboundEvent.model_validate_json(body)
+            data = INBOUND_TYPES[pushed.type].model_validate(pushed.data)
+        except ValidationError as exc:
+            errors = [
+                {
+                    "field": ".".join(str(p) for p in e["loc"]),
+                    "in": "body",
+                    "message": e["msg"],
+                    "code": e["type"],
+                }
+                for e in exc.errors(include_url=False)
+            ]
+            raise Problem(
+                422,
+                "validation-error",
+                "The request is not valid",
+                "The pushed event does not match its type.",
+                errors=errors,
+            ) from exc
+        event_id = new_id("evt")
+        first = session.execute(
+            insert(InboundDelivery.__table__)  # type: ignore[attr-defined]
+            .values(
+                integration_id=integration.id,
+                webhook_id=webhook_id,
+                event_id=event_id,
+                received_at=datetime.now(UTC),
+            )
+            .on_conflict_do_nothing()
+            .returning(InboundDelivery.__table__.c.event_id)  # type: ignore[attr-defined]
+        ).scalar_one_or_none()
+        if first is None:
+            earlier = session.exec(
+                select(InboundDelivery.event_id).where(
+                    InboundDelivery.integration_id == integration.id,
+                    InboundDelivery.webhook_id == webhook_id,
+                )
+            ).one()
+            return InboundAccepted(event_id=earlier, duplicate=True)
+        event = replace(
+            data.to_event(
+                source=f"{SOURCE}/{integration.id}",
+                workspace_id=integration.workspace_id,
+                community_id=None,
+                subject=getattr(data, "group_external_id", None),
+            ),
+            id=event_id,
+        )
+        outbox.enqueue(session, event, topic=data.topic)
+        session.commit()
+        return InboundAccepted(event_id=event_id, duplicate=False)
+
+
+@router.post(
+    "/inbound/{integration_id}",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=InboundAccepted,
+    openapi_extra={"security": []},
+)
+async def push(
+    integration_id: str,
+    request: Request,
+    webhook_id: Annotated[str, Header(alias="webhook-id", min_length=1, max_length=200)],
+    webhook_timestamp: Annotated[str, Header(alias="webhook-timestamp", max_length=20)],
+    webhook_signature: Annotated[str, Header(alias="webhook-signature", max_length=2000)],
+) -> InboundAccepted:
+    """A bot pushes one event: `{"type": "message_posted" | "group_member_joined" |
+    "group_member_left", "data": {...}}`, signed with its integration's secret. A retry with the
+    same `webhook-id` is accepted again and changes nothing (`duplicate: true`)."""
+    body = await read_body(request)
+    return await run_in_threadpool(
+        _accept,
+        request.app.state.engine,
+        integration_id,
+        webhook_id,
+        webhook_timestamp,
+        webhook_signature,
+        body,
+    )

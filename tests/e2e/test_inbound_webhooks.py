@@ -1,0 +1,117 @@
+"""Bots push group activity through the gateway, signed; it lands on Kafka once."""
+
+import time
+import uuid
+from datetime import UTC, datetime
+
+import httpx
+import orjson
+import pytest
+from kafka import KafkaConsumer
+
+from deploy.local.stack import Stack
+from gateway.signatures import sign
+
+pytestmark = pytest.mark.e2e
+
+
+def _push(
+    stack: Stack,
+    integration: dict,
+    event: dict,
+    *,
+    webhook_id: str | None = None,  # type: ignore[type-arg]
+    secret: str | None = None,
+    timestamp: int | None = None,
+) -> httpx.Response:
+    body = orjson.dumps(event)
+    msg_id = webhook_id or uuid.uuid4().hex
+    ts = timestamp or int(time.time())
+    headers = {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(ts),
+        "content-type": "application/json",
+        "webhook-signature": sign(
+            secret or integration["secret"], msg_id=msg_id, timestamp=ts, body=body
+        ),
+    }
+    return httpx.post(
+        stack.url("gateway") + integration["inbound_path"], content=body, headers=headers
+    )
+
+
+def _message(text: str = "大家好") -> dict:  # type: ignore[type-arg]
+    return {
+        "type": "message_posted",
+        "data": {
+            "platform": "wechat",
+            "group_external_id": "grp_1",
+            "sender_external_id": "wx_1",
+            "message_external_id": uuid.uuid4().hex,
+            "text": text,
+            "occurred_at": datetime.now(UTC).isoformat(),
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def integration(api: httpx.Client) -> dict:  # type: ignore[type-arg]
+    created = api.post("/v1/integrations", json={"name": "火把小助手"})
+    assert created.status_code == 201, created.text
+    assert created.json()["secret"].startswith("whsec_")
+    return created.json()  # type: ignore[no-any-return]
+
+
+def _ingested_ids(stack: Stack, wanted: set[str], timeout: float = 15) -> set[str]:
+    consumer = KafkaConsumer(
+        "qunyun.ingest.messages.v1",
+        bootstrap_servers=stack.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    seen: set[str] = set()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline and not wanted <= seen:
+            for batch in consumer.poll(timeout_ms=500).values():
+                seen |= {dict(r.headers)["ce_id"].decode() for r in batch}
+    finally:
+        consumer.close()
+    return seen & wanted
+
+
+def test_a_signed_push_is_accepted_once_and_published(stack: Stack, integration: dict) -> None:  # type: ignore[type-arg]
+    webhook_id = uuid.uuid4().hex
+    first = _push(stack, integration, _message(), webhook_id=webhook_id)
+    again = _push(stack, integration, _message(), webhook_id=webhook_id)
+    assert first.status_code == again.status_code == 202
+    assert first.json()["duplicate"] is False and again.json() == first.json() | {"duplicate": True}
+    assert _ingested_ids(stack, {first.json()["event_id"]}) == {first.json()["event_id"]}
+
+
+def test_bad_pushes_are_refused_with_problems(stack: Stack, integration: dict) -> None:  # type: ignore[type-arg]
+    wrong_secret = _push(stack, integration, _message(), secret="whsec_" + "A" * 44)
+    assert wrong_secret.status_code == 401 and wrong_secret.json()["type"].endswith(
+        "/invalid-signature"
+    )
+    stale = _push(stack, integration, _message(), timestamp=int(time.time()) - 3600)
+    assert stale.status_code == 401
+    not_a_message = _push(stack, integration, {"type": "message_posted", "data": {"text": 1}})
+    assert not_a_message.status_code == 422 and not_a_message.json()["errors"]
+    unknown_type = _push(stack, integration, {"type": "poke", "data": {}})
+    assert unknown_type.status_code == 422
+    unsigned = httpx.post(stack.url("gateway") + integration["inbound_path"], json=_message())
+    assert unsigned.status_code == 422
+
+
+def test_integrations_are_per_workspace_and_can_be_disabled(
+    stack: Stack, api: httpx.Client, other_api: httpx.Client
+) -> None:
+    mine = api.post("/v1/integrations", json={"name": "temp"}).json()
+    assert mine["id"] in {i["id"] for i in api.get("/v1/integrations").json()}
+    assert "secret" not in api.get("/v1/integrations").json()[0]
+    assert mine["id"] not in {i["id"] for i in other_api.get("/v1/integrations").json()}
+    assert other_api.delete(f"/v1/integrations/{mine['id']}").status_code == 404
+    assert api.delete(f"/v1/integrations/{mine['id']}").status_code == 204
+    assert _push(stack, mine, _message()).status_code == 404

@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import orjson
@@ -36,6 +37,15 @@ processed_event = sa.Table(
 
 # Errors that say the event itself is wrong: retrying cannot help.
 _PERMANENT = (MalformedEvent, pydantic.ValidationError)
+
+
+def prune_processed(session: Session, now: datetime, *, retention: timedelta) -> int:
+    """Forget processed-event ids older than the retention: a redelivery later than that is
+    beyond anything Kafka's retention and our retries produce."""
+    result = session.connection().execute(
+        processed_event.delete().where(processed_event.c.processed_at < now - retention)
+    )
+    return result.rowcount
 
 
 class EventSource(Protocol):

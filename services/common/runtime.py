@@ -1,6 +1,7 @@
 """The app factory every service uses: migrations at start, the outbox relay and the event
 consumer in background threads, problem+json errors, observability and health endpoints."""
 
+import functools
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -13,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import Engine
 
-from services.common.consumer import EventConsumer, Handler
+from services.common.consumer import EventConsumer, Handler, prune_processed
 from services.common.contracts import topic_of
 from services.common.db import make_engine, migrate
 from services.common.http.health import broker_check, database_check, health_router
@@ -52,10 +53,17 @@ class _Workers:
 
     def start(self) -> None:
         self._spawn("kafka-setup", self._run)
-        if self.spec.periodic and self.settings.periodic_enabled:
-            self._spawn(
-                "periodic", lambda: run_periodic(self.engine, self.spec.periodic, self.stop)
-            )
+        if self.settings.periodic_enabled:
+            retention = timedelta(days=self.settings.processed_event_retention_days)
+            jobs = [
+                *self.spec.periodic,
+                PeriodicJob(
+                    "prune-processed-events",
+                    3600,
+                    functools.partial(prune_processed, retention=retention),
+                ),
+            ]
+            self._spawn("periodic", lambda: run_periodic(self.engine, jobs, self.stop))
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         thread = threading.Thread(target=target, name=f"{self.spec.name}-{name}", daemon=True)

@@ -29,3 +29,5 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = Field(default=5, ge=1)
     consumer_backoff_seconds: float = Field(default=0.2, ge=0)
     consumer_backoff_max_seconds: float = Field(default=5.0, ge=0)
+    # Longer than Kafka's retention, so no redelivery can outlive the memory of an event id.
+    processed_event_retention_days: int = Field(default=30, ge=1)

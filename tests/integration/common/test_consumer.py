@@ -3,15 +3,16 @@
 import threading
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session
+from sqlmodel import Session
 
 from services.common.cloudevents import CloudEvent
-from services.common.consumer import EventConsumer, Handler
+from services.common.consumer import EventConsumer, Handler, processed_event, prune_processed
 from services.common.contracts import dead_letter_topic
 from services.common.kafka import KafkaEventSource, KafkaPublisher, OutgoingRecord
 from tests.integration.common.conftest import read_topic, tally, wait_for
@@ -33,7 +34,9 @@ def _count(session: Session, event: CloudEvent) -> None:
 
 def _tallies(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
-        return dict(conn.execute(sa.text("SELECT name, count FROM tally")).tuples().all())
+        return {
+            name: count for name, count in conn.execute(sa.text("SELECT name, count FROM tally"))
+        }
 
 
 def _event(name: str, **data: object) -> CloudEvent:
@@ -164,3 +167,19 @@ def test_offsets_are_committed_so_a_restarted_member_of_the_group_does_not_redo_
         wait_for(lambda: len(seen) == 6, what="the sixth event")
         threading.Event().wait(1)
     assert len(seen) == 6
+
+
+def test_processed_event_ids_are_forgotten_after_the_retention(kit_engine: Engine) -> None:
+
+
+    with Session(kit_engine) as session, session.begin():
+        session.execute(
+            insert(processed_event).values(
+                consumer="c", event_id="old", processed_at=datetime.now(UTC) - timedelta(days=40)
+            )
+        )
+        session.execute(insert(processed_event).values(consumer="c", event_id="new"))
+    with Session(kit_engine) as session, session.begin():
+        assert prune_processed(session, datetime.now(UTC), retention=timedelta(days=30)) == 1
+    with kit_engine.connect() as conn:
+        assert conn.execute(sa.select(processed_event.c.event_id)).scalars().all() == ["new"]

@@ -14,5 +14,10 @@ def test_ids_made_later_sort_later_so_keyset_pages_follow_creation_order() -> No
     assert new_id("x") > first
 
 
+def test_ids_made_in_one_millisecond_still_sort_in_the_order_they_were_made() -> None:
+    made = [new_id("x") for _ in range(5000)]
+    assert made == sorted(made)
+
+
 def test_ids_do_not_repeat() -> None:
     assert len({new_id("x") for _ in range(10_000)}) == 10_000

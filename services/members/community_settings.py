@@ -42,24 +42,40 @@ class EntrySettings(_Section):
 
 class OnboardingSettings(_Section):
     required_intro_fields: list[IntroField] = Field(
-        default_factory=lambda: _intro_fields("city", "company", "intro", "reason")
+        default_factory=lambda: _intro_fields("city", "company", "intro", "reason"),
+        max_length=5,
     )
+    # The current rules version must be acknowledged; met trivially while no rules exist.
     require_rules_acknowledgement: bool = True
     # Who joined longer ago than this and has not finished shows in the chase list.
     chase_after_hours: int = Field(default=24, ge=1, le=24 * 90)
 
 
+PlatformName = Literal["wechat", "wecom", "qq", "telegram", "discord", "other"]
+
+
+def _platform_capacities() -> dict[PlatformName, int]:
+    return {
+        "wechat": 500,
+        "wecom": 500,
+        "qq": 2000,
+        "telegram": 200_000,
+        "discord": 250_000,
+        "other": 500,
+    }
+
+
 class GroupSettings(_Section):
-    default_capacity: dict[str, int] = Field(
-        default_factory=lambda: {
-            "wechat": 500,
-            "wecom": 500,
-            "qq": 2000,
-            "telegram": 200_000,
-            "discord": 250_000,
-            "other": 500,
-        }
-    )
+    # A new group's capacity when the operator names none (DOMAIN.md rule 2).
+    default_capacity: dict[PlatformName, int] = Field(default_factory=_platform_capacities)
+    # A place given to a newcomer is held this long; a no-show's place is then freed.
+    assignment_ttl_hours: int = Field(default=48, ge=1, le=24 * 30)
+
+    @model_validator(mode="after")
+    def _positive_capacities(self) -> "GroupSettings":
+        if any(not 1 <= c <= 1_000_000 for c in self.default_capacity.values()):
+            raise ValueError("capacities must be between 1 and 1000000")
+        return self
 
 
 class PointsRules(_Section):
@@ -69,6 +85,8 @@ class PointsRules(_Section):
     attendance: int = Field(default=20, ge=0)
     accepted_submission: int = Field(default=30, ge=0)
     successful_referral: int = Field(default=50, ge=0)
+    # The largest single manual adjustment, either way: a typo should not mint a fortune.
+    manual_adjustment_max: int = Field(default=10_000, ge=1, le=10_000_000)
 
 
 class LevelSettings(_Section):
@@ -88,14 +106,26 @@ class LevelSettings(_Section):
 
 
 class LifecycleSettings(_Section):
+    # Messages within `favourable_window_days` of joining that make a member favourable. The
+    # name predates the window setting (stored settings keep it); 7 days stays the default.
     favourable_messages_in_first_7_days: int = Field(default=10, ge=1)
+    favourable_window_days: int = Field(default=7, ge=1, le=90)
+    # Active on `active_days` distinct days within the last `active_window_days` → active.
     active_days: int = Field(default=8, ge=1, le=30)
     active_window_days: int = Field(default=30, ge=1, le=365)
+
+    @model_validator(mode="after")
+    def _reachable(self) -> "LifecycleSettings":
+        if self.active_days > self.active_window_days:
+            raise ValueError("active_days cannot exceed active_window_days")
+        return self
 
 
 class ReferralSettings(_Section):
     # An invitee counts once onboarded and still a member this many days after joining.
     success_after_days: int = Field(default=7, ge=0, le=365)
+    # How far up a referral chain is followed before it is cut off.
+    chain_max_depth: int = Field(default=20, ge=1, le=100)
 
 
 class AdWindow(_Section):
@@ -116,6 +146,7 @@ class ModerationSettings(_Section):
     block_contact_cards: bool = True
     block_phone_numbers: bool = True
     block_wechat_ids: bool = True
+    block_mini_programs: bool = True
     ad_windows: list[AdWindow] = Field(default_factory=list, max_length=28)
     exempt_roles: list[RoleName] = Field(default_factory=lambda: _roles("owner", "admin"))
     ladder: list[StrikeAction] = Field(
@@ -129,21 +160,55 @@ class ModerationSettings(_Section):
         max_length=10,
     )
     strike_expiry_days: int = Field(default=90, ge=1, le=3650)
+    # How much of an offending message a case keeps as evidence.
+    excerpt_chars: int = Field(default=200, ge=20, le=2000)
+
+    @model_validator(mode="after")
+    def _complete(self) -> "ModerationSettings":
+        if any(step.action == "mute" and step.mute_hours is None for step in self.ladder):
+            raise ValueError("every mute step of the ladder needs mute_hours")
+        if any(w.start == w.end for w in self.ad_windows):
+            raise ValueError("an ad window cannot start and end at the same time")
+        return self
 
 
 class InactivitySettings(_Section):
+    """Who is removed for not taking part (DOMAIN.md rule 8); see pruning_policy.py."""
+
     enabled: bool = False
     period: Literal["week", "month"] = "month"
     # Day of month (1–28) for `month`; weekday (0 = Monday) for `week`.
     run_day: int = Field(default=15, ge=0, le=28)
-    min_participations: int = Field(default=3, ge=1)
+    # `trailing`: the full period just before the run day (15 Oct–14 Nov for a run on
+    # 15 Nov); `calendar`: the previous calendar month or Monday–Sunday week.
+    window: Literal["trailing", "calendar"] = "trailing"
+    # Fewer days with a message than this in the period makes a candidate...
+    min_participations: int = Field(default=3, ge=1, le=366)
+    # ...unless discussions are held on fixed weekdays (0 = Monday): then only those days
+    # count, and missing `max_missed_discussions` of them makes a candidate.
+    discussion_weekdays: list[int] = Field(default_factory=list, max_length=7)
+    max_missed_discussions: int = Field(default=3, ge=1, le=366)
     exempt_roles: list[RoleName] = Field(
         default_factory=lambda: _roles("owner", "admin", "kol", "expert")
     )
-    exempt_joined_within_days: int = Field(default=14, ge=0)
+    exempt_joined_within_days: int = Field(default=14, ge=0, le=3650)
+    # Scheduled runs only list candidates for an operator to confirm with a real run.
+    scheduled_dry_run: bool = False
+
+    @model_validator(mode="after")
+    def _run_day_fits_period(self) -> "InactivitySettings":
+        if self.period == "month" and not 1 <= self.run_day <= 28:
+            raise ValueError("run_day is a day of the month, 1–28, for a monthly period")
+        if self.period == "week" and not 0 <= self.run_day <= 6:
+            raise ValueError("run_day is a weekday, 0 (Monday)–6, for a weekly period")
+        if any(not 0 <= d <= 6 for d in self.discussion_weekdays):
+            raise ValueError("discussion_weekdays are weekdays, 0 (Monday)–6")
+        return self
 
 
 class OutreachSettings(_Section):
+    # Per operator account, per day in the community's timezone (DOMAIN.md rule 14); an
+    # account's own `daily_cap` overrides it.
     daily_friend_request_cap: int = Field(default=20, ge=1, le=500)
 
 

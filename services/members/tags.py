@@ -1,5 +1,443 @@
-"""Tags with categories, and bulk tagging."""
+"""Tags (标签) with categories, the layers of seed 000's privatisation (DOMAIN.md rule 14):
+spending, interaction, location, birthday, family, plus the operator's own. Members are
+tagged one at a time or in bulk; segments select members by their tags."""
 
-from fastapi import APIRouter
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Response, status
+from fastapi.responses import JSONResponse
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import Session, col, select
+
+from services.common import outbox
+from services.common.contracts.tags import MemberTagged, MemberUntagged
+from services.common.db import SessionDep
+from services.common.http.idempotency import IdempotencyKey, fingerprint, run_once
+from services.common.http.identity import ActorDep, WorkspaceDep
+from services.common.http.pagination import Page, PageParams, page_params, paginate
+from services.common.http.problems import Problem, not_found
+from services.common.ids import new_id
+from services.members import merge, service
+from services.members.models import Community, Member, MemberStatus, now
+from services.members.tags_models import (
+    BulkTagResult,
+    MemberIdsIn,
+    MemberTag,
+    Tag,
+    TagCategory,
+    TagIn,
+    TagPublic,
+)
+
+__all__ = ["MemberTag", "Tag", "TagCategory", "tag_member"]
 
 router = APIRouter(prefix="/v1", tags=["tags"])
+
+# Other sub-domains say who relies on a tag (segments do), so a tag in use is not deleted
+# from under them: each check returns what uses the tag, e.g. ["segment seg_01..."].
+TagInUseCheck = Callable[[Session, "Tag"], list[str]]
+IN_USE_CHECKS: list[TagInUseCheck] = []
+
+
+def tag_in_use_check(check: TagInUseCheck) -> TagInUseCheck:
+    IN_USE_CHECKS.append(check)
+    return check
+
+
+# ---- service -------------------------------------------------------------------------------
+
+
+def get_tag(*, session: Session, community: Community, tag_id: str, lock: str = "") -> Tag:
+    """The community's tag, or 404; `lock` is "share" (tagging) or "update" (deleting)."""
+    query = select(Tag).where(
+        Tag.id == tag_id,
+        Tag.community_id == community.id,
+        Tag.workspace_id == community.workspace_id,
+    )
+    if lock:
+        query = query.with_for_update(read=lock == "share")
+    tag = session.exec(query).one_or_none()
+    if tag is None:
+        raise not_found("tag", tag_id)
+    return tag
+
+
+def create_tag(*, session: Session, community: Community, tag_in: TagIn) -> Tag:
+    """A new tag; 409 if the community has a tag of that name."""
+    tag_id = session.execute(
+        insert(Tag.__table__)  # type: ignore[attr-defined]
+        .values(
+            id=new_id("tag"),
+            workspace_id=community.workspace_id,
+            community_id=community.id,
+            name=tag_in.name,
+            category=tag_in.category.value,
+            created_at=now(),
+        )
+        .on_conflict_do_nothing(constraint="uq_tag_community_name")
+        .returning(sa.column("id"))
+    ).scalar_one_or_none()
+    if tag_id is None:
+        existing = session.exec(
+            select(Tag).where(Tag.community_id == community.id, Tag.name == tag_in.name)
+        ).one()
+        raise Problem(
+            409,
+            "tag-exists",
+            "Tag exists",
+            f"The community already has a tag named {tag_in.name!r}.",
+            tag_id=existing.id,
+        )
+    return get_tag(session=session, community=community, tag_id=tag_id)
+
+
+def tags_query(*, community: Community, category: TagCategory | None = None) -> Any:
+    query = select(Tag).where(
+        Tag.community_id == community.id, Tag.workspace_id == community.workspace_id
+    )
+    return query.where(Tag.category == category) if category else query
+
+
+def delete_tag(*, session: Session, community: Community, tag_id: str) -> None:
+    """Delete a tag and take it off everyone; 409 while a saved segment relies on it."""
+    tag = get_tag(session=session, community=community, tag_id=tag_id, lock="update")
+    used_by = [user for check in IN_USE_CHECKS for user in check(session, tag)]
+    if used_by:
+        raise Problem(
+            409,
+            "tag-in-use",
+            "Tag in use",
+            f"Change these first: {', '.join(used_by)}.",
+            used_by=used_by,
+        )
+    session.execute(sa.delete(MemberTag).where(col(MemberTag.tag_id) == tag.id))
+    session.delete(tag)
+
+
+def _members_to_tag(*, session: Session, community: Community, member_ids: list[str]) -> None:
+    """422 naming the ids that are not live members of the community; the rest are locked
+    against a concurrent merge, which would otherwise leave a tag on a merged-away member."""
+    found = set(
+        session.execute(
+            sa.select(Member.id)  # type: ignore[call-overload]
+            .where(
+                Member.workspace_id == community.workspace_id,
+                Member.community_id == community.id,
+                col(Member.id).in_(member_ids),
+                Member.status != MemberStatus.merged,
+            )
+            .with_for_update(key_share=True)
+        ).scalars()
+    )
+    unknown = [m for m in member_ids if m not in found]
+    if unknown:
+        message = f"Not members of this community (or merged away): {', '.join(unknown)}"
+        raise Problem(
+            422,
+            "unknown-members",
+            "The request is not valid",
+            message,
+            errors=[
+                {"field": "member_ids", "in": "body", "message": message, "code": "unknown-members"}
+            ],
+            member_ids=unknown,
+        )
+
+
+def _announce(session: Session, tag: Tag, member_ids: list[str], *, added: bool) -> None:
+    at = now()
+    for member_id in member_ids:
+        data = (
+            MemberTagged(
+                member_id=member_id,
+                community_id=tag.community_id,
+                tag_id=tag.id,
+                tag_name=tag.name,
+                category=tag.category,
+                tagged_at=at,
+            )
+            if added
+            else MemberUntagged(
+                member_id=member_id,
+                community_id=tag.community_id,
+                tag_id=tag.id,
+                tag_name=tag.name,
+                category=tag.category,
+                untagged_at=at,
+            )
+        )
+        outbox.emit(
+            session,
+            data,
+            source=service.SOURCE,
+            workspace_id=tag.workspace_id,
+            community_id=tag.community_id,
+            subject=member_id,
+        )
+
+
+def _insert_tags(session: Session, tag: Tag, member_ids: list[str], actor: str) -> list[str]:
+    at = now()
+    rows = [
+        {
+            "tag_id": tag.id,
+            "member_id": member_id,
+            "workspace_id": tag.workspace_id,
+            "community_id": tag.community_id,
+            "tagged_by": actor,
+            "tagged_at": at,
+        }
+        for member_id in member_ids
+    ]
+    return list(
+        session.execute(
+            insert(MemberTag.__table__)  # type: ignore[attr-defined]
+            .values(rows)
+            .on_conflict_do_nothing()
+            .returning(sa.column("member_id"))
+        ).scalars()
+    )
+
+
+def tag_members(
+    *, session: Session, community: Community, tag_id: str, member_ids: list[str], actor: str
+) -> BulkTagResult:
+    """Put a tag on members; those who have it already are left alone. All or nothing."""
+    tag = get_tag(session=session, community=community, tag_id=tag_id, lock="share")
+    _members_to_tag(session=session, community=community, member_ids=member_ids)
+    added = _insert_tags(session, tag, member_ids, actor)
+    _announce(session, tag, added, added=True)
+    return BulkTagResult(tag_id=tag.id, changed=len(added), unchanged=len(member_ids) - len(added))
+
+
+def untag_members(
+    *, session: Session, community: Community, tag_id: str, member_ids: list[str]
+) -> BulkTagResult:
+    """Take a tag off members; those without it are left alone. All or nothing."""
+    tag = get_tag(session=session, community=community, tag_id=tag_id, lock="share")
+    _members_to_tag(session=session, community=community, member_ids=member_ids)
+    removed = list(
+        session.execute(
+            sa.delete(MemberTag)
+            .where(col(MemberTag.tag_id) == tag.id, col(MemberTag.member_id).in_(member_ids))
+            .returning(col(MemberTag.member_id))
+        ).scalars()
+    )
+    _announce(session, tag, removed, added=False)
+    return BulkTagResult(
+        tag_id=tag.id, changed=len(removed), unchanged=len(member_ids) - len(removed)
+    )
+
+
+def tags_of(*, session: Session, member: Member) -> list[Tag]:
+    return list(
+        session.exec(
+            select(Tag)
+            .join(MemberTag, col(MemberTag.tag_id) == Tag.id)
+            .where(MemberTag.member_id == member.id, Tag.workspace_id == member.workspace_id)
+            .order_by(col(Tag.category), col(Tag.name))
+        )
+    )
+
+
+def tag_member(
+    *,
+    session: Session,
+    community_id: str,
+    workspace_id: str,
+    member_id: str,
+    tag_name: str,
+    category: str = "custom",
+) -> None:
+    """Tag one member by tag name, creating the tag if the community lacks it; idempotent.
+    For other sub-domains (campaign rewards, moderation): the tag keeps its first category."""
+    community = service.get_community(
+        session=session, workspace_id=workspace_id, community_id=community_id
+    )
+    name = TagIn(name=tag_name, category=TagCategory(category)).name
+    session.execute(
+        insert(Tag.__table__)  # type: ignore[attr-defined]
+        .values(
+            id=new_id("tag"),
+            workspace_id=workspace_id,
+            community_id=community_id,
+            name=name,
+            category=category,
+            created_at=now(),
+        )
+        .on_conflict_do_nothing(constraint="uq_tag_community_name")
+    )
+    tag = session.exec(
+        select(Tag)
+        .where(Tag.community_id == community_id, Tag.name == name)
+        .with_for_update(read=True)
+    ).one()
+    _members_to_tag(session=session, community=community, member_ids=[member_id])
+    _announce(session, tag, _insert_tags(session, tag, [member_id], "system"), added=True)
+
+
+@merge.merge_step
+def move_tags(session: Session, survivor: Member, merged: Member) -> None:
+    """The survivor keeps every tag either record had, once."""
+    session.execute(
+        sa.text(
+            "INSERT INTO member_tag"
+            " (tag_id, member_id, workspace_id, community_id, tagged_by, tagged_at)"
+            " SELECT tag_id, :survivor, workspace_id, community_id, tagged_by, tagged_at"
+            " FROM member_tag WHERE member_id = :merged"
+            " ON CONFLICT DO NOTHING"
+        ),
+        {"survivor": survivor.id, "merged": merged.id},
+    )
+    session.execute(sa.delete(MemberTag).where(col(MemberTag.member_id) == merged.id))
+
+
+# ---- routes --------------------------------------------------------------------------------
+
+Paging = Annotated[PageParams, Depends(page_params)]
+
+
+def _community(session: Session, workspace_id: str, community_id: str) -> Community:
+    return service.get_community(
+        session=session, workspace_id=workspace_id, community_id=community_id
+    )
+
+
+def _public(tag: Tag) -> TagPublic:
+    return TagPublic.model_validate(tag, from_attributes=True)
+
+
+@router.post(
+    "/communities/{community_id}/tags",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TagPublic,
+    responses={409: {"description": "A tag of that name exists (`tag-exists`)."}},
+)
+def create_tag_route(
+    community_id: str,
+    body: TagIn,
+    session: SessionDep,
+    workspace_id: WorkspaceDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Create a tag; names are unique in a community."""
+
+    def create() -> tuple[int, TagPublic]:
+        community = _community(session, workspace_id, community_id)
+        return 201, _public(create_tag(session=session, community=community, tag_in=body))
+
+    return run_once(
+        session,
+        workspace_id=workspace_id,
+        key=idempotency_key,
+        request_fingerprint=fingerprint(f"POST /v1/communities/{community_id}/tags", body),
+        create=create,
+    )
+
+
+@router.get("/communities/{community_id}/tags", response_model=Page[TagPublic])
+def list_tags(
+    community_id: str,
+    session: SessionDep,
+    workspace_id: WorkspaceDep,
+    paging: Paging,
+    category: TagCategory | None = None,
+) -> Page[TagPublic]:
+    community = _community(session, workspace_id, community_id)
+    rows, cursor = paginate(
+        session, tags_query(community=community, category=category), col(Tag.id), paging
+    )
+    return Page(data=[_public(t) for t in rows], next_cursor=cursor)
+
+
+@router.delete(
+    "/communities/{community_id}/tags/{tag_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={409: {"description": "A saved segment uses the tag (`tag-in-use`)."}},
+)
+def delete_tag_route(
+    community_id: str, tag_id: str, session: SessionDep, workspace_id: WorkspaceDep
+) -> Response:
+    """Delete a tag and take it off every member."""
+    delete_tag(
+        session=session, community=_community(session, workspace_id, community_id), tag_id=tag_id
+    )
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/communities/{community_id}/tags/{tag_id}/members",
+    response_model=BulkTagResult,
+    responses={422: {"description": "Some ids are not members here (`unknown-members`)."}},
+)
+def tag_members_route(
+    community_id: str,
+    tag_id: str,
+    body: MemberIdsIn,
+    session: SessionDep,
+    workspace_id: WorkspaceDep,
+    actor: ActorDep,
+) -> BulkTagResult:
+    """Tag up to 1000 members at once; idempotent. Any unknown id and nothing changes."""
+    result = tag_members(
+        session=session,
+        community=_community(session, workspace_id, community_id),
+        tag_id=tag_id,
+        member_ids=body.member_ids,
+        actor=actor,
+    )
+    session.commit()
+    return result
+
+
+@router.post(
+    "/communities/{community_id}/tags/{tag_id}/members/remove",
+    response_model=BulkTagResult,
+    responses={422: {"description": "Some ids are not members here (`unknown-members`)."}},
+)
+def untag_members_route(
+    community_id: str,
+    tag_id: str,
+    body: MemberIdsIn,
+    session: SessionDep,
+    workspace_id: WorkspaceDep,
+) -> BulkTagResult:
+    """Take a tag off up to 1000 members at once; idempotent. (A POST: DELETE bodies are
+    dropped by some proxies.)"""
+    result = untag_members(
+        session=session,
+        community=_community(session, workspace_id, community_id),
+        tag_id=tag_id,
+        member_ids=body.member_ids,
+    )
+    session.commit()
+    return result
+
+
+@router.delete(
+    "/communities/{community_id}/tags/{tag_id}/members/{member_id}", response_model=BulkTagResult
+)
+def untag_member_route(
+    community_id: str, tag_id: str, member_id: str, session: SessionDep, workspace_id: WorkspaceDep
+) -> BulkTagResult:
+    """Take a tag off one member; idempotent."""
+    service.get_member(
+        session=session, workspace_id=workspace_id, community_id=community_id, member_id=member_id
+    )
+    return untag_members_route(
+        community_id, tag_id, MemberIdsIn(member_ids=[member_id]), session, workspace_id
+    )
+
+
+@router.get("/communities/{community_id}/members/{member_id}/tags", response_model=list[TagPublic])
+def member_tags(
+    community_id: str, member_id: str, session: SessionDep, workspace_id: WorkspaceDep
+) -> list[TagPublic]:
+    """A member's tags, by category then name."""
+    member = service.get_member(
+        session=session, workspace_id=workspace_id, community_id=community_id, member_id=member_id
+    )
+    return [_public(t) for t in tags_of(session=session, member=member)]

@@ -1,19 +1,44 @@
-"""Chat activity: what bots report from the groups, folded into each member's record."""
+"""Chat activity: what bots report from the groups, folded into each member's record.
 
-from datetime import date
+Each message counts once, however often it is delivered: the consumer drops a redelivered
+event, and a message a bot pushes twice (two events, one message id) is recognised by
+`ActivityMessage`. A message from a removed or banned member is still activity data (it was
+said in the group) but earns nothing; neither does a message moderation acts on.
+"""
+
+import logging
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlmodel import Field, Session, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import Field, Session, col, func, select
 
+from services.common.cloudevents import CloudEvent
+from services.common.consumer import Handler
+from services.common.contracts import ChatMessagePosted
 from services.common.ids import new_id
+from services.members import merge, moderation_rules, points
 from services.members.groups import Group
-from services.members.models import Member, MembersTable, now
+from services.members.models import (
+    Community,
+    Member,
+    MembersTable,
+    MemberStatus,
+    now,
+    timestamp_column,
+)
 from services.members.service import (
     add_member,
     announce_admission,
     find_member_by_identity,
     get_community,
 )
+
+log = logging.getLogger(__name__)
+
+# Statuses whose messages earn points and move the lifecycle: people in the community.
+IN_GOOD_STANDING = frozenset({MemberStatus.active, MemberStatus.muted, MemberStatus.pending})
 
 
 class ActivityDay(MembersTable, table=True):
@@ -78,3 +103,189 @@ def resolve_sender(
         else:
             announce_admission(session=session, member=member)
     return group, member
+
+
+class ActivityMessage(MembersTable, table=True):
+    """Each message seen, once: a bot pushing one message twice changes nothing the second
+    time. Also the basis of "N messages in the first days after joining"."""
+
+    __tablename__ = "activity_message"
+    __table_args__ = (sa.Index("ix_activity_message_member_time", "member_id", "occurred_at"),)
+
+    group_id: str = Field(primary_key=True)
+    message_external_id: str = Field(primary_key=True)
+    workspace_id: str
+    community_id: str
+    member_id: str
+    event_id: str
+    occurred_at: datetime = Field(sa_column=timestamp_column())
+
+
+def as_utc(value: datetime) -> datetime:
+    """A bot's timestamp in UTC (naive means UTC), never later than now: bot clocks run
+    fast, and a message from the future would move `last_active_at` past every real one."""
+    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return min(aware, now())
+
+
+def local_day(at: datetime, timezone: str) -> date:
+    return at.astimezone(ZoneInfo(timezone)).date()
+
+
+def day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
+    """The UTC instants a local day starts and ends (23 or 25 hours long across DST)."""
+    zone = ZoneInfo(timezone)
+    start = datetime.combine(day, time(), tzinfo=zone)
+    end = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def lock_member(session: Session, member: Member) -> Member:
+    """The member row, locked for this transaction: counters and the daily cap of points are
+    read-modify-write, so two messages of one member take turns."""
+    return session.exec(select(Member).where(Member.id == member.id).with_for_update()).one()
+
+
+def record_message(
+    *, session: Session, group: Group, member: Member, data: ChatMessagePosted, event_id: str
+) -> bool:
+    """Note the message once; False if it was seen before."""
+    seen = session.execute(
+        insert(ActivityMessage.__table__)  # type: ignore[attr-defined]
+        .values(
+            group_id=group.id,
+            message_external_id=data.message_external_id,
+            workspace_id=member.workspace_id,
+            community_id=member.community_id,
+            member_id=member.id,
+            event_id=event_id,
+            occurred_at=as_utc(data.occurred_at),
+        )
+        .on_conflict_do_nothing()
+        .returning(sa.column("group_id"))
+    ).first()
+    return seen is not None
+
+
+def count_day(*, session: Session, member: Member, day: date) -> None:
+    table = ActivityDay.__table__  # type: ignore[attr-defined]
+    session.execute(
+        insert(table)
+        .values(
+            member_id=member.id,
+            day=day,
+            workspace_id=member.workspace_id,
+            community_id=member.community_id,
+            messages=1,
+        )
+        .on_conflict_do_update(
+            index_elements=["member_id", "day"], set_={"messages": table.c.messages + 1}
+        )
+    )
+
+
+def award_message_points(
+    *, session: Session, community: Community, member: Member, at: datetime, source_id: str
+) -> int:
+    """Message points, up to the daily cap: the day is the message's, on the community's
+    clock, and what counts toward the cap is what the ledger holds for that day."""
+    rules = community.rules().points
+    start, end = day_bounds(local_day(at, community.timezone), community.timezone)
+    earned = session.exec(
+        select(func.coalesce(func.sum(points.PointsEntry.amount), 0)).where(
+            points.PointsEntry.member_id == member.id,
+            points.PointsEntry.reason == "message",
+            col(points.PointsEntry.created_at) >= start,
+            col(points.PointsEntry.created_at) < end,
+        )
+    ).one()
+    amount = min(rules.message, rules.message_daily_cap - int(earned))
+    if amount <= 0:
+        return 0
+    entry = points.award(
+        session=session,
+        member=member,
+        amount=amount,
+        reason="message",
+        source_id=source_id,
+        at=at,
+    )
+    return entry.amount if entry else 0
+
+
+def on_message_posted(session: Session, event: CloudEvent) -> None:
+    """Count a message: the member's total and last activity, the day, and points."""
+    data = ChatMessagePosted.model_validate(event.data)
+    resolved = resolve_sender(
+        session=session,
+        workspace_id=event.workspaceid,
+        platform=data.platform,
+        group_external_id=data.group_external_id,
+        sender_external_id=data.sender_external_id,
+        display_name=data.sender_display_name,
+    )
+    if resolved is None:
+        log.info(
+            "message from an unregistered group ignored", extra={"group": data.group_external_id}
+        )
+        return
+    group, member = resolved
+    member = lock_member(session, member)
+    if not record_message(
+        session=session, group=group, member=member, data=data, event_id=event.id
+    ):
+        return
+    community = get_community(
+        session=session, workspace_id=member.workspace_id, community_id=member.community_id
+    )
+    at = as_utc(data.occurred_at)
+    member.message_count += 1
+    if member.last_active_at is None or at > member.last_active_at:
+        member.last_active_at = at  # a late event never moves it backwards
+    session.add(member)
+    count_day(session=session, member=member, day=local_day(at, community.timezone))
+    if member.status not in IN_GOOD_STANDING:
+        return
+    breaks_rules = moderation_rules.violations(
+        text=data.text,
+        flags=data.flags,
+        policy=community.rules().moderation,
+        role=member.role,
+        at=at,
+        timezone=community.timezone,
+    )
+    if not breaks_rules:
+        award_message_points(
+            session=session, community=community, member=member, at=at, source_id=event.id
+        )
+
+
+HANDLERS: dict[str, Handler] = {ChatMessagePosted.type: on_message_posted}
+
+
+@merge.merge_step
+def _merge_activity(session: Session, survivor: Member, merged: Member) -> None:
+    """Days both were active add up; the merged member's messages become the survivor's."""
+    days = ActivityDay.__table__  # type: ignore[attr-defined]
+    moved = insert(days).from_select(
+        ["member_id", "day", "workspace_id", "community_id", "messages"],
+        sa.select(
+            sa.literal(survivor.id),
+            days.c.day,
+            days.c.workspace_id,
+            days.c.community_id,
+            days.c.messages,
+        ).where(days.c.member_id == merged.id),
+    )
+    session.execute(
+        moved.on_conflict_do_update(
+            index_elements=["member_id", "day"],
+            set_={"messages": days.c.messages + moved.excluded.messages},
+        )
+    )
+    session.execute(sa.delete(days).where(days.c.member_id == merged.id))
+    session.execute(
+        sa.update(ActivityMessage.__table__)  # type: ignore[attr-defined]
+        .where(sa.column("member_id") == merged.id)
+        .values(member_id=survivor.id)
+    )

@@ -171,7 +171,6 @@ def test_offsets_are_committed_so_a_restarted_member_of_the_group_does_not_redo_
 
 def test_processed_event_ids_are_forgotten_after_the_retention(kit_engine: Engine) -> None:
 
-
     with Session(kit_engine) as session, session.begin():
         session.execute(
             insert(processed_event).values(

@@ -17,7 +17,6 @@ from sqlmodel import Field, Session, col, func, select
 from services.common.cloudevents import CloudEvent
 from services.common.consumer import Handler
 from services.common.contracts import ChatMessagePosted
-from services.common.ids import new_id
 from services.members import merge, moderation_rules, points
 from services.members.groups import Group
 from services.members.models import (
@@ -28,12 +27,8 @@ from services.members.models import (
     now,
     timestamp_column,
 )
-from services.members.service import (
-    add_member,
-    announce_admission,
-    find_member_by_identity,
-    get_community,
-)
+from services.members.senders import sender_of
+from services.members.service import get_community
 
 log = logging.getLogger(__name__)
 
@@ -53,56 +48,6 @@ class ActivityDay(MembersTable, table=True):
     workspace_id: str
     community_id: str
     messages: int = 0
-
-
-def resolve_sender(
-    *,
-    session: Session,
-    workspace_id: str,
-    platform: str,
-    group_external_id: str,
-    sender_external_id: str,
-    display_name: str | None,
-) -> tuple[Group, Member] | None:
-    """The group a bot reports from and the member behind the sender. An unknown sender in a
-    known group is already in the chat, so becomes an active member (no entry threshold);
-    an unknown group is None: bots may report groups operators have not registered."""
-    group = session.exec(
-        select(Group).where(
-            Group.workspace_id == workspace_id,
-            Group.platform == platform,
-            Group.external_id == group_external_id,
-        )
-    ).one_or_none()
-    if group is None:
-        return None
-    identity = [(platform, sender_external_id)]
-    member = find_member_by_identity(
-        session=session, community_id=group.community_id, identities=identity
-    )
-    if member is None:
-        member = Member(
-            id=new_id("mbr"),
-            workspace_id=workspace_id,
-            community_id=group.community_id,
-            display_name=display_name or sender_external_id,
-            invite_code="",
-            joined_at=now(),
-        )
-        community = get_community(
-            session=session, workspace_id=workspace_id, community_id=group.community_id
-        )
-        if (
-            add_member(session=session, community=community, member=member, identities=identity)
-            is None
-        ):
-            member = find_member_by_identity(
-                session=session, community_id=group.community_id, identities=identity
-            )
-            assert member is not None
-        else:
-            announce_admission(session=session, member=member)
-    return group, member
 
 
 class ActivityMessage(MembersTable, table=True):
@@ -216,14 +161,7 @@ def award_message_points(
 def on_message_posted(session: Session, event: CloudEvent) -> None:
     """Count a message: the member's total and last activity, the day, and points."""
     data = ChatMessagePosted.model_validate(event.data)
-    resolved = resolve_sender(
-        session=session,
-        workspace_id=event.workspaceid,
-        platform=data.platform,
-        group_external_id=data.group_external_id,
-        sender_external_id=data.sender_external_id,
-        display_name=data.sender_display_name,
-    )
+    resolved = sender_of(session, event, data)
     if resolved is None:
         log.info(
             "message from an unregistered group ignored", extra={"group": data.group_external_id}

@@ -25,6 +25,7 @@ from services.members.groups_models import (
 )
 from services.members.merge import merge_step
 from services.members.models import Member, now
+from services.members.senders import sender_of
 
 Span = tuple[datetime, datetime | None]  # (joined_at, left_at); left_at None: in the group
 
@@ -100,18 +101,8 @@ def record_leave(*, session: Session, group: Group, member: Member, at: datetime
 
 
 def _on_reported(session: Session, event: CloudEvent, *, joined: bool) -> None:
-    # Imported here: activity.py imports the Group table from groups.py, which imports us.
-    from services.members.activity import resolve_sender
-
     data = (GroupMemberJoined if joined else GroupMemberLeft).model_validate(event.data)
-    resolved = resolve_sender(
-        session=session,
-        workspace_id=event.workspaceid,
-        platform=data.platform,
-        group_external_id=data.group_external_id,
-        sender_external_id=data.sender_external_id,
-        display_name=data.sender_display_name,
-    )
+    resolved = sender_of(session, event, data)
     if resolved is None:
         return
     group, member = resolved

@@ -32,7 +32,6 @@ from services.members.activity import (
     ActivityMessage,
     as_utc,
     local_day,
-    resolve_sender,
 )
 from services.members.lifecycle_funnel import Funnel, community_funnel
 from services.members.lifecycle_purchases import (
@@ -43,6 +42,7 @@ from services.members.lifecycle_purchases import (
     record_purchase,
 )
 from services.members.models import Member, MembersTable, MemberStatus, Stage, now, timestamp_column
+from services.members.senders import sender_of
 from services.members.service import emit, get_community, get_member
 
 log = logging.getLogger(__name__)
@@ -179,14 +179,7 @@ def reached_by_activity(*, session: Session, member: Member, at: datetime) -> tu
 def on_message_posted(session: Session, event: CloudEvent) -> None:
     """After activity has counted the message: advance by the activity rules."""
     data = ChatMessagePosted.model_validate(event.data)
-    resolved = resolve_sender(
-        session=session,
-        workspace_id=event.workspaceid,
-        platform=data.platform,
-        group_external_id=data.group_external_id,
-        sender_external_id=data.sender_external_id,
-        display_name=data.sender_display_name,
-    )
+    resolved = sender_of(session, event, data)
     if resolved is None or resolved[1].status not in IN_GOOD_STANDING:
         return
     member = resolved[1]

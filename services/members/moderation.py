@@ -25,7 +25,7 @@ from services.common.http.pagination import Page, PageParams, page_params, pagin
 from services.common.http.problems import not_found
 from services.common.ids import new_id
 from services.members import merge, states
-from services.members.activity import as_utc, lock_member, resolve_sender
+from services.members.activity import as_utc, lock_member
 from services.members.groups import Group
 from services.members.models import (
     Community,
@@ -44,6 +44,7 @@ from services.members.moderation_rules import (
     ladder_step,
     violations,
 )
+from services.members.senders import sender_of
 from services.members.service import emit, get_community, identities_of
 
 router = APIRouter(prefix="/v1", tags=["moderation"])
@@ -226,14 +227,7 @@ def record_violation(
 def on_message_posted(session: Session, event: CloudEvent) -> None:
     """Check a message against the community's policy (after activity has counted it)."""
     data = ChatMessagePosted.model_validate(event.data)
-    resolved = resolve_sender(
-        session=session,
-        workspace_id=event.workspaceid,
-        platform=data.platform,
-        group_external_id=data.group_external_id,
-        sender_external_id=data.sender_external_id,
-        display_name=data.sender_display_name,
-    )
+    resolved = sender_of(session, event, data)
     if resolved is None:
         return
     group, member = resolved

@@ -12,7 +12,7 @@ from services.common.contracts import topics
 from services.common.contracts.base import EventData
 
 
-class _GroupActivity(EventData):
+class GroupActivity(EventData):
     platform: str
     group_external_id: str
     sender_external_id: str
@@ -20,7 +20,7 @@ class _GroupActivity(EventData):
     occurred_at: datetime
 
 
-class ChatMessagePosted(_GroupActivity):
+class ChatMessagePosted(GroupActivity):
     """A message in a group. `flags` are what the bot noticed (e.g. `qr_code`, `contact_card`,
     `link`, `red_packet`, `image`, `mini_program`)."""
 
@@ -33,7 +33,7 @@ class ChatMessagePosted(_GroupActivity):
     reply_to_external_id: str | None = None
 
 
-class GroupMemberJoined(_GroupActivity):
+class GroupMemberJoined(GroupActivity):
     """Someone joined a group (`sender_*` is the person who joined)."""
 
     type = "io.qunyun.ingest.group_member_joined.v1"
@@ -42,7 +42,7 @@ class GroupMemberJoined(_GroupActivity):
     inviter_external_id: str | None = None
 
 
-class GroupMemberLeft(_GroupActivity):
+class GroupMemberLeft(GroupActivity):
     """Someone left or was removed from a group."""
 
     type = "io.qunyun.ingest.group_member_left.v1"

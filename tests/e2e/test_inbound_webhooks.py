@@ -11,6 +11,7 @@ from kafka import KafkaConsumer
 
 from deploy.local.stack import Stack
 from gateway.signatures import sign
+from tests.e2e.conftest import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -115,3 +116,43 @@ def test_integrations_are_per_workspace_and_can_be_disabled(
     assert other_api.delete(f"/v1/integrations/{mine['id']}").status_code == 404
     assert api.delete(f"/v1/integrations/{mine['id']}").status_code == 204
     assert _push(stack, mine, _message()).status_code == 404
+
+
+def test_a_bot_message_travels_to_the_members_record_and_moderation(
+    stack: Stack,
+    api: httpx.Client,
+    integration: dict,  # type: ignore[type-arg]
+) -> None:
+    community = api.post(
+        "/v1/communities",
+        json={"name": "周五KTV", "purpose": "interest", "timezone": "Asia/Shanghai"},
+    ).json()
+    group_id = f"grp_{uuid.uuid4().hex[:8]}"
+    group = api.post(
+        f"/v1/communities/{community['id']}/groups",
+        json={"platform": "wechat", "external_id": group_id, "name": "KTV 1 群"},
+    )
+    assert group.status_code == 201, group.text
+    sender = f"wx_{uuid.uuid4().hex[:8]}"
+
+    def push(text: str) -> None:
+        event = _message(text)
+        event["data"] |= {
+            "group_external_id": group_id,
+            "sender_external_id": sender,
+            "sender_display_name": "小王",
+        }
+        assert _push(stack, integration, event).status_code == 202
+
+    push("今晚几点开始？")
+    push("加我微信 wx_ad_king 有优惠，电话 138-1234-5678")
+
+    def member() -> dict | None:  # type: ignore[type-arg]
+        rows = api.get(f"/v1/communities/{community['id']}/members").json()["data"]
+        return rows[0] if rows and rows[0]["message_count"] == 2 else None
+
+    found = eventually(member)
+    assert found, "the bot's sender never became a member with two messages"
+    assert found["display_name"] == "小王" and found["stage"] == "communicating"
+    cases = api.get(f"/v1/communities/{community['id']}/moderation/cases").json()["data"]
+    assert len(cases) == 1 and cases[0]["member_id"] == found["id"]

@@ -2,36 +2,12 @@
 exit non-zero if any misses its target."""
 
 import importlib
-import os
 import pkgutil
-import shutil
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import bench
-from deploy.local.postgres import PostgresServer
-from deploy.local.processes import free_port
-
-
-@contextmanager
-def postgres() -> Iterator[str]:
-    if url := os.environ.get("DATABASE_URL"):
-        yield url
-        return
-    # Not under a private temp folder: as root, the server runs as another user.
-    data_dir = Path(tempfile.mkdtemp(prefix="qunyun-bench-pg-"))
-    data_dir.chmod(0o755)
-    server = PostgresServer(data_dir, port=free_port(), durable=False)
-    try:
-        server.start()
-        yield server.url()
-    finally:
-        server.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
+from deploy.local.postgres import throwaway_server
 
 
 def main() -> int:
@@ -42,7 +18,7 @@ def main() -> int:
     ]
     benchmarks = [m for m in modules if hasattr(m, "benchmark")]
     failed = []
-    with postgres() as url:
+    with throwaway_server("qunyun-bench-pg-") as url:
         for module in benchmarks:
             started = time.perf_counter()
             print(f"== {module.__name__}")

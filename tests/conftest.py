@@ -3,8 +3,6 @@ on free ports, so `make test` works beside a running `make run`. Either is skipp
 DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS point at existing ones."""
 
 import os
-import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,26 +11,15 @@ import pytest
 from sqlalchemy import Engine
 
 from deploy.local.kafka import KafkaBroker
-from deploy.local.postgres import PostgresServer, database_url, ensure_databases
+from deploy.local.postgres import database_url, ensure_databases, throwaway_server
 from deploy.local.processes import free_port
 from services.common.db import make_engine, migrate
 
 
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if url := os.environ.get("DATABASE_URL"):
+def postgres_url() -> Iterator[str]:
+    with throwaway_server("qunyun-test-pg-") as url:
         yield url
-        return
-    # Not under pytest's private temp folder: as root, the server runs as another user.
-    data_dir = Path(tempfile.mkdtemp(prefix="qunyun-test-pg-"))
-    data_dir.chmod(0o755)
-    server = PostgresServer(data_dir, port=free_port(), durable=False)
-    try:
-        server.start()
-        yield server.url()
-    finally:
-        server.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -9,13 +9,16 @@ import os
 import pwd
 import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
-from deploy.local.processes import port_open, spawn, stop, wait_until
+from deploy.local.processes import free_port, port_open, spawn, stop, wait_until
 
 SERVER_USER = "embedded_postgres"
 
@@ -164,3 +167,22 @@ def database_url(server_url: str, database: str) -> str:
     scheme, _, rest = base.partition("://")
     authority = rest.split("/", 1)[0]
     return f"{scheme}://{authority}/{database}" + (f"?{query}" if query else "")
+
+
+@contextmanager
+def throwaway_server(prefix: str) -> Iterator[str]:
+    """A Postgres for one test session or benchmark, deleted afterwards; its server URL.
+    DATABASE_URL, when set, names a server to use instead."""
+    if url := os.environ.get("DATABASE_URL"):
+        yield url
+        return
+    # Not under a private temp folder: as root, the server runs as another user.
+    data_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    data_dir.chmod(0o755)
+    server = PostgresServer(data_dir, port=free_port(), durable=False)
+    try:
+        server.start()
+        yield server.url()
+    finally:
+        server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import col
 
 from services.common.db import SessionDep
-from services.common.http.idempotency import IdempotencyKey, fingerprint, run_once
+from services.common.http.idempotency import OnceDep
 from services.common.http.identity import ActorDep, WorkspaceDep
 from services.common.http.pagination import Page, PageParams, page_params, paginate
 from services.common.http.problems import problem_response
@@ -50,7 +50,7 @@ def create_community(
     body: CommunityCreate,
     session: SessionDep,
     workspace_id: WorkspaceDep,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> JSONResponse:
     """Create a community; its settings start from its purpose's defaults."""
 
@@ -60,13 +60,7 @@ def create_community(
         )
         return 201, _community_public(community)
 
-    return run_once(
-        session,
-        workspace_id=workspace_id,
-        key=idempotency_key,
-        request_fingerprint=fingerprint("POST /v1/communities", body),
-        create=create,
-    )
+    return once.run(body, create)
 
 
 @router.get("/communities", response_model=Page[CommunityPublic], tags=["communities"])
@@ -169,7 +163,7 @@ def join_member(
     body: MemberCreate,
     session: SessionDep,
     workspace_id: WorkspaceDep,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> JSONResponse:
     """Admit someone through the community's entry threshold (open, approval, invite code,
     paid, questionnaire). Emits `member.joined`, or `member.applied` when approval is needed."""
@@ -180,13 +174,7 @@ def join_member(
         )
         return (201 if changed else 200), service.member_public(session=session, member=member)
 
-    return run_once(
-        session,
-        workspace_id=workspace_id,
-        key=idempotency_key,
-        request_fingerprint=fingerprint(f"POST /v1/communities/{community_id}/members", body),
-        create=create,
-    )
+    return once.run(body, create)
 
 
 @router.post(
@@ -200,7 +188,7 @@ def create_lead(
     body: LeadCreate,
     session: SessionDep,
     workspace_id: WorkspaceDep,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> JSONResponse:
     """Record a prospect in stage `aware` before they join; joining later keeps the same id."""
 
@@ -210,13 +198,7 @@ def create_lead(
         )
         return (201 if created else 200), service.member_public(session=session, member=lead)
 
-    return run_once(
-        session,
-        workspace_id=workspace_id,
-        key=idempotency_key,
-        request_fingerprint=fingerprint(f"POST /v1/communities/{community_id}/leads", body),
-        create=create,
-    )
+    return once.run(body, create)
 
 
 @router.get(

@@ -16,7 +16,7 @@ from sqlmodel import Column, Field, Session, col, func, select
 
 from services.common.contracts.incentives import MemberBadgeAwarded
 from services.common.db import SessionDep
-from services.common.http.idempotency import IdempotencyKey, fingerprint, run_once
+from services.common.http.idempotency import OnceDep
 from services.common.http.identity import ActorDep, WorkspaceDep
 from services.common.http.problems import Problem, not_found
 from services.common.ids import new_id
@@ -312,7 +312,7 @@ def create_badge_route(
     body: BadgeCreate,
     session: SessionDep,
     workspace_id: WorkspaceDep,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> JSONResponse:
     """Define a badge; with a `rule` it is awarded by itself to every member who qualifies."""
 
@@ -322,13 +322,7 @@ def create_badge_route(
         )
         return 201, _public(badge)
 
-    return run_once(
-        session,
-        workspace_id=workspace_id,
-        key=idempotency_key,
-        request_fingerprint=fingerprint(f"POST /v1/communities/{community_id}/badges", body),
-        create=create,
-    )
+    return once.run(body, create)
 
 
 @router.get("/communities/{community_id}/badges", response_model=list[BadgePublic])
@@ -358,7 +352,7 @@ def award_badge_route(
     session: SessionDep,
     workspace_id: WorkspaceDep,
     actor: ActorDep,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> JSONResponse:
     """Award a badge by hand; a member holds each badge once."""
 
@@ -389,15 +383,7 @@ def award_badge_route(
         )
         return (201 if created else 200), _award_public(award, badge)
 
-    return run_once(
-        session,
-        workspace_id=workspace_id,
-        key=idempotency_key,
-        request_fingerprint=fingerprint(
-            f"POST /v1/communities/{community_id}/badges/{badge_id}/awards", body
-        ),
-        create=create,
-    )
+    return once.run(body, create)
 
 
 @router.get(

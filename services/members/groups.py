@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from services.common.contracts import GroupMemberJoined, GroupMemberLeft
 from services.common.db import SessionDep
-from services.common.http.idempotency import IdempotencyKey, fingerprint, run_once
+from services.common.http.idempotency import OnceDep
 from services.common.http.identity import WorkspaceDep
 from services.common.http.pagination import (
     Page,
@@ -63,7 +63,7 @@ def create_group(
     body: GroupCreate,
     session: SessionDep,
     workspace_id: WorkspaceDep,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> JSONResponse:
     """Register a chat group; it fills after the community's other groups. Emits
     `group.created`."""
@@ -75,13 +75,7 @@ def create_group(
         )
         return 201, groups_capacity.group_public(session, [group], now())[0]
 
-    return run_once(
-        session,
-        workspace_id=workspace_id,
-        key=idempotency_key,
-        request_fingerprint=fingerprint(f"POST /v1/communities/{community_id}/groups", body),
-        create=create,
-    )
+    return once.run(body, create)
 
 
 @router.get("/communities/{community_id}/groups", response_model=Page[GroupPublic])
@@ -283,7 +277,7 @@ def assign_member(
     body: AssignmentCreate,
     session: SessionDep,
     workspace_id: WorkspaceDep,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> JSONResponse:
     """Give a member a place in the first group, in `position` order, with room; the bot
     sends them its invitation (`member.assigned_to_group`). The place is held for
@@ -311,15 +305,7 @@ def assign_member(
             session, assignment, now()
         )
 
-    return run_once(
-        session,
-        workspace_id=workspace_id,
-        key=idempotency_key,
-        request_fingerprint=fingerprint(
-            f"POST /v1/communities/{community_id}/group-assignments", body
-        ),
-        create=create,
-    )
+    return once.run(body, create)
 
 
 @router.get(

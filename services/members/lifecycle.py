@@ -20,7 +20,7 @@ from services.common.cloudevents import CloudEvent
 from services.common.consumer import Handler
 from services.common.contracts import ChatMessagePosted, FeedbackGiven, MemberStageChanged
 from services.common.db import SessionDep
-from services.common.http.idempotency import IdempotencyKey, fingerprint, run_once
+from services.common.http.idempotency import OnceDep
 from services.common.http.identity import ActorDep, WorkspaceDep
 from services.common.http.pagination import Page, PageParams, page_params, paginate
 from services.common.http.problems import Problem
@@ -272,7 +272,7 @@ def override_stage(
     session: SessionDep,
     workspace_id: WorkspaceDep,
     actor: ActorDep,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> JSONResponse:
     """Set a member's stage by hand, forwards or back, with a reason; recorded and announced."""
 
@@ -290,14 +290,7 @@ def override_stage(
         )
         return 201, _public(change)
 
-    path = f"POST /v1/communities/{community_id}/members/{member_id}/stage"
-    return run_once(
-        session,
-        workspace_id=workspace_id,
-        key=idempotency_key,
-        request_fingerprint=fingerprint(path, body),
-        create=create,
-    )
+    return once.run(body, create)
 
 
 @router.get(
@@ -336,7 +329,7 @@ def create_purchase(
     session: SessionDep,
     workspace_id: WorkspaceDep,
     actor: ActorDep,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> JSONResponse:
     """Record a purchase; the member becomes `paying` unless already further along."""
 
@@ -351,14 +344,7 @@ def create_purchase(
         )
         return 201, PurchasePublic.model_validate(purchase, from_attributes=True)
 
-    path = f"POST /v1/communities/{community_id}/members/{member_id}/purchases"
-    return run_once(
-        session,
-        workspace_id=workspace_id,
-        key=idempotency_key,
-        request_fingerprint=fingerprint(path, body),
-        create=create,
-    )
+    return once.run(body, create)
 
 
 @router.get(

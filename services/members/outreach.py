@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, col, select
 
 from services.common.db import SessionDep
-from services.common.http.idempotency import IdempotencyKey, fingerprint, run_once
+from services.common.http.idempotency import OnceDep
 from services.common.http.identity import WorkspaceDep
 from services.common.http.pagination import Page, PageParams, page_params, paginate
 from services.common.http.problems import Problem, not_found
@@ -133,7 +133,7 @@ def create_account(
     body: AccountIn,
     session: SessionDep,
     workspace_id: WorkspaceDep,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> JSONResponse:
     """Register an operator's personal account that sends friend requests."""
 
@@ -158,15 +158,7 @@ def create_account(
             ) from exc
         return 201, _account_public(session, community, account)
 
-    return run_once(
-        session,
-        workspace_id=workspace_id,
-        key=idempotency_key,
-        request_fingerprint=fingerprint(
-            f"POST /v1/communities/{community_id}/outreach/accounts", body
-        ),
-        create=create,
-    )
+    return once.run(body, create)
 
 
 @router.get("/communities/{community_id}/outreach/accounts", response_model=Page[AccountPublic])

@@ -23,7 +23,7 @@ from services.common.contracts import (
     SubmissionAccepted,
 )
 from services.common.db import SessionDep
-from services.common.http.idempotency import IdempotencyKey, fingerprint, run_once
+from services.common.http.idempotency import OnceDep
 from services.common.http.identity import ActorDep, WorkspaceDep
 from services.common.http.pagination import (
     PageParams,
@@ -241,7 +241,7 @@ def adjust_points(
     session: SessionDep,
     workspace_id: WorkspaceDep,
     actor: ActorDep,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> JSONResponse:
     """Add or take away points by hand, with a reason; send an Idempotency-Key to retry safely."""
 
@@ -259,20 +259,12 @@ def adjust_points(
             amount=body.amount,
             note=body.reason,
             actor=actor,
-            source_id=f"key:{idempotency_key}" if idempotency_key else new_id("adj"),
+            source_id=f"key:{once.key}" if once.key else new_id("adj"),
         )
         public = EntryPublic.model_validate(entry, from_attributes=True)
         return 201, AdjustmentPublic(entry=public, total=member.points, level=member.level)
 
-    return run_once(
-        session,
-        workspace_id=workspace_id,
-        key=idempotency_key,
-        request_fingerprint=fingerprint(
-            f"POST /v1/communities/{community_id}/members/{member_id}/points", body
-        ),
-        create=create,
-    )
+    return once.run(body, create)
 
 
 @router.get("/communities/{community_id}/members/{member_id}/points", response_model=LedgerPage)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session, col, select
 
 from services.common.db import SessionDep
-from services.common.http.idempotency import IdempotencyKey, fingerprint, run_once
+from services.common.http.idempotency import OnceDep
 from services.common.http.identity import ActorDep, WorkspaceDep
 from services.common.http.pagination import (
     Page,
@@ -122,8 +122,8 @@ def start_prune_run(
     session: SessionDep,
     workspace_id: WorkspaceDep,
     actor: ActorDep,
+    once: OnceDep,
     body: PruneRunIn | None = None,
-    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Apply the community's inactivity policy to the period before today: a dry run (200)
     lists who would go; a real run (201) removes them. Both are recorded with candidates.
@@ -140,13 +140,7 @@ def start_prune_run(
         first_page = PageParams(limit=200, cursor=None)
         return (200 if body.dry_run else 201), _detail(session, run, first_page)
 
-    return run_once(
-        session,
-        workspace_id=workspace_id,
-        key=idempotency_key,
-        request_fingerprint=fingerprint(f"POST /v1/communities/{community_id}/prune-runs", body),
-        create=create,
-    )
+    return once.run(body, create)
 
 
 @router.get("/communities/{community_id}/prune-runs", response_model=Page[PruneRunPublic])

@@ -19,7 +19,7 @@ from sqlmodel import Column, Field, Session, col, func, select
 
 from services.common.contracts.incentives import ReferralCampaignRewarded
 from services.common.db import SessionDep
-from services.common.http.idempotency import IdempotencyKey, fingerprint, run_once
+from services.common.http.idempotency import OnceDep
 from services.common.http.identity import WorkspaceDep
 from services.common.http.problems import not_found
 from services.common.ids import new_id
@@ -335,7 +335,7 @@ def create_campaign_route(
     body: CampaignCreate,
     session: SessionDep,
     workspace_id: WorkspaceDep,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> JSONResponse:
     """ "Invite N, get R": referrals whose invitee joined in the window and who succeeded count."""
 
@@ -345,15 +345,7 @@ def create_campaign_route(
         )
         return 201, _public(campaign)
 
-    return run_once(
-        session,
-        workspace_id=workspace_id,
-        key=idempotency_key,
-        request_fingerprint=fingerprint(
-            f"POST /v1/communities/{community_id}/referral-campaigns", body
-        ),
-        create=create,
-    )
+    return once.run(body, create)
 
 
 @router.get("/communities/{community_id}/referral-campaigns", response_model=list[CampaignPublic])

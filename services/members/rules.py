@@ -17,7 +17,7 @@ from sqlmodel import Field, Session, col, select
 
 from services.common.contracts.onboarding import RulesPublished
 from services.common.db import SessionDep
-from services.common.http.idempotency import IdempotencyKey, fingerprint, run_once
+from services.common.http.idempotency import OnceDep
 from services.common.http.identity import ActorDep, WorkspaceDep
 from services.common.http.pagination import Page, PageParams, page_params, paginate
 from services.common.http.problems import Problem
@@ -253,7 +253,7 @@ def publish_rules(
     session: SessionDep,
     workspace_id: WorkspaceDep,
     actor: ActorDep,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> JSONResponse:
     """Publish a new version of the rules; emits `community.rules_published` for bots to pin."""
 
@@ -263,13 +263,7 @@ def publish_rules(
             publish(session=session, community=community, text=body.text, actor=actor)
         )
 
-    return run_once(
-        session,
-        workspace_id=workspace_id,
-        key=idempotency_key,
-        request_fingerprint=fingerprint(f"POST /v1/communities/{community_id}/rules", body),
-        create=create,
-    )
+    return once.run(body, create)
 
 
 @router.get("/communities/{community_id}/rules", response_model=Page[RulesPublic])

@@ -14,7 +14,7 @@ from sqlmodel import Field as SQLField
 from sqlmodel import Session, col, select
 
 from services.common.db import SessionDep
-from services.common.http.idempotency import IdempotencyKey, fingerprint, run_once
+from services.common.http.idempotency import OnceDep
 from services.common.http.identity import ActorDep, WorkspaceDep
 from services.common.http.pagination import Page, PageParams, page_params, paginate
 from services.common.http.problems import Problem, not_found
@@ -264,7 +264,7 @@ def create_segment_route(
     session: SessionDep,
     workspace_id: WorkspaceDep,
     actor: ActorDep,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> JSONResponse:
     """Save rules as a named segment; its members are worked out whenever it is read."""
 
@@ -273,13 +273,7 @@ def create_segment_route(
         segment = create_segment(session=session, community=community, segment_in=body, actor=actor)
         return 201, _public(segment)
 
-    return run_once(
-        session,
-        workspace_id=workspace_id,
-        key=idempotency_key,
-        request_fingerprint=fingerprint(f"POST /v1/communities/{community_id}/segments", body),
-        create=create,
-    )
+    return once.run(body, create)
 
 
 @router.get("/communities/{community_id}/segments", response_model=Page[SegmentPublic])

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from services.common import outbox
 from services.common.contracts.tags import MemberTagged, MemberUntagged
 from services.common.db import SessionDep
-from services.common.http.idempotency import IdempotencyKey, fingerprint, run_once
+from services.common.http.idempotency import OnceDep
 from services.common.http.identity import ActorDep, WorkspaceDep
 from services.common.http.pagination import Page, PageParams, page_params, paginate
 from services.common.http.problems import Problem, not_found
@@ -320,7 +320,7 @@ def create_tag_route(
     body: TagIn,
     session: SessionDep,
     workspace_id: WorkspaceDep,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> JSONResponse:
     """Create a tag; names are unique in a community."""
 
@@ -328,13 +328,7 @@ def create_tag_route(
         community = _community(session, workspace_id, community_id)
         return 201, _public(create_tag(session=session, community=community, tag_in=body))
 
-    return run_once(
-        session,
-        workspace_id=workspace_id,
-        key=idempotency_key,
-        request_fingerprint=fingerprint(f"POST /v1/communities/{community_id}/tags", body),
-        create=create,
-    )
+    return once.run(body, create)
 
 
 @router.get("/communities/{community_id}/tags", response_model=Page[TagPublic])

@@ -10,12 +10,14 @@ from typing import Annotated
 
 import orjson
 import sqlalchemy as sa
-from fastapi import Header
+from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlmodel import Session
 
+from services.common.db import SessionDep
+from services.common.http.identity import WorkspaceDep
 from services.common.http.problems import Problem
 
 _metadata = sa.MetaData()
@@ -90,3 +92,39 @@ def run_once(
         )
     session.commit()
     return JSONResponse(body, status_code=status)
+
+
+class Once:
+    """A creating request, run once per `Idempotency-Key`: `return once.run(body, create)`.
+
+    The fingerprint is the method, the path and the body, so the same key sent with another
+    request is refused rather than answered with the first request's result.
+    """
+
+    def __init__(
+        self,
+        request: Request,
+        session: SessionDep,
+        workspace_id: WorkspaceDep,
+        key: IdempotencyKey = None,
+    ):
+        self.request, self.session, self.workspace_id, self.key = (
+            request,
+            session,
+            workspace_id,
+            key,
+        )
+
+    def run(
+        self, body: BaseModel | None, create: Callable[[], tuple[int, BaseModel]]
+    ) -> JSONResponse:
+        return run_once(
+            self.session,
+            workspace_id=self.workspace_id,
+            key=self.key,
+            request_fingerprint=fingerprint(f"{self.request.method} {self.request.url.path}", body),
+            create=create,
+        )
+
+
+OnceDep = Annotated[Once, Depends()]

@@ -91,6 +91,16 @@ def generate(conn: psycopg.Connection, *, members: int, seed: int = 20240501) ->
     roles = rng.choices(role_names, role_weights, k=members)
     ids: list[str] = []
     joined: list[float] = []
+    # Tags are drawn first: member rows carry their tag ids (member.tag_ids) as well.
+    tag_ids = [f"tag_bench{k:02d}" for k in range(TAGS)]
+    tagged_members = [
+        sorted(rng.sample(range(members), int(0.30 / (k + 1) ** 0.9 * members)))
+        for k in range(TAGS)
+    ]
+    tags_of: list[list[str]] = [[] for _ in range(members)]
+    for k, chosen in enumerate(tagged_members):
+        for i in chosen:
+            tags_of[i].append(tag_ids[k])
 
     def member_lines() -> Iterator[str]:
         previous = ""
@@ -114,7 +124,7 @@ def generate(conn: psycopg.Connection, *, members: int, seed: int = 20240501) ->
                 f"{member_id}\t{WORKSPACE}\t{COMMUNITY}\t成员{i}\t{status}\t{role}\t"
                 f"{stages[i]}\t{{}}\t{_base32(i, 8)}\t{messages}\t{last_active}\t{points}\t"
                 f"{level_for(points, THRESHOLDS)}\t{merged_into}\t{_ts(joined_at)}\t"
-                f"{_ts(joined_at)}\n"
+                f"{_ts(joined_at)}\t{{{','.join(tags_of[i])}}}\n"
             )
             previous = member_id
 
@@ -123,11 +133,10 @@ def generate(conn: psycopg.Connection, *, members: int, seed: int = 20240501) ->
         "member",
         "id, workspace_id, community_id, display_name, status, role, stage, attributes,"
         " invite_code, message_count, last_active_at, points, level, merged_into, joined_at,"
-        " created_at",
+        " created_at, tag_ids",
         member_lines(),
     )
 
-    tag_ids = [f"tag_bench{k:02d}" for k in range(TAGS)]
     with conn.cursor() as cursor:
         cursor.executemany(
             "INSERT INTO tag (id, workspace_id, community_id, name, category, created_at)"
@@ -140,9 +149,8 @@ def generate(conn: psycopg.Connection, *, members: int, seed: int = 20240501) ->
     stamp = _ts(end)
 
     def tag_lines() -> Iterator[str]:
-        for k, tag_id in enumerate(tag_ids):
-            share = 0.30 / (k + 1) ** 0.9
-            for i in sorted(rng.sample(range(members), int(share * members))):
+        for tag_id, chosen in zip(tag_ids, tagged_members, strict=True):
+            for i in chosen:
                 yield f"{tag_id}\t{ids[i]}\t{WORKSPACE}\t{COMMUNITY}\tbench\t{stamp}\n"
 
     _copy(

@@ -7,8 +7,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import field_validator
-from sqlalchemy import Column, DateTime, UniqueConstraint
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Column, DateTime, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -221,6 +221,10 @@ class Member(MembersTable, table=True):
     last_active_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
     points: int = 0
     level: int = 1
+    # The member's tag ids, sorted: a copy of member_tag kept by tags.py for fast segments.
+    tag_ids: list[str] = Field(
+        default_factory=list, sa_column=Column(ARRAY(Text), nullable=False, server_default="{}")
+    )
     muted_until: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
     merged_into: str | None = None
     # Set when the joining ritual is complete (onboarding.py).

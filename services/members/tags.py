@@ -112,7 +112,12 @@ def delete_tag(*, session: Session, community: Community, tag_id: str) -> None:
             f"Change these first: {', '.join(used_by)}.",
             used_by=used_by,
         )
-    session.execute(sa.delete(MemberTag).where(col(MemberTag.tag_id) == tag.id))
+    untagged = session.execute(
+        sa.delete(MemberTag)
+        .where(col(MemberTag.tag_id) == tag.id)
+        .returning(col(MemberTag.member_id))
+    ).scalars()
+    refresh_tag_ids(session, list(untagged))
     session.delete(tag)
 
 
@@ -208,6 +213,7 @@ def tag_members(
     tag = get_tag(session=session, community=community, tag_id=tag_id, lock="share")
     _members_to_tag(session=session, community=community, member_ids=member_ids)
     added = _insert_tags(session, tag, member_ids, actor)
+    refresh_tag_ids(session, added)
     _announce(session, tag, added, added=True)
     return BulkTagResult(tag_id=tag.id, changed=len(added), unchanged=len(member_ids) - len(added))
 
@@ -225,6 +231,7 @@ def untag_members(
             .returning(col(MemberTag.member_id))
         ).scalars()
     )
+    refresh_tag_ids(session, removed)
     _announce(session, tag, removed, added=False)
     return BulkTagResult(
         tag_id=tag.id, changed=len(removed), unchanged=len(member_ids) - len(removed)
@@ -275,7 +282,9 @@ def tag_member(
         .with_for_update(read=True)
     ).one()
     _members_to_tag(session=session, community=community, member_ids=[member_id])
-    _announce(session, tag, _insert_tags(session, tag, [member_id], "system"), added=True)
+    added = _insert_tags(session, tag, [member_id], "system")
+    refresh_tag_ids(session, added)
+    _announce(session, tag, added, added=True)
 
 
 @merge.merge_step
@@ -292,6 +301,20 @@ def move_tags(session: Session, survivor: Member, merged: Member) -> None:
         {"survivor": survivor.id, "merged": merged.id},
     )
     session.execute(sa.delete(MemberTag).where(col(MemberTag.member_id) == merged.id))
+    refresh_tag_ids(session, [survivor.id, merged.id])
+
+
+def refresh_tag_ids(session: Session, member_ids: list[str]) -> None:
+    """Copy the members' rows in member_tag onto member.tag_ids, which segments read."""
+    if member_ids:
+        session.execute(
+            sa.text(
+                "UPDATE member m SET tag_ids = coalesce((SELECT array_agg(t.tag_id ORDER BY"
+                " t.tag_id) FROM member_tag t WHERE t.member_id = m.id), '{}')"
+                " WHERE m.id = ANY(:ids)"
+            ),
+            {"ids": member_ids},
+        )
 
 
 # ---- routes --------------------------------------------------------------------------------

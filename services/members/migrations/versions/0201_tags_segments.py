@@ -6,7 +6,7 @@ Revises: 0003
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 revision = "0201"
 down_revision = "0003"
@@ -33,6 +33,7 @@ COVERED = [
     "points",
     "joined_at",
     "created_at",
+    "tag_ids",
 ]
 SEGMENT_INDEXES: list[tuple[str, list[str], list[str]]] = [
     ("ix_member_segment_joined", ["community_id", "joined_at"], []),
@@ -76,6 +77,11 @@ def upgrade() -> None:
         sa.Column("updated_at", TS, nullable=False),
         sa.UniqueConstraint("community_id", "name", name="uq_segment_community_name"),
     )
+    # A sorted copy of the member's tag ids (tags.py keeps it equal to member_tag): a tag rule
+    # on a broad segment becomes an array test on the row rather than a join.
+    op.add_column(
+        "member", sa.Column("tag_ids", ARRAY(sa.Text), nullable=False, server_default="{}")
+    )
     for name, columns, covered in SEGMENT_INDEXES:
         op.create_index(
             name, "member", columns, postgresql_where=SELECTABLE, postgresql_include=covered
@@ -85,5 +91,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     for name, _, _ in SEGMENT_INDEXES:
         op.drop_index(name, "member")
+    op.drop_column("member", "tag_ids")
     for table in ("segment", "member_tag", "tag"):
         op.drop_table(table)

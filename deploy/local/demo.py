@@ -1,4 +1,5 @@
-"""The demo workspace: a community with a few members, created through the public API.
+"""The demo workspace: a community with a few members, a group and its rules, created through
+the public API.
 
 Idempotency keys and identity de-duplication make seeding safe to repeat on every start.
 """
@@ -38,4 +39,14 @@ def seed_demo(gateway_url: str, api_key: str) -> str:
                     "identities": [{"platform": "wechat", "external_id": wechat_id}],
                 },
             ).raise_for_status()
+        client.post(
+            f"/v1/communities/{community_id}/groups",
+            json={"platform": "wechat", "external_id": "demo_group_1", "name": "群运体验1群"},
+            headers={"Idempotency-Key": "demo-seed-group-1"},
+        ).raise_for_status()
+        client.post(
+            f"/v1/communities/{community_id}/rules",
+            json={"text": "1. 友善交流，不发广告。2. 每周五晚 KTV 赛，周三读书会。3. 投稿请私信管理员。"},
+            headers={"Idempotency-Key": "demo-seed-rules-1"},
+        ).raise_for_status()
     return community_id

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from fastapi.responses import JSONResponse
 from sqlmodel import Session, col, select
 
-from services.common.contracts import GroupMemberJoined, GroupMemberLeft
+from services.common.contracts import GroupMemberJoined, GroupMemberLeft, MemberStatusChanged
 from services.common.db import SessionDep
 from services.common.http.idempotency import OnceDep
 from services.common.http.identity import WorkspaceDep
@@ -367,6 +367,7 @@ def get_assignment(
 HANDLERS = {
     GroupMemberJoined.type: groups_roster.on_member_joined,
     GroupMemberLeft.type: groups_roster.on_member_left,
+    MemberStatusChanged.type: groups_roster.on_member_gone,
 }
 
 JOBS = [

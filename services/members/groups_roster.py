@@ -7,7 +7,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from services.common.cloudevents import CloudEvent
-from services.common.contracts import GroupMemberJoined, GroupMemberLeft
+from services.common.contracts import GroupMemberJoined, GroupMemberLeft, MemberStatusChanged
 from services.common.http.problems import Problem
 from services.members.groups_capacity import (
     ASSIGNABLE,
@@ -27,6 +27,7 @@ from services.members.merge import merge_step
 from services.members.models import Member, now
 from services.members.senders import sender_of
 
+GONE = {"removed", "banned", "merged"}
 Span = tuple[datetime, datetime | None]  # (joined_at, left_at); left_at None: in the group
 
 
@@ -117,6 +118,21 @@ def _on_reported(session: Session, event: CloudEvent, *, joined: bool) -> None:
 
 def on_member_joined(session: Session, event: CloudEvent) -> None:
     _on_reported(session, event, joined=True)
+
+
+def on_member_gone(session: Session, event: CloudEvent) -> None:
+    """A member removed, banned or merged away gives back the place held for them."""
+    data = MemberStatusChanged.model_validate(event.data)
+    if data.to_status not in GONE:
+        return
+    lock_community_groups(session, data.community_id)
+    held = open_assignment(session, data.member_id)
+    if held is None:
+        return
+    held.status, held.closed_at = AssignmentStatus.cancelled, now()
+    session.add(held)
+    session.flush()
+    settle_community(session, data.community_id, now())
 
 
 def on_member_left(session: Session, event: CloudEvent) -> None:

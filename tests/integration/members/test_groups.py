@@ -283,6 +283,25 @@ def test_places_of_no_shows_expire_and_go_to_the_next_newcomer(members: MembersA
     assert {a["member_id"] for a in expired} == {no_show, other}
 
 
+def test_a_removed_or_banned_member_gives_back_the_place_held_for_them(members: MembersApi) -> None:
+    cid = members.community()["id"]
+    group = _group(members, cid, capacity=2)
+    banned, removed, waiting = (members.join(cid)["id"] for _ in range(3))
+    held = {m: _assign(members, cid, m).json()["id"] for m in (banned, removed)}
+    assert _assign(members, cid, waiting).status_code == 409
+    members.post(f"/v1/communities/{cid}/members/{banned}/ban", json={"reason": "ads"})
+    members.post(f"/v1/communities/{cid}/members/{removed}/remove")
+
+    def status(member_id: str) -> str:
+        path = f"/v1/communities/{cid}/group-assignments/{held[member_id]}"
+        return str(members.get(path).json()["status"])
+
+    # Freed by the consumer, from the status_changed events.
+    assert eventually(lambda: status(banned) == status(removed) == "cancelled")
+    assert members.get(f"/v1/communities/{cid}/groups/{group['id']}").json()["state"] == "filling"
+    assert _assign(members, cid, waiting).json()["group_id"] == group["id"]
+
+
 def test_segment_and_temporary_groups_take_only_assignments_meant_for_them(
     members: MembersApi,
 ) -> None:

@@ -17,6 +17,7 @@ from sqlmodel import Field, Session, col, func, select
 from services.common.cloudevents import CloudEvent
 from services.common.consumer import Handler
 from services.common.contracts import ChatMessagePosted
+from services.common.periodic import PeriodicJob
 from services.members import merge, moderation_rules, points
 from services.members.groups import Group
 from services.members.models import (
@@ -199,6 +200,21 @@ def on_message_posted(session: Session, event: CloudEvent) -> None:
 
 
 HANDLERS: dict[str, Handler] = {ChatMessagePosted.type: on_message_posted}
+
+# Long past any redelivery (Kafka keeps a week by default) and past the lifecycle's windows,
+# which read messages from a member's first days only when those messages arrive.
+MESSAGE_MEMORY = timedelta(days=90)
+
+
+def forget_old_messages(session: Session, at: datetime) -> int:
+    """Drop the record of messages older than MESSAGE_MEMORY (a periodic job)."""
+    result = session.connection().execute(
+        sa.delete(ActivityMessage).where(col(ActivityMessage.occurred_at) < at - MESSAGE_MEMORY)
+    )
+    return result.rowcount
+
+
+JOBS = [PeriodicJob("forget-old-messages", 3600, forget_old_messages)]
 
 
 @merge.merge_step

@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
+from services.common.periodic import run_job_once
+from services.members import activity
 from tests.integration.members.activity_support import (
     add_group,
     message,
@@ -188,3 +190,21 @@ def test_merging_adds_up_activity_days(members: MembersApi) -> None:
     )
     assert merged.status_code == 200, merged.text
     assert sum(_days(members, a["id"]).values()) == 2 and _days(members, b["id"]) == {}
+
+
+def test_the_record_of_old_messages_is_forgotten_after_ninety_days(members: MembersApi) -> None:
+    community = members.community()
+    group = add_group(members, community["id"])
+    now = datetime.now(UTC)
+    say_all(
+        members,
+        [
+            message(group, "wx_old", "很久以前", at=now - timedelta(days=91)),
+            message(group, "wx_old", "不久前", at=now - timedelta(days=89)),
+        ],
+    )
+    job = next(j for j in activity.JOBS if j.name == "forget-old-messages")
+    assert run_job_once(members.engine, job, now=now) == 1
+    with members.engine.connect() as conn:
+        kept = conn.execute(sa.text("SELECT count(*) FROM activity_message")).scalar_one()
+    assert kept == 1

@@ -112,29 +112,33 @@ class _Workers:
     def _consume(self) -> None:
         s = self.settings
         topics = sorted({s.kafka_topic_prefix + topic_of(t) for t in self.spec.handlers})
-        consumer = EventConsumer(
-            self.engine,
-            name=self.spec.name,
-            handlers=self.spec.handlers,
-            dead_letters=KafkaPublisher(
-                s.kafka_bootstrap_servers, client_id=f"{self.spec.name}-dlq"
-            ),
-            max_attempts=s.consumer_max_attempts,
-            backoff_seconds=s.consumer_backoff_seconds,
-            backoff_max_seconds=s.consumer_backoff_max_seconds,
-        )
         while not self.stop.is_set():
+            dead_letters = None
             try:
+                dead_letters = KafkaPublisher(
+                    s.kafka_bootstrap_servers, client_id=f"{self.spec.name}-dlq"
+                )
                 source = KafkaEventSource(
                     s.kafka_bootstrap_servers,
                     group_id=f"{s.kafka_topic_prefix}qunyun-{self.spec.name}",
                     topics=topics,
                     client_id=f"{self.spec.name}-consumer",
                 )
-                consumer.run(source, self.stop)
+                EventConsumer(
+                    self.engine,
+                    name=self.spec.name,
+                    handlers=self.spec.handlers,
+                    dead_letters=dead_letters,
+                    max_attempts=s.consumer_max_attempts,
+                    backoff_seconds=s.consumer_backoff_seconds,
+                    backoff_max_seconds=s.consumer_backoff_max_seconds,
+                ).run(source, self.stop)
             except Exception:
                 log.exception("consumer crashed; restarting")
                 self.stop.wait(2)
+            finally:
+                if dead_letters is not None:
+                    dead_letters.close()
 
     def shutdown(self, timeout: float = 10) -> None:
         self.stop.set()

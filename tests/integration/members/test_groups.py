@@ -245,6 +245,17 @@ def test_fifty_concurrent_assignments_fill_groups_of_ten_exactly_in_order(
     assert len(_events(members, "io.qunyun.group.full")) == 5
 
 
+def test_fifty_at_once_into_groups_of_ten_leave_the_sixth_group_empty(members: MembersApi) -> None:
+    cid = members.community()["id"]
+    ids = [_group(members, cid, capacity=10)["id"] for _ in range(6)]
+    people = [members.join(cid)["id"] for _ in range(50)]
+    with concurrent.futures.ThreadPoolExecutor(50) as pool:
+        placed = list(pool.map(lambda p: _assign(members, cid, p), people))
+    assert [r.status_code for r in placed] == [201] * 50
+    by_group = Counter(r.json()["group_id"] for r in placed)
+    assert [by_group[g] for g in ids] == [10, 10, 10, 10, 10, 0]
+
+
 def test_places_of_no_shows_expire_and_go_to_the_next_newcomer(members: MembersApi) -> None:
     cid = members.community(settings={"groups": {"assignment_ttl_hours": 24}})["id"]
     first = _group(members, cid, capacity=1)

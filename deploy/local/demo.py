@@ -46,7 +46,10 @@ def seed_demo(gateway_url: str, api_key: str) -> str:
         ).raise_for_status()
         client.post(
             f"/v1/communities/{community_id}/rules",
-            json={"text": "1. 友善交流，不发广告。2. 每周五晚 KTV 赛，周三读书会。3. 投稿请私信管理员。"},
+            json={
+                "text": "1. 友善交流，不发广告。2. 每周五晚 KTV 赛，周三读书会。"
+                "3. 投稿请私信管理员。"
+            },
             headers={"Idempotency-Key": "demo-seed-rules-1"},
         ).raise_for_status()
     return community_id

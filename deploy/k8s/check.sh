@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Offline validation of deploy/k8s (`make k8s-check`): render every overlay with a pinned
-# kustomize and check the output with check_rendered.py. Nothing is sent to a cluster.
+# kustomize and check the output with the checks/ package (`python -m deploy.k8s.checks`).
+# Nothing is sent to a cluster.
 #
 # Installs, once, into the repository's .cache/ (git-ignored):
 #   .cache/bin/kustomize        go install sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION
@@ -67,8 +68,9 @@ for dir in "$HERE"/overlays/*/; do
   fi
   ha=()
   [[ "$HA_OVERLAYS" == *" $name "* ]] && ha=(--ha)
-  if ! "$VENV/bin/python" "$HERE/check_rendered.py" "$OUT/$name.yaml" --overlay-dir "$dir" \
-      --repo "$ROOT" --k8s-version "$K8S_VERSION" "${ha[@]}"; then
+  # Run as a module from the repository root: the checks are a package with relative imports.
+  if ! (cd "$ROOT" && "$VENV/bin/python" -m deploy.k8s.checks "$OUT/$name.yaml" \
+      --overlay-dir "$dir" --repo "$ROOT" --k8s-version "$K8S_VERSION" "${ha[@]}"); then
     failed=1
   fi
 done

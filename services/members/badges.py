@@ -18,7 +18,7 @@ from services.common.contracts.incentives import MemberBadgeAwarded
 from services.common.db import SessionDep
 from services.common.http.idempotency import OnceDep
 from services.common.http.identity import ActorDep, WorkspaceDep
-from services.common.http.problems import Problem, not_found
+from services.common.http.problems import Problem, field_problem, not_found
 from services.common.ids import new_id
 from services.common.periodic import PeriodicJob
 from services.members import service
@@ -368,7 +368,7 @@ def award_badge_route(
             )
         ).one_or_none()
         if member is None:
-            raise service.field_problem(
+            raise field_problem(
                 "member_id", f"member {body.member_id} is not in this community", "unknown-member"
             )
         if member.status not in CURRENT:

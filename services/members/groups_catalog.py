@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from services.common.contracts.groups import GroupCreated, GroupDissolved
-from services.common.http.problems import Problem, not_found
+from services.common.http.problems import Problem, field_problem, not_found
 from services.common.ids import new_id
 from services.members.groups_capacity import lock_community_groups, settle_community
 from services.members.groups_models import (
@@ -23,7 +23,7 @@ from services.members.groups_models import (
     GroupUpdate,
 )
 from services.members.models import Community
-from services.members.service import emit, field_problem
+from services.members.service import emit
 
 
 def get_group(

@@ -12,11 +12,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from services.common.contracts.lifecycle import PurchaseRecorded
-from services.common.http.problems import Problem
+from services.common.http.problems import Problem, field_problem
 from services.common.ids import new_id
 from services.members import merge
 from services.members.models import Member, MembersTable, now, timestamp_column
-from services.members.service import emit, field_problem
+from services.members.service import emit
 
 _CURRENCY = re.compile(r"[A-Z]{3}")
 

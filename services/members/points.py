@@ -31,7 +31,7 @@ from services.common.http.pagination import (
     encode_cursor,
     page_params,
 )
-from services.common.http.problems import Problem
+from services.common.http.problems import Problem, field_problem
 from services.common.ids import new_id
 from services.members import badges, leaderboard, service
 from services.members.community_settings import PointsRules
@@ -185,7 +185,7 @@ def adjust(
         .points.manual_adjustment_max
     )
     if amount == 0 or abs(amount) > limit:
-        raise service.field_problem(
+        raise field_problem(
             "amount",
             f"amount must be non-zero and at most {limit} either way",
             "amount-out-of-range",

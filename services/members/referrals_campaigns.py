@@ -21,7 +21,7 @@ from services.common.contracts.incentives import ReferralCampaignRewarded
 from services.common.db import SessionDep
 from services.common.http.idempotency import OnceDep
 from services.common.http.identity import WorkspaceDep
-from services.common.http.problems import not_found
+from services.common.http.problems import field_problem, not_found
 from services.common.ids import new_id
 from services.common.periodic import PeriodicJob
 from services.members import badges, service, tags
@@ -303,11 +303,11 @@ def create_campaign(
     """Define a campaign; its badge must be one of the community's."""
     service.get_community(session=session, workspace_id=workspace_id, community_id=community_id)
     if campaign_in.ends_at is not None and campaign_in.ends_at <= campaign_in.starts_at:
-        raise service.field_problem("ends_at", "ends_at must be after starts_at")
+        raise field_problem("ends_at", "ends_at must be after starts_at")
     if campaign_in.reward.badge_id is not None:
         badge = session.get(badges.Badge, campaign_in.reward.badge_id)
         if badge is None or badge.community_id != community_id:
-            raise service.field_problem(
+            raise field_problem(
                 "reward.badge_id", "no such badge in this community", "unknown-badge"
             )
     campaign = ReferralCampaign(

@@ -20,7 +20,7 @@ from services.common.db import SessionDep
 from services.common.http.idempotency import OnceDep
 from services.common.http.identity import ActorDep, WorkspaceDep
 from services.common.http.pagination import Page, PageParams, page_params, paginate
-from services.common.http.problems import Problem
+from services.common.http.problems import Problem, field_problem
 from services.common.ids import new_id
 from services.members import merge, service
 from services.members.models import (
@@ -156,7 +156,7 @@ def acknowledge(
     """Record that the member read `version` (a 422 naming `field` if there is no such
     version); acknowledging twice keeps the first time."""
     if get_version(session=session, community_id=member.community_id, version=version) is None:
-        raise service.field_problem(
+        raise field_problem(
             field, f"This community has no rules version {version}.", "unknown-rules-version"
         )
     session.execute(

@@ -17,7 +17,7 @@ from services.common.db import SessionDep
 from services.common.http.idempotency import OnceDep
 from services.common.http.identity import ActorDep, WorkspaceDep
 from services.common.http.pagination import Page, PageParams, page_params, paginate
-from services.common.http.problems import Problem, not_found
+from services.common.http.problems import Problem, field_problem, not_found
 from services.common.ids import new_id
 from services.members import service
 from services.members.groups_models import Group, GroupState
@@ -114,7 +114,7 @@ def check_references(*, session: Session, community: Community, rules: SegmentRu
             )
         )
         if unknown := sorted(wanted - found):
-            raise service.field_problem(
+            raise field_problem(
                 field, f"Not in this community: {', '.join(unknown)}", "unknown-references"
             )
 

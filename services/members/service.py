@@ -22,14 +22,14 @@ from services.common.contracts import (
     MemberStatusChanged,
     PlatformIdentity,
 )
-from services.common.http.problems import Problem, not_found
+from services.common.http.problems import Problem, field_problem, not_found
 from services.common.ids import new_id
 from services.members.community_settings import (
     CommunitySettings,
-    EntryPolicy,
     defaults_for,
     merge_settings,
 )
+from services.members.entry import admission
 from services.members.models import (
     Community,
     CommunityCreate,
@@ -68,17 +68,6 @@ def emit(
         workspace_id=workspace_id,
         community_id=community_id,
         subject=member.id if member else community_id,
-    )
-
-
-def field_problem(field: str, message: str, slug: str = "validation-error") -> Problem:
-    """A 422 naming one body field, shaped like request-validation errors."""
-    return Problem(
-        422,
-        slug,
-        "The request is not valid",
-        message,
-        errors=[{"field": field, "in": "body", "message": message, "code": slug}],
     )
 
 
@@ -279,64 +268,8 @@ def find_member_by_identity(
     return None
 
 
-def find_by_invite_code(*, session: Session, community_id: str, code: str) -> Member | None:
-    return session.exec(
-        select(Member).where(
-            Member.community_id == community_id, Member.invite_code == code.upper()
-        )
-    ).one_or_none()
-
-
 def _new_invite_code() -> str:
     return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))
-
-
-def _admission(
-    *, session: Session, community: Community, member_in: MemberCreate
-) -> tuple[MemberStatus, Member | None]:
-    """Check the entry threshold; returns the status to start in and the referrer, if any."""
-    entry = community.rules().entry
-    code = (member_in.invite_code or "").strip()
-    referrer = (
-        find_by_invite_code(session=session, community_id=community.id, code=code) if code else None
-    )
-    if code and referrer is None and code not in entry.codes:
-        raise field_problem(
-            "invite_code",
-            "This invite code is not valid for this community.",
-            "invalid-invite-code",
-        )
-    match entry.policy:
-        case EntryPolicy.open:
-            return MemberStatus.active, referrer
-        case EntryPolicy.approval:
-            return MemberStatus.pending, referrer
-        case EntryPolicy.invite_code:
-            if not code:
-                raise field_problem(
-                    "invite_code",
-                    "This community admits by invite code only.",
-                    "invite-code-required",
-                )
-            return MemberStatus.active, referrer
-        case EntryPolicy.paid:
-            if not (member_in.payment_reference or "").strip():
-                raise field_problem(
-                    "payment_reference",
-                    "This community is paid; send the payment reference.",
-                    "payment-required",
-                )
-            return MemberStatus.active, referrer
-        case EntryPolicy.questionnaire:
-            answers = [a.strip() for a in member_in.answers or []]
-            if len(answers) != len(entry.questions) or not all(answers):
-                raise field_problem(
-                    "answers",
-                    f"Answer all {len(entry.questions)} questions, in order.",
-                    "questionnaire-incomplete",
-                )
-            return MemberStatus.pending, referrer
-    raise AssertionError(entry.policy)
 
 
 def announce_admission(*, session: Session, member: Member) -> None:
@@ -423,7 +356,7 @@ def join_member(
     is_lead = existing is not None and existing.stage == Stage.aware and existing.joined_at is None
     if existing is not None and existing.status != MemberStatus.removed and not is_lead:
         return existing, False
-    status, referrer = _admission(session=session, community=community, member_in=member_in)
+    status, referrer = admission(session=session, community=community, member_in=member_in)
     profile = member_in.model_dump(
         include={"city", "company", "title", "intro", "birthday", "attributes"}, exclude_unset=True
     )

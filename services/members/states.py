@@ -9,10 +9,10 @@ from enum import StrEnum
 
 from sqlmodel import Session, col, select
 
-from services.common.http.problems import Problem
+from services.common.http.problems import Problem, field_problem
 from services.common.periodic import PeriodicJob
 from services.members.models import Member, MemberStatus, MemberTransition, Stage, now
-from services.members.service import announce_admission, field_problem, record_transition
+from services.members.service import announce_admission, record_transition
 
 
 class Move(StrEnum):

@@ -52,6 +52,17 @@ def not_found(what: str, ident: str) -> Problem:
     return Problem(404, "not-found", "Not found", f"{what} {ident} does not exist")
 
 
+def field_problem(field: str, message: str, slug: str = "validation-error") -> Problem:
+    """A 422 naming one body field, shaped like request-validation errors."""
+    return Problem(
+        422,
+        slug,
+        "The request is not valid",
+        message,
+        errors=[{"field": field, "in": "body", "message": message, "code": slug}],
+    )
+
+
 def problem_response(
     status: int,
     slug: str,

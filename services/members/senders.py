@@ -23,15 +23,20 @@ from services.members.service import (
 def sender_of(
     session: Session, event: CloudEvent, data: GroupActivity
 ) -> tuple[Group, Member] | None:
-    """`resolve_sender` for a bot's event."""
-    return resolve_sender(
-        session=session,
-        workspace_id=event.workspaceid,
-        platform=data.platform,
-        group_external_id=data.group_external_id,
-        sender_external_id=data.sender_external_id,
-        display_name=data.sender_display_name,
-    )
+    """`resolve_sender` for a bot's event, once per event and transaction: the handlers of
+    one event (activity, lifecycle, moderation) all ask, and the answer cannot change between
+    them."""
+    resolved: dict[str, tuple[Group, Member] | None] = session.info.setdefault("senders", {})
+    if event.id not in resolved:
+        resolved[event.id] = resolve_sender(
+            session=session,
+            workspace_id=event.workspaceid,
+            platform=data.platform,
+            group_external_id=data.group_external_id,
+            sender_external_id=data.sender_external_id,
+            display_name=data.sender_display_name,
+        )
+    return resolved[event.id]
 
 
 def resolve_sender(

@@ -130,12 +130,18 @@ def create_community(
 def get_community(
     *, session: Session, workspace_id: str, community_id: str, for_update: bool = False
 ) -> Community:
-    """The community, or a 404 problem; another workspace's community is not found either."""
-    query = select(Community).where(
-        Community.id == community_id, Community.workspace_id == workspace_id
-    )
-    community = session.exec(query.with_for_update() if for_update else query).one_or_none()
+    """The community, or a 404 problem; another workspace's community is not found either.
+
+    Without a lock it is read once per session: the handlers of one event each ask for it.
+    (The identity map alone would not do: it holds objects weakly, and a handler's community
+    is gone once the handler returns.)"""
+    known: dict[str, Community] = session.info.setdefault("communities", {})
+    community = known.get(community_id) if not for_update else None
     if community is None:
+        community = session.get(Community, community_id, with_for_update=for_update or None)
+        if community is not None:
+            known[community_id] = community
+    if community is None or community.workspace_id != workspace_id:
         raise not_found("community", community_id)
     return community
 

@@ -216,6 +216,12 @@ for _status, (_slug, _title) in _STATUS_SLUGS.items():
         register_problem(ProblemKind(_slug, _status, _title))
 
 
+def generic_problem(status: int) -> ProblemKind | None:
+    """The kit's own problem for a status, as its handlers send it."""
+    slug = _STATUS_SLUGS.get(status, ("", ""))[0]
+    return _REGISTRY.get(slug)
+
+
 def not_found(what: str, ident: str) -> Problem:
     return NotFound(resource=what, resource_id=ident)
 

@@ -30,6 +30,29 @@ class GroupCreated(EventData):
     created_at: datetime
 
 
+class GroupUpdated(EventData):
+    """A group's name, capacity, state, position or dissolution time changed. The data is the
+    group's whole replicated state, so content, events and metrics upsert their copies from it
+    (an older `updated_at` never overwrites a newer one)."""
+
+    type = "io.qunyun.group.updated.v1"
+    topic = topics.MEMBERS
+
+    group_id: str
+    community_id: str
+    platform: str
+    external_id: str
+    name: str
+    kind: str
+    state: str
+    capacity: int
+    position: int
+    dissolve_at: datetime | None
+    segment_id: str | None
+    changed: list[str]
+    updated_at: datetime
+
+
 class GroupFull(EventData):
     """A group has no room left (members plus places held for invitees). When
     `next_group_id` is None no group of the community has room: operators must add one."""

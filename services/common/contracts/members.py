@@ -17,6 +17,23 @@ class CommunityCreated(EventData):
     created_at: datetime
 
 
+class CommunityUpdated(EventData):
+    """What other services replicate of a community changed: its name, purpose, timezone or
+    the settings they read. The data is the whole replicated state, not the difference, so a
+    replica upserts it as it comes and an old event never undoes a newer one (compare
+    `updated_at`)."""
+
+    type = "io.qunyun.community.updated.v1"
+    topic = topics.MEMBERS
+
+    community_id: str
+    name: str
+    purpose: str
+    timezone: str
+    changed: list[str]
+    updated_at: datetime
+
+
 class PlatformIdentity(BaseModel):
     platform: str
     external_id: str

@@ -9,7 +9,6 @@ from fastapi import Depends, Request
 
 from services.common.db import SessionDep
 from services.common.http.identity import WorkspaceDep
-from services.common.http.pagination import PageParams, page_params
 from services.members.community import members, service
 from services.members.community.merge import MergeStep
 from services.members.community.models import Community, Member
@@ -39,8 +38,6 @@ def member_in_path(member_id: str, community: CommunityDep, session: SessionDep)
 
 
 MemberDep = Annotated[Member, Depends(member_in_path)]
-
-Paging = Annotated[PageParams, Depends(page_params)]
 
 
 def merge_steps(request: Request) -> Sequence[MergeStep]:

@@ -1,15 +1,11 @@
 """What every members table is built on: its own metadata and timestamp columns."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Column, DateTime
 from sqlalchemy.orm import registry
 from sqlmodel import SQLModel
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def timestamp_column(*, nullable: bool = False, **kwargs: Any) -> Column[datetime]:

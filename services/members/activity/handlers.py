@@ -2,17 +2,17 @@
 
 from sqlmodel import Session
 
+from services.common import clock
 from services.common.cloudevents import CloudEvent
 from services.common.contracts import ChatMessagePosted
 from services.members.activity.senders import sender_of
 from services.members.activity.service import (
-    as_utc,
     award_message_points,
     count_day,
-    local_day,
     lock_member,
     log,
     record_message,
+    reported_time,
 )
 from services.members.community.service import get_community
 from services.members.moderation import detection
@@ -37,12 +37,12 @@ def on_message_posted(session: Session, event: CloudEvent) -> None:
     community = get_community(
         session=session, workspace_id=member.workspace_id, community_id=member.community_id
     )
-    at = as_utc(data.occurred_at)
+    at = reported_time(data.occurred_at)
     member.message_count += 1
     if member.last_active_at is None or at > member.last_active_at:
         member.last_active_at = at  # a late event never moves it backwards
     session.add(member)
-    count_day(session=session, member=member, day=local_day(at, community.timezone))
+    count_day(session=session, member=member, day=clock.local_day(at, community.timezone))
     if member.status not in IN_GOOD_STANDING:
         return
     breaks_rules = detection.violations(

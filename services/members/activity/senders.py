@@ -7,6 +7,7 @@ others find them.
 
 from sqlmodel import Session, select
 
+from services.common.clock import now
 from services.common.cloudevents import CloudEvent
 from services.common.contracts.ingest import GroupActivity
 from services.common.ids import new_id
@@ -18,7 +19,6 @@ from services.members.community.members import (
 from services.members.community.models import Member
 from services.members.community.service import get_community
 from services.members.groups.models import Group
-from services.members.tables import now
 
 
 def sender_of(

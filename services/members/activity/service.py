@@ -7,41 +7,26 @@ said in the group) but earns nothing; neither does a message moderation acts on.
 """
 
 import logging
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, func, select
 
+from services.common import clock
 from services.common.contracts import ChatMessagePosted
 from services.members.activity.models import ActivityDay, ActivityMessage
 from services.members.community.models import Community, Member
 from services.members.groups.models import Group
 from services.members.incentives import ledger, models
-from services.members.tables import now
 
 log = logging.getLogger(__name__)
 
 
-def as_utc(value: datetime) -> datetime:
+def reported_time(value: datetime) -> datetime:
     """A bot's timestamp in UTC (naive means UTC), never later than now: bot clocks run
     fast, and a message from the future would move `last_active_at` past every real one."""
-    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return min(aware, now())
-
-
-def local_day(at: datetime, timezone: str) -> date:
-    """The calendar day `at` falls on in `timezone`."""
-    return at.astimezone(ZoneInfo(timezone)).date()
-
-
-def day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
-    """The UTC instants a local day starts and ends (23 or 25 hours long across DST)."""
-    zone = ZoneInfo(timezone)
-    start = datetime.combine(day, time(), tzinfo=zone)
-    end = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone)
-    return start.astimezone(UTC), end.astimezone(UTC)
+    return min(clock.as_utc(value), clock.now())
 
 
 def lock_member(session: Session, *, member: Member) -> Member:
@@ -63,7 +48,7 @@ def record_message(
             community_id=member.community_id,
             member_id=member.id,
             event_id=event_id,
-            occurred_at=as_utc(data.occurred_at),
+            occurred_at=reported_time(data.occurred_at),
         )
         .on_conflict_do_nothing()
         .returning(sa.column("group_id"))
@@ -95,13 +80,13 @@ def award_message_points(
     """Message points, up to the daily cap: the day is the message's, on the community's
     clock, and what counts toward the cap is what the ledger holds for that day."""
     rules = community.rules().points
-    start, end = day_bounds(local_day(at, community.timezone), community.timezone)
+    day = clock.day_bounds(clock.local_day(at, community.timezone), community.timezone)
     earned = session.exec(
         select(func.coalesce(func.sum(models.PointsEntry.amount), 0)).where(
             models.PointsEntry.member_id == member.id,
             models.PointsEntry.reason == "message",
-            col(models.PointsEntry.created_at) >= start,
-            col(models.PointsEntry.created_at) < end,
+            col(models.PointsEntry.created_at) >= day.start,
+            col(models.PointsEntry.created_at) < day.end,
         )
     ).one()
     amount = min(rules.message, rules.message_daily_cap - int(earned))

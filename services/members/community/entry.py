@@ -3,7 +3,7 @@ join, and in which status they start."""
 
 from sqlmodel import Session, select
 
-from services.common.http.problems import field_problem
+from services.members import problems
 from services.members.community.models import Community, Member, MemberCreate
 from services.members.community.settings import EntryPolicy
 from services.members.vocabulary import MemberStatus
@@ -28,11 +28,7 @@ def admission(
         find_by_invite_code(session=session, community_id=community.id, code=code) if code else None
     )
     if code and referrer is None and code not in entry.codes:
-        raise field_problem(
-            "invite_code",
-            "This invite code is not valid for this community.",
-            "invalid-invite-code",
-        )
+        raise problems.InvalidInviteCode()
     match entry.policy:
         case EntryPolicy.open:
             return MemberStatus.active, referrer
@@ -40,27 +36,15 @@ def admission(
             return MemberStatus.pending, referrer
         case EntryPolicy.invite_code:
             if not code:
-                raise field_problem(
-                    "invite_code",
-                    "This community admits by invite code only.",
-                    "invite-code-required",
-                )
+                raise problems.InviteCodeRequired()
             return MemberStatus.active, referrer
         case EntryPolicy.paid:
             if not (member_in.payment_reference or "").strip():
-                raise field_problem(
-                    "payment_reference",
-                    "This community is paid; send the payment reference.",
-                    "payment-required",
-                )
+                raise problems.PaymentRequired()
             return MemberStatus.active, referrer
         case EntryPolicy.questionnaire:
             answers = [a.strip() for a in member_in.answers or []]
             if len(answers) != len(entry.questions) or not all(answers):
-                raise field_problem(
-                    "answers",
-                    f"Answer all {len(entry.questions)} questions, in order.",
-                    "questionnaire-incomplete",
-                )
+                raise problems.QuestionnaireIncomplete(questions=len(entry.questions))
             return MemberStatus.pending, referrer
     raise AssertionError(entry.policy)

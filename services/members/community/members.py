@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from services.common.clock import now
 from services.common.contracts import (
     EventData,
     LeadCreated,
@@ -17,8 +18,9 @@ from services.common.contracts import (
     MemberStatusChanged,
     PlatformIdentity,
 )
-from services.common.http.problems import Problem, field_problem, not_found
+from services.common.http.problems import field_problem, not_found
 from services.common.ids import new_id
+from services.members import problems
 from services.members.community.entry import admission
 from services.members.community.models import (
     Community,
@@ -33,7 +35,6 @@ from services.members.community.models import (
 )
 from services.members.community.service import get_community
 from services.members.publishing import emit
-from services.members.tables import now
 from services.members.vocabulary import MemberStatus, Platform, Stage
 
 _CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud in a group chat
@@ -76,13 +77,7 @@ def member_to_change(*, session: Session, community: Community, member_id: str) 
 def refuse_merged(member: Member) -> None:
     """A merged-away member takes no changes: the 409 problem naming the survivor."""
     if member.status == MemberStatus.merged:
-        raise Problem(
-            409,
-            "member-merged",
-            "Member merged",
-            f"{member.id} was merged into {member.merged_into}; use that member.",
-            merged_into=member.merged_into,
-        )
+        raise problems.MemberMerged(member_id=member.id, merged_into=member.merged_into or "")
 
 
 def identities_of(*, session: Session, member_id: str) -> list[PlatformIdentity]:
@@ -245,13 +240,7 @@ def join_member(
         session=session, community_id=community.id, identities=wanted
     )
     if existing is not None and existing.status == MemberStatus.banned:
-        raise Problem(
-            409,
-            "member-banned",
-            "Member banned",
-            "This person is banned from the community and cannot rejoin.",
-            member_id=existing.id,
-        )
+        raise problems.MemberBanned(member_id=existing.id)
     is_lead = existing is not None and existing.stage == Stage.aware and existing.joined_at is None
     if existing is not None and existing.status != MemberStatus.removed and not is_lead:
         return existing, False

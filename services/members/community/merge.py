@@ -6,12 +6,12 @@ from typing import Protocol
 
 from sqlmodel import Session, select
 
+from services.common.clock import now
 from services.common.contracts import MembersMerged
-from services.common.http.problems import Problem
+from services.members import problems
 from services.members.community.members import record_transition
 from services.members.community.models import Member, MemberIdentity
 from services.members.publishing import emit
-from services.members.tables import now
 from services.members.vocabulary import MemberStatus
 
 
@@ -31,14 +31,9 @@ def merge_members(
 ) -> Member:
     """Fold `merged` into `survivor`. Both must be in the same community and neither merged."""
     if survivor.id == merged.id:
-        raise Problem(422, "merge-into-self", "A member cannot be merged into itself")
+        raise problems.MergeIntoSelf()
     if MemberStatus.merged in (survivor.status, merged.status):
-        raise Problem(
-            409,
-            "already-merged",
-            "Already merged",
-            "One of the two members was merged before; merge into its survivor.",
-        )
+        raise problems.AlreadyMerged()
     for identity in session.exec(
         select(MemberIdentity).where(MemberIdentity.member_id == merged.id)
     ):

@@ -4,23 +4,22 @@ Public). Sub-domains (groups, tags, points, ...) keep their tables in their own 
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, field_validator
 from sqlalchemy import Column, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
+from services.common import clock
+from services.common.clock import now
 from services.members.community.settings import CommunitySettings
-from services.members.tables import MembersTable, now, timestamp_column
+from services.members.tables import MembersTable, timestamp_column
 from services.members.vocabulary import MemberStatus, Platform, Purpose, Role, Stage
 
 
 def known_timezone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown IANA timezone {value!r}") from exc
+    if not clock.is_timezone(value):
+        raise ValueError(f"unknown IANA timezone {value!r}")
     return value
 
 

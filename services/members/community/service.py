@@ -9,8 +9,10 @@ from typing import Any
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
+from services.common import clock
 from services.common.contracts import (
     CommunityCreated,
+    CommunityUpdated,
 )
 from services.common.http.problems import Problem, field_problem, not_found
 from services.common.ids import new_id
@@ -104,11 +106,16 @@ def update_community(
     *, session: Session, community: Community, update: CommunityUpdate
 ) -> Community:
     """Change a community's name, description or timezone; nulls are refused."""
+    changed = []
     for key, value in update.model_dump(exclude_unset=True).items():
         if value is None:
             raise field_problem(key, f"{key} cannot be null")
+        if getattr(community, key) != value:
+            changed.append(key)
         setattr(community, key, value)
     session.add(community)
+    # The description is members' own; what other services replicate is announced.
+    announce_changed(session, community=community, changed=[k for k in changed if k in SHARED])
     return community
 
 
@@ -116,8 +123,35 @@ def update_settings(
     *, session: Session, community: Community, patch: dict[str, Any]
 ) -> CommunitySettings:
     """Lay `patch` over the current settings, section by section, and validate the result."""
+    before = community.settings
     community.settings = _validated_settings(
         community.purpose, merge_settings(community.settings, patch)
     )
     session.add(community)
+    sections = sorted(k for k in community.settings if community.settings[k] != before.get(k))
+    announce_changed(session, community=community, changed=[f"settings.{k}" for k in sections])
     return community.rules()
+
+
+# What other services keep of a community besides its settings (community.updated carries it).
+SHARED = ("name", "purpose", "timezone")
+
+
+def announce_changed(session: Session, *, community: Community, changed: list[str]) -> None:
+    """Tell the other services what `changed` on the community (nothing if nothing did), with
+    the whole state they replicate, so a replica upserts it as it comes."""
+    if not changed:
+        return
+    emit(
+        session,
+        CommunityUpdated(
+            community_id=community.id,
+            name=community.name,
+            purpose=community.purpose,
+            timezone=community.timezone,
+            changed=changed,
+            updated_at=clock.now(),
+        ),
+        community_id=community.id,
+        workspace_id=community.workspace_id,
+    )

@@ -8,10 +8,11 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from services.common.http.problems import Problem, field_problem
+from services.common.clock import now
+from services.common.http.problems import field_problem
+from services.members import problems
 from services.members.community.members import announce_admission, record_transition
 from services.members.community.models import Member, MemberTransition, Move
-from services.members.tables import now
 from services.members.vocabulary import MemberStatus, Stage
 
 S = MemberStatus
@@ -41,13 +42,10 @@ def apply_move(
     """Move a member to another state, or a 409 problem saying why it cannot."""
     allowed_from, to_status = MOVES[move]
     if member.status not in allowed_from:
-        raise Problem(
-            409,
-            "invalid-transition",
-            "Not possible in this state",
-            f"A {member.status} member cannot be {move.value}d "
-            f"(only {', '.join(sorted(allowed_from))}).",
+        raise problems.InvalidTransition(
             current_status=member.status.value,
+            move=move.value,
+            allowed=", ".join(sorted(allowed_from)),
         )
     if move == Move.mute and (until is None or until <= now()):
         raise field_problem("until", "`until` must be in the future.")

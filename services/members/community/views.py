@@ -9,8 +9,9 @@ from sqlmodel import col
 from services.common.db import SessionDep
 from services.common.http.idempotency import OnceDep
 from services.common.http.identity import ActorDep, WorkspaceDep
-from services.common.http.pagination import Page, paginate
+from services.common.http.pagination import Page, Paging, paginate
 from services.common.http.problems import problem_response
+from services.members import problems
 from services.members.community import members, models, service, states
 from services.members.community.merge import merge_members
 from services.members.community.models import (
@@ -29,7 +30,7 @@ from services.members.community.models import (
     TransitionPublic,
 )
 from services.members.community.settings import CommunitySettings
-from services.members.deps import CommunityDep, MemberDep, MergeStepsDep, Paging
+from services.members.deps import CommunityDep, MemberDep, MergeStepsDep
 from services.members.vocabulary import MemberStatus, Role, Stage
 
 # Creating and listing communities; everything else is under one community.
@@ -217,13 +218,16 @@ def list_members(
 )
 def get_member(community_id: str, member: MemberDep, session: SessionDep) -> Any:
     if member.merged_into:
+        # The survivor answers for the merged-away id: the same `member-merged` problem a
+        # change is refused with, here as a permanent redirect to the survivor.
+        merged = problems.MemberMerged(member_id=member.id, merged_into=member.merged_into)
         return problem_response(
             301,
-            "member-merged",
-            "Member merged",
-            f"{member.id} was merged into {member.merged_into}.",
+            merged.slug,
+            merged.title,
+            merged.detail,
             headers={"Location": f"/v1/communities/{community_id}/members/{member.merged_into}"},
-            merged_into=member.merged_into,
+            **merged.extra,
         )
     return members.member_public(session=session, member=member)
 

@@ -16,8 +16,9 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from services.common.contracts.groups import GroupFull, MemberAssignedToGroup
-from services.common.http.problems import Problem, not_found
+from services.common.http.problems import not_found
 from services.common.ids import new_id
+from services.members import problems
 from services.members.community.members import identities_of
 from services.members.community.models import Community, Member
 from services.members.groups.models import (
@@ -30,6 +31,7 @@ from services.members.groups.models import (
     GroupPublic,
     GroupState,
 )
+from services.members.groups.replica import announce_changed
 from services.members.publishing import emit
 from services.members.vocabulary import PRESENT
 
@@ -132,6 +134,7 @@ def settle(session: Session, *, fills: list[Fill], at: datetime) -> None:
             continue
         fill.group.state = wanted
         session.add(fill.group)
+        announce_changed(session, group=fill.group, changed=["state"], at=at)
         if wanted != GroupState.full:
             continue
         group = fill.group
@@ -193,13 +196,7 @@ def assign(
     """Hold a place for the member in the first group with room, or return the place already
     held; True when a new place was given. A 409 problem when no group has room."""
     if member.status not in PRESENT:
-        raise Problem(
-            409,
-            "member-not-assignable",
-            "Member cannot be placed in a group",
-            f"A {member.status.value} member is not sent group invitations.",
-            member_status=member.status.value,
-        )
+        raise problems.MemberNotAssignable(member_status=member.status.value)
     lock_community_groups(session, community_id=community.id)
     held = open_assignment(session, member_id=member.id)
     if held is not None and held.expires_at > at:
@@ -218,25 +215,10 @@ def assign(
         )
     ).first()
     if already_in is not None:
-        raise Problem(
-            409,
-            "already-in-group",
-            "Member already in a group",
-            "The member is already in one of the groups this assignment would choose from.",
-            group_id=already_in,
-        )
+        raise problems.AlreadyInGroup(group_id=already_in)
     chosen = next((f for f in candidates if f.room > 0), None)
     if chosen is None:
-        scope = f"segment {segment_id}'s groups" if segment_id else "the community's groups"
-        raise Problem(
-            409,
-            "no-group-capacity",
-            "No group has room",
-            f"All {len(candidates)} of {scope} are full (members plus places held for "
-            "invitees). Add a group, or raise a group's capacity.",
-            groups=len(candidates),
-            segment_id=segment_id,
-        )
+        raise problems.NoGroupCapacity(groups=len(candidates), segment_id=segment_id)
     ttl = timedelta(hours=community.rules().groups.assignment_ttl_hours)
     assignment = GroupAssignment(
         id=new_id("gas"),

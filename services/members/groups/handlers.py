@@ -3,6 +3,7 @@ members who left the community (their held places are given back)."""
 
 from sqlmodel import Session
 
+from services.common.clock import now
 from services.common.cloudevents import CloudEvent
 from services.common.contracts import GroupMemberJoined, GroupMemberLeft, MemberStatusChanged
 from services.members.activity.senders import sender_of
@@ -13,7 +14,6 @@ from services.members.groups.capacity import (
 )
 from services.members.groups.models import AssignmentStatus, GroupState
 from services.members.groups.roster import record_join, record_leave
-from services.members.tables import now
 from services.members.vocabulary import GONE
 
 

@@ -6,7 +6,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from services.common.http.problems import Problem
+from services.common.clock import now
+from services.members import problems
 from services.members.community.models import Member
 from services.members.groups.capacity import (
     counts,
@@ -21,7 +22,6 @@ from services.members.groups.models import (
     GroupMembership,
     GroupState,
 )
-from services.members.tables import now
 from services.members.vocabulary import PRESENT
 
 Span = tuple[datetime, datetime | None]  # (joined_at, left_at); left_at None: in the group
@@ -100,15 +100,9 @@ def add_member(*, session: Session, group: Group, member: Member, at: datetime) 
     lock_community_groups(session, community_id=group.community_id)
     session.refresh(group)
     if group.state == GroupState.dissolved:
-        raise Problem(409, "group-dissolved", "Group dissolved", f"{group.id} was dissolved.")
+        raise problems.GroupDissolved(group_id=group.id)
     if member.status not in PRESENT:
-        raise Problem(
-            409,
-            "member-not-assignable",
-            "Member cannot be placed in a group",
-            f"A {member.status.value} member cannot be added to a group.",
-            member_status=member.status.value,
-        )
+        raise problems.MemberNotAssignable(member_status=member.status.value)
     current = session.get(GroupMembership, (group.id, member.id))
     if current is not None and current.left_at is None:
         return False
@@ -116,15 +110,8 @@ def add_member(*, session: Session, group: Group, member: Member, at: datetime) 
     members, held_places = counts(session, group_ids=[group.id], at=at)[group.id]
     has_place = held is not None and held.group_id == group.id
     if not has_place and members + held_places >= group.capacity:
-        raise Problem(
-            409,
-            "group-full",
-            "Group full",
-            f"{group.name} has {members} members and {held_places} places held, of "
-            f"{group.capacity}. Raise its capacity or use another group.",
-            capacity=group.capacity,
-            members=members,
-            held_places=held_places,
+        raise problems.GroupFull(
+            name=group.name, capacity=group.capacity, members=members, held_places=held_places
         )
     changed = record_join(session=session, group=group, member=member, at=at)
     settle_community(session, community_id=group.community_id, at=at)
@@ -143,9 +130,10 @@ def remove_member(*, session: Session, group: Group, member: Member, at: datetim
 
 
 def roster_query(*, group: Group, include_left: bool) -> Any:
-    """Who is in the group (and who left, if asked), with display names."""
+    """Who is in the group (and who left, if asked), with display names; rows carry the
+    member id apart, as the key a page is cut by."""
     query = (
-        select(GroupMembership, Member.display_name)
+        select(GroupMembership, Member.display_name, col(GroupMembership.member_id))
         .join(Member, col(Member.id) == GroupMembership.member_id)
         .where(GroupMembership.group_id == group.id)
     )

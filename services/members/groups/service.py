@@ -11,6 +11,7 @@ from sqlmodel import Session, col, func, select
 from services.common.contracts.groups import GroupCreated, GroupDissolved
 from services.common.http.problems import Problem, field_problem, not_found
 from services.common.ids import new_id
+from services.members import problems
 from services.members.community.models import Community
 from services.members.groups.capacity import lock_community_groups, settle_community
 from services.members.groups.models import (
@@ -23,6 +24,7 @@ from services.members.groups.models import (
     GroupState,
     GroupUpdate,
 )
+from services.members.groups.replica import announce_changed
 from services.members.publishing import emit
 from services.members.vocabulary import Platform
 
@@ -69,27 +71,14 @@ def groups_query(
 
 def _check_dissolve_at(kind: GroupKind, dissolve_at: datetime | None, at: datetime) -> None:
     if kind == GroupKind.permanent and dissolve_at is not None:
-        raise field_problem(
-            "dissolve_at",
-            "A permanent group is not dissolved at a time; make it temporary, or dissolve it.",
-            "dissolve-at-on-permanent-group",
-        )
+        raise problems.DissolveAtOnPermanentGroup()
     if kind == GroupKind.temporary and (dissolve_at is None or dissolve_at <= at):
-        raise field_problem(
-            "dissolve_at",
-            "A temporary group needs a `dissolve_at` in the future.",
-            "dissolve-at-required",
-        )
+        raise problems.DissolveAtRequired()
 
 
 def _duplicate(existing_id: str, group_in: GroupCreate) -> Problem:
-    return Problem(
-        409,
-        "group-exists",
-        "Group already registered",
-        f"The {group_in.platform.value} group {group_in.external_id!r} is already "
-        f"registered in this workspace as {existing_id}.",
-        group_id=existing_id,
+    return problems.GroupExists(
+        platform=group_in.platform.value, external_id=group_in.external_id, group_id=existing_id
     )
 
 
@@ -156,18 +145,18 @@ def create_group(
     return group
 
 
-def _move(session: Session, group: Group, to: int) -> None:
+def _move(session: Session, group: Group, to: int) -> list[str]:
     """Put the group at position `to`; the groups in between shift by one (one statement, so
-    the deferrable unique position holds at its end)."""
+    the deferrable unique position holds at its end). Returns the ids of the groups moved."""
     count = session.exec(select(func.count()).where(Group.community_id == group.community_id)).one()
     if to > count:
         raise field_problem("position", f"Position must be between 1 and {count}.")
     start = group.position
     if to == start:
-        return
+        return []
     low, high, shift = (to, start, 1) if to < start else (start, to, -1)
     session.flush()
-    session.execute(
+    moved = session.execute(
         sa.update(Group)
         .where(
             col(Group.community_id) == group.community_id,
@@ -176,9 +165,12 @@ def _move(session: Session, group: Group, to: int) -> None:
         .values(
             position=sa.case((col(Group.id) == group.id, to), else_=col(Group.position) + shift)
         )
+        .returning(col(Group.id))
         .execution_options(synchronize_session=False)
-    )
+    ).scalars()
+    moved_ids = list(moved)
     session.expire_all()
+    return moved_ids
 
 
 def update_group(
@@ -188,23 +180,35 @@ def update_group(
     lock_community_groups(session, community_id=community.id)
     group = get_group(session=session, community=community, group_id=group_id, for_update=True)
     if group.state == GroupState.dissolved:
-        raise Problem(409, "group-dissolved", "Group dissolved", f"{group.id} was dissolved.")
+        raise problems.GroupDissolved(group_id=group.id)
     changes: dict[str, Any] = update.model_dump(exclude_unset=True)
     for key, value in changes.items():
         if value is None:
             raise field_problem(key, f"{key} cannot be null")
     if "dissolve_at" in changes:
         _check_dissolve_at(group.kind, changes["dissolve_at"], at)
-        group.dissolve_at = changes["dissolve_at"]
-    if "name" in changes:
-        group.name = changes["name"]
-    if "capacity" in changes:
-        group.capacity = changes["capacity"]
+    changed = [
+        field
+        for field in ("name", "capacity", "dissolve_at")
+        if field in changes and getattr(group, field) != changes[field]
+    ]
+    for field in changed:
+        setattr(group, field, changes[field])
     session.add(group)
-    if "position" in changes:
-        _move(session, group, changes["position"])
+    moved = _move(session, group, changes["position"]) if "position" in changes else []
     session.flush()
     settle_community(session, community_id=community.id, at=at)
+    # The group itself, then the groups that shifted to make room, each with what changed.
+    announce_changed(
+        session,
+        group=group,
+        changed=changed + (["position"] if group.id in moved else []),
+        at=at,
+    )
+    for shifted in moved:
+        if shifted != group.id:
+            other = session.get_one(Group, shifted)
+            announce_changed(session, group=other, changed=["position"], at=at)
     return group
 
 
@@ -212,7 +216,7 @@ def dissolve(*, session: Session, group: Group, reason: str, at: datetime) -> Gr
     """End a group: memberships close, places held in it are cancelled, bots are told.
     The caller holds the community's group lock and the group's row."""
     if group.state == GroupState.dissolved:
-        raise Problem(409, "group-dissolved", "Group dissolved", f"{group.id} was dissolved.")
+        raise problems.GroupDissolved(group_id=group.id)
     released = session.execute(
         sa.update(GroupMembership)
         .where(col(GroupMembership.group_id) == group.id, col(GroupMembership.left_at).is_(None))
@@ -230,6 +234,7 @@ def dissolve(*, session: Session, group: Group, reason: str, at: datetime) -> Gr
     )
     group.state, group.dissolved_at = GroupState.dissolved, at
     session.add(group)
+    announce_changed(session, group=group, changed=["state"], at=at)
     emit(
         session,
         GroupDissolved(

@@ -9,17 +9,16 @@ from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import JSONResponse
 from sqlmodel import col
 
+from services.common.clock import now
 from services.common.db import SessionDep
 from services.common.http.idempotency import OnceDep
 from services.common.http.pagination import (
     Page,
-    decode_cursor,
-    encode_cursor,
+    Paging,
     paginate,
 )
-from services.common.http.problems import Problem
 from services.members.community import members
-from services.members.deps import CommunityDep, MemberDep, Paging
+from services.members.deps import CommunityDep, MemberDep
 from services.members.groups import capacity, roster
 from services.members.groups import service as groups_service
 from services.members.groups.models import (
@@ -36,7 +35,6 @@ from services.members.groups.models import (
     GroupState,
     GroupUpdate,
 )
-from services.members.tables import now
 from services.members.vocabulary import Platform
 
 router = APIRouter(prefix="/v1/communities/{community_id}", tags=["groups"])
@@ -80,19 +78,9 @@ def list_groups(
     query = groups_service.groups_query(
         community=community, state=state, kind=kind, platform=platform, segment_id=segment_id
     )
-    if paging.cursor:
-        after = decode_cursor(paging.cursor)
-        if not after.isdigit():
-            raise Problem(400, "invalid-cursor", "Invalid cursor", "Pass back `next_cursor`.")
-        query = query.where(col(Group.position) > int(after))
-    rows = list(session.exec(query.order_by(col(Group.position)).limit(paging.limit + 1)))
-    cursor = (
-        encode_cursor(str(rows[paging.limit - 1].position)) if len(rows) > paging.limit else None
-    )
-    return Page(
-        data=capacity.group_public(session, groups=rows[: paging.limit], at=now()),
-        next_cursor=cursor,
-    )
+    # Positions are unique in a community: the filling order is a total order.
+    rows, cursor = paginate(session, query, col(Group.position), paging)
+    return Page(data=capacity.group_public(session, groups=rows, at=now()), next_cursor=cursor)
 
 
 @router.get("/groups/{group_id}", response_model=GroupPublic)
@@ -153,18 +141,13 @@ def list_group_members(
     """Who is in the group (by member id), as bots report and operators record."""
     group = groups_service.get_group(session=session, community=community, group_id=group_id)
     query = roster.roster_query(group=group, include_left=include_left)
-    if paging.cursor:
-        query = query.where(col(GroupMembership.member_id) > decode_cursor(paging.cursor))
-    rows = list(
-        session.exec(query.order_by(col(GroupMembership.member_id)).limit(paging.limit + 1))
-    )
+    rows, cursor = paginate(session, query, col(GroupMembership.member_id), paging)
     page = [
         GroupMemberPublic(
             member_id=m.member_id, display_name=name, joined_at=m.joined_at, left_at=m.left_at
         )
-        for m, name in rows[: paging.limit]
+        for m, name, _ in rows
     ]
-    cursor = encode_cursor(page[-1].member_id) if len(rows) > paging.limit else None
     return Page(data=page, next_cursor=cursor)
 
 

@@ -10,10 +10,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, func, select
 
+from services.common.clock import now
 from services.common.contracts.incentives import MemberBadgeAwarded
-from services.common.http.problems import Problem, field_problem, not_found
+from services.common.http.problems import not_found
 from services.common.ids import new_id
-from services.members import publishing
+from services.members import problems, publishing
 from services.members.community.models import Community, Member
 from services.members.incentives.models import (
     Badge,
@@ -22,7 +23,6 @@ from services.members.incentives.models import (
     BadgeRule,
 )
 from services.members.referrals.models import Referral, ReferralState
-from services.members.tables import now
 from services.members.vocabulary import PRESENT
 
 SWEEP_BATCH = 500
@@ -43,13 +43,7 @@ def create_badge(*, session: Session, community: Community, badge_in: BadgeCreat
         select(Badge.id).where(Badge.community_id == community_id, Badge.name == badge.name)
     ).first()
     if taken is not None:
-        raise Problem(
-            409,
-            "badge-name-taken",
-            "Badge name taken",
-            f"A badge named {badge.name!r} exists.",
-            badge_id=taken,
-        )
+        raise problems.BadgeNameTaken(name=badge.name, badge_id=taken)
     session.add(badge)
     session.flush()
     return badge
@@ -100,16 +94,9 @@ def recipient(*, session: Session, community: Community, member_id: str) -> Memb
         )
     ).one_or_none()
     if member is None:
-        raise field_problem(
-            "member_id", f"member {member_id} is not in this community", "unknown-member"
-        )
+        raise problems.UnknownMember(member_id=member_id)
     if member.status not in PRESENT:
-        raise Problem(
-            409,
-            "member-not-current",
-            "Not a current member",
-            f"Badges go to active or muted members; {member.id} is {member.status}.",
-        )
+        raise problems.MemberNotCurrent(member_id=member.id, member_status=member.status.value)
     return member
 
 

@@ -5,12 +5,12 @@ does not shift through the day as entries age out by the hour. Ties go to the lo
 member (ids are time-ordered), so a board reads the same on every refresh.
 """
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, func, select
 
+from services.common import clock
 from services.members.community.models import Community, Member
 from services.members.incentives.models import Leaderboard, Period, PointsEntry, Standing
 from services.members.vocabulary import PRESENT
@@ -22,9 +22,7 @@ def window_start(period: Period, timezone: str, at: datetime) -> datetime | None
     """Local midnight starting the window that ends at `at`, in UTC; None for all time."""
     if period == Period.all:
         return None
-    zone = ZoneInfo(timezone)
-    first_day = at.astimezone(zone).date() - timedelta(days=DAYS[period] - 1)
-    return datetime.combine(first_day, time(), tzinfo=zone).astimezone(UTC)
+    return clock.days_back(at, timezone, DAYS[period]).start
 
 
 def standings(

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col
 
+from services.common.clock import now
 from services.common.contracts import MemberLevelReached
 from services.common.ids import new_id
 from services.members.community.models import Member
@@ -18,7 +19,6 @@ from services.members.community.service import get_community
 from services.members.incentives import badges
 from services.members.incentives.models import PointsEntry
 from services.members.publishing import emit
-from services.members.tables import now
 
 
 def level_for(points: int, thresholds: list[int]) -> int:

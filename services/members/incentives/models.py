@@ -10,7 +10,8 @@ from pydantic import BaseModel, model_validator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Column, Field
 
-from services.members.tables import MembersTable, now, timestamp_column
+from services.common.clock import now
+from services.members.tables import MembersTable, timestamp_column
 
 
 class AdjustmentIn(BaseModel):

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from services.common.cloudevents import CloudEvent
-from services.common.http.problems import Problem, field_problem
+from services.members import problems
 from services.members.community import service
 from services.members.community.models import Member
 from services.members.incentives import badges
@@ -53,35 +53,11 @@ def adjust(
         .points.manual_adjustment_max
     )
     if amount == 0 or abs(amount) > limit:
-        raise field_problem(
-            "amount",
-            f"amount must be non-zero and at most {limit} either way",
-            "amount-out-of-range",
-        )
+        raise problems.AmountOutOfRange(limit=limit)
     if member.status == MemberStatus.merged:
-        raise Problem(
-            409,
-            "member-merged",
-            "Member merged",
-            f"Adjust {member.merged_into} instead.",
-            merged_into=member.merged_into,
-        )
+        raise problems.MemberMerged(member_id=member.id, merged_into=member.merged_into or "")
     if member.points + amount < 0:
-        raise Problem(
-            422,
-            "insufficient-points",
-            "Not enough points",
-            f"The member has {member.points} points; a debit of {-amount} would go below zero.",
-            balance=member.points,
-            errors=[
-                {
-                    "field": "amount",
-                    "in": "body",
-                    "message": "below zero",
-                    "code": "insufficient-points",
-                }
-            ],
-        )
+        raise problems.InsufficientPoints(balance=member.points, debit=-amount)
     entry = award(
         session=session,
         member=member,
@@ -92,7 +68,7 @@ def adjust(
         actor=actor,
     )
     if entry is None:
-        raise Problem(409, "already-applied", "Already applied", "This adjustment was made before.")
+        raise problems.AlreadyApplied()
     return entry
 
 

@@ -6,14 +6,19 @@ from fastapi import APIRouter, Query, status
 from fastapi.responses import JSONResponse
 from sqlmodel import col
 
+from services.common.clock import now
 from services.common.db import SessionDep
 from services.common.http.idempotency import OnceDep
 from services.common.http.identity import ActorDep
-from services.common.http.pagination import decode_cursor, encode_cursor
+from services.common.http.pagination import (
+    Paging,
+    desc,
+    paginate,
+)
 from services.common.ids import new_id
 from services.members.community import members
 from services.members.community import service as communities
-from services.members.deps import CommunityDep, MemberDep, Paging
+from services.members.deps import CommunityDep, MemberDep
 from services.members.incentives import badges, service
 from services.members.incentives.leaderboard import standings
 from services.members.incentives.models import (
@@ -32,7 +37,6 @@ from services.members.incentives.models import (
     PointsEntry,
     RecomputeResult,
 )
-from services.members.tables import now
 
 router = APIRouter(prefix="/v1/communities/{community_id}")
 
@@ -92,17 +96,14 @@ def ledger(
 ) -> LedgerPage:
     """A member's total, level and ledger, newest entry first."""
     query = service.ledger_query(member=member)
-    if paging.cursor:
-        query = query.where(col(PointsEntry.id) < decode_cursor(paging.cursor))
-    rows = list(session.exec(query.order_by(col(PointsEntry.id).desc()).limit(paging.limit + 1)))
-    cursor = encode_cursor(rows[paging.limit - 1].id) if len(rows) > paging.limit else None
+    rows, cursor = paginate(session, query, desc(col(PointsEntry.id)), paging)
     higher = [t for t in community.rules().levels.thresholds if t > member.points]
     return LedgerPage(
         member_id=member.id,
         total=member.points,
         level=member.level,
         next_level_at=higher[0] if higher else None,
-        data=[EntryPublic.model_validate(e, from_attributes=True) for e in rows[: paging.limit]],
+        data=[EntryPublic.model_validate(e, from_attributes=True) for e in rows],
         next_cursor=cursor,
     )
 

@@ -2,9 +2,9 @@
 
 from sqlmodel import Session, col, func, select
 
+from services.common.clock import now
 from services.members.community.models import Member
 from services.members.lifecycle.models import Funnel, FunnelStage
-from services.members.tables import now
 from services.members.vocabulary import IN_GOOD_STANDING, Stage
 
 

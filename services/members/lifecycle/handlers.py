@@ -6,7 +6,7 @@ from sqlmodel import Session, select
 from services.common.cloudevents import CloudEvent
 from services.common.contracts import ChatMessagePosted, FeedbackGiven
 from services.members.activity.senders import sender_of
-from services.members.activity.service import as_utc
+from services.members.activity.service import reported_time
 from services.members.community.models import Member
 from services.members.lifecycle.service import advance, log, reached_by_activity
 from services.members.vocabulary import IN_GOOD_STANDING, Stage
@@ -21,7 +21,9 @@ def on_message_posted(session: Session, event: CloudEvent) -> None:
     member = resolved[1]
     if member.stage == Stage.aware:
         return  # a lead who has not joined: what they say does not make them a member
-    stage, reason = reached_by_activity(session=session, member=member, at=as_utc(data.occurred_at))
+    stage, reason = reached_by_activity(
+        session=session, member=member, at=reported_time(data.occurred_at)
+    )
     advance(session=session, member=member, to_stage=stage, reason=reason)
 
 

@@ -8,13 +8,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, select
 
+from services.common.clock import now
 from services.common.contracts.lifecycle import PurchaseRecorded
-from services.common.http.problems import Problem, field_problem
+from services.common.http.problems import field_problem
 from services.common.ids import new_id
+from services.members import problems
 from services.members.community.models import Member
 from services.members.lifecycle.models import Purchase, PurchaseIn
 from services.members.publishing import emit
-from services.members.tables import now
 
 
 def record_purchase(
@@ -48,12 +49,8 @@ def record_purchase(
                 Purchase.reference == purchase_in.reference,
             )
         ).one()
-        raise Problem(
-            409,
-            "duplicate-purchase-reference",
-            "Purchase already recorded",
-            f"A purchase with reference {purchase_in.reference!r} is already recorded.",
-            purchase_id=earlier.id,
+        raise problems.DuplicatePurchaseReference(
+            reference=purchase_in.reference, purchase_id=earlier.id
         )
     purchase = session.get_one(Purchase, purchase_id)
     emit(

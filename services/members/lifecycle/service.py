@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, func, select
 
+from services.common import clock
 from services.common.contracts import MemberStageChanged
 from services.common.ids import new_id
 from services.members.activity.models import ActivityDay, ActivityMessage
-from services.members.activity.service import local_day
 from services.members.community.models import Member
 from services.members.community.service import get_community
 from services.members.lifecycle.models import (
@@ -100,7 +100,9 @@ def reached_by_activity(*, session: Session, member: Member, at: datetime) -> tu
     )
     rules = community.rules().lifecycle
     if ORDER.index(member.stage) < ORDER.index(Stage.active):
-        first_day = local_day(at, community.timezone) - timedelta(days=rules.active_window_days - 1)
+        first_day = clock.local_day(at, community.timezone) - timedelta(
+            days=rules.active_window_days - 1
+        )
         days = session.exec(
             select(func.count()).where(
                 ActivityDay.member_id == member.id, col(ActivityDay.day) >= first_day

@@ -7,10 +7,10 @@ from sqlmodel import col
 from services.common.db import SessionDep
 from services.common.http.idempotency import OnceDep
 from services.common.http.identity import ActorDep
-from services.common.http.pagination import Page, paginate
-from services.common.http.problems import Problem
+from services.common.http.pagination import Page, Paging, paginate
+from services.members import problems
 from services.members.community import members
-from services.members.deps import CommunityDep, MemberDep, Paging
+from services.members.deps import CommunityDep, MemberDep
 from services.members.lifecycle.funnel import community_funnel
 from services.members.lifecycle.models import (
     Funnel,
@@ -51,12 +51,7 @@ def override_stage(
     def create() -> tuple[int, StageChangePublic]:
         member = members.member_to_change(session=session, community=community, member_id=member_id)
         if member.stage == body.stage:
-            raise Problem(
-                409,
-                "stage-unchanged",
-                "Already in that stage",
-                f"The member is already {body.stage.value}.",
-            )
+            raise problems.StageUnchanged(stage=body.stage.value)
         change = override(
             session=session, member=member, to_stage=body.stage, reason=body.reason, actor=actor
         )

@@ -10,8 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo
 
+from services.common import clock
 from services.members.community.settings import AdWindow, ModerationSettings, StrikeAction
 
 Kind = Literal[
@@ -145,14 +145,14 @@ def detect(text: str, flags: Iterable[str], policy: ModerationSettings) -> list[
 def in_ad_window(at: datetime, windows: Iterable[AdWindow], timezone: str) -> bool:
     """Whether `at` falls in a weekly window when ads are allowed (资源快闪), read on the
     community's clock. A window whose end is not after its start runs past midnight."""
-    local = at.astimezone(ZoneInfo(timezone))
-    weekday, clock = local.weekday(), local.time().replace(tzinfo=None)
+    local = clock.as_utc(at).astimezone(clock.zone(timezone))
+    weekday, time_of_day = local.weekday(), local.time().replace(tzinfo=None)
     for window in windows:
         if window.start < window.end:
-            if weekday == window.weekday and window.start <= clock < window.end:
+            if weekday == window.weekday and window.start <= time_of_day < window.end:
                 return True
-        elif (weekday == window.weekday and clock >= window.start) or (
-            weekday == (window.weekday + 1) % 7 and clock < window.end
+        elif (weekday == window.weekday and time_of_day >= window.start) or (
+            weekday == (window.weekday + 1) % 7 and time_of_day < window.end
         ):
             return True
     return False

@@ -5,7 +5,7 @@ from sqlmodel import Session
 from services.common.cloudevents import CloudEvent
 from services.common.contracts import ChatMessagePosted
 from services.members.activity.senders import sender_of
-from services.members.activity.service import as_utc, lock_member
+from services.members.activity.service import lock_member, reported_time
 from services.members.community.service import get_community
 from services.members.moderation.detection import violations
 from services.members.moderation.service import record_violation
@@ -26,7 +26,7 @@ def on_message_posted(session: Session, event: CloudEvent) -> None:
         flags=data.flags,
         policy=community.rules().moderation,
         role=member.role,
-        at=as_utc(data.occurred_at),
+        at=reported_time(data.occurred_at),
         timezone=community.timezone,
     )
     if found:

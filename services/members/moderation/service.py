@@ -14,11 +14,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, select
 
+from services.common.clock import now
 from services.common.contracts import ChatMessagePosted
 from services.common.contracts.moderation import ModerationCaseDismissed, ViolationRecorded
 from services.common.http.problems import not_found
 from services.common.ids import new_id
-from services.members.activity.service import as_utc
+from services.members.activity.service import reported_time
 from services.members.community import models, states
 from services.members.community.members import identities_of
 from services.members.community.models import Community, Member
@@ -32,7 +33,6 @@ from services.members.moderation.detection import (
 )
 from services.members.moderation.models import ModerationCase
 from services.members.publishing import emit
-from services.members.tables import now
 from services.members.vocabulary import MemberStatus
 
 ACTOR = "system:moderation"
@@ -86,7 +86,7 @@ def record_violation(
     """Open a case for a violating message and climb the ladder; None if the message
     already has its case."""
     policy = community.rules().moderation
-    at = as_utc(data.occurred_at)
+    at = reported_time(data.occurred_at)
     prior = strikes_before(
         session=session, member=member, at=at, expiry_days=policy.strike_expiry_days
     )

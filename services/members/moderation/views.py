@@ -5,10 +5,11 @@ from datetime import UTC
 from fastapi import APIRouter
 from sqlmodel import col
 
+from services.common.clock import now
 from services.common.db import SessionDep
 from services.common.http.identity import ActorDep
-from services.common.http.pagination import Page, paginate
-from services.members.deps import CommunityDep, Paging
+from services.common.http.pagination import Page, Paging, paginate
+from services.members.deps import CommunityDep
 from services.members.moderation import service
 from services.members.moderation.detection import violations
 from services.members.moderation.models import (
@@ -19,7 +20,6 @@ from services.members.moderation.models import (
     MatchPublic,
     ModerationCase,
 )
-from services.members.tables import now
 
 router = APIRouter(prefix="/v1/communities/{community_id}", tags=["moderation"])
 

@@ -8,7 +8,8 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from sqlmodel import Field
 
-from services.members.tables import MembersTable, now, timestamp_column
+from services.common.clock import now
+from services.members.tables import MembersTable, timestamp_column
 
 
 def _text(max_length: int) -> Any:

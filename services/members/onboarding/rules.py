@@ -11,14 +11,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, select
 
+from services.common.clock import now
 from services.common.contracts.onboarding import RulesPublished
-from services.common.http.problems import Problem, field_problem
 from services.common.ids import new_id
-from services.members import publishing
+from services.members import problems, publishing
 from services.members.community import service
 from services.members.community.models import Community, Member
 from services.members.onboarding.models import RulesAcknowledgement, RulesVersion
-from services.members.tables import now
 from services.members.vocabulary import PRESENT
 
 
@@ -72,9 +71,7 @@ def in_force(*, session: Session, community: Community) -> RulesVersion:
     """The version in force, or the 404 `no-rules` problem before the first is published."""
     latest = current(session=session, community_id=community.id)
     if latest is None:
-        raise Problem(
-            404, "no-rules", "No rules yet", "This community has not published rules yet."
-        )
+        raise problems.NoRules()
     return latest
 
 
@@ -98,9 +95,7 @@ def acknowledge(
     """Record that the member read `version` (a 422 naming `field` if there is no such
     version); acknowledging twice keeps the first time."""
     if get_version(session=session, community_id=member.community_id, version=version) is None:
-        raise field_problem(
-            field, f"This community has no rules version {version}.", "unknown-rules-version"
-        )
+        raise problems.UnknownRulesVersion(field=field, version=version)
     session.execute(
         insert(RulesAcknowledgement.__table__)  # type: ignore[attr-defined]
         .values(
@@ -168,10 +163,4 @@ def move_acknowledgements(session: Session, *, survivor: Member, merged: Member)
 def require_present(member: Member) -> None:
     """A 409 for someone who is not (or no longer) in the community."""
     if member.status not in PRESENT:
-        raise Problem(
-            409,
-            "member-not-present",
-            "Member not in the community",
-            f"A {member.status.value} member cannot do this.",
-            current_status=member.status.value,
-        )
+        raise problems.MemberNotPresent(current_status=member.status.value)

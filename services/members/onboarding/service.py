@@ -7,18 +7,13 @@ the ritual sets `member.onboarded_at` (once) and announces `member.onboarded`. T
 for joining is kept here rather than on the member: it is part of the ritual, not a profile.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
+from services.common.clock import now
 from services.common.contracts.onboarding import MemberOnboarded
-from services.common.http.pagination import (
-    Page,
-    PageParams,
-    decode_cursor,
-    encode_cursor,
-)
-from services.common.http.problems import Problem
+from services.common.http.pagination import Page, PageParams, paginate
 from services.members import publishing, vocabulary
 from services.members.community import service
 from services.members.community.models import Member
@@ -30,7 +25,6 @@ from services.members.onboarding.models import (
     OnboardingStatus,
     UnfinishedMember,
 )
-from services.members.tables import now
 
 RULES_ITEM = "rules_acknowledgement"
 
@@ -132,19 +126,6 @@ def record(*, session: Session, member: Member, step: OnboardingIn) -> Onboardin
     return status_of(session=session, member=member)
 
 
-def _chase_cursor(member: Member) -> str:
-    assert member.joined_at is not None
-    micros = int(member.joined_at.timestamp() * 1_000_000)
-    return encode_cursor(f"{micros}_{member.id}")
-
-
-def _after_cursor(cursor: str) -> tuple[datetime, str]:
-    micros, _, member_id = decode_cursor(cursor).partition("_")
-    if not micros.isdigit() or not member_id:
-        raise Problem(400, "invalid-cursor", "Invalid cursor", "Pass back `next_cursor` unchanged.")
-    return datetime.fromtimestamp(int(micros) / 1_000_000, UTC), member_id
-
-
 def unfinished(
     *,
     session: Session,
@@ -171,17 +152,7 @@ def unfinished(
         col(Member.onboarded_at).is_(None),
         col(Member.joined_at) < at - timedelta(hours=hours),
     )
-    if paging.cursor:
-        joined_at, member_id = _after_cursor(paging.cursor)
-        query = query.where(
-            (col(Member.joined_at) > joined_at)
-            | ((col(Member.joined_at) == joined_at) & (col(Member.id) > member_id))
-        )
-    rows = list(
-        session.exec(query.order_by(col(Member.joined_at), col(Member.id)).limit(paging.limit + 1))
-    )
-    more = len(rows) > paging.limit
-    rows = rows[: paging.limit]
+    rows, cursor = paginate(session, query, (col(Member.joined_at), col(Member.id)), paging)
     ids = [m.id for m in rows]
     reasons = dict(
         session.exec(
@@ -220,7 +191,7 @@ def unfinished(
                 ),
             )
         )
-    return Page(data=data, next_cursor=_chase_cursor(rows[-1]) if more else None)
+    return Page(data=data, next_cursor=cursor)
 
 
 def merge_onboarding(session: Session, *, survivor: Member, merged: Member) -> None:

@@ -6,17 +6,19 @@ from fastapi import APIRouter, Query, status
 from fastapi.responses import JSONResponse
 from sqlmodel import col
 
+from services.common.clock import now
 from services.common.db import SessionDep
 from services.common.http.idempotency import OnceDep
 from services.common.http.identity import ActorDep
 from services.common.http.pagination import (
     Page,
+    Paging,
+    desc,
     paginate,
 )
-from services.common.http.problems import Problem
 from services.members.community import members
 from services.members.community.models import Member, MemberPublic
-from services.members.deps import CommunityDep, MemberDep, Paging
+from services.members.deps import CommunityDep, MemberDep
 from services.members.onboarding import rules, service
 from services.members.onboarding.models import (
     AcknowledgementIn,
@@ -28,7 +30,6 @@ from services.members.onboarding.models import (
     RulesVersion,
     UnfinishedMember,
 )
-from services.members.tables import now
 
 router = APIRouter(prefix="/v1/communities/{community_id}")
 
@@ -125,27 +126,8 @@ def publish_rules(
 def list_rules(community: CommunityDep, session: SessionDep, paging: Paging) -> Page[RulesPublic]:
     """Every version, newest first."""
     query = rules.versions_query(community=community)
-    if paging.cursor:  # a version number, newest first
-        query = query.where(RulesVersion.version < _version_cursor(paging.cursor))
-    rows = list(
-        session.exec(query.order_by(col(RulesVersion.version).desc()).limit(paging.limit + 1))
-    )
-    more = len(rows) > paging.limit
-    rows = rows[: paging.limit]
-    return Page(
-        data=[_public(r) for r in rows], next_cursor=f"v{rows[-1].version}" if more else None
-    )
-
-
-def _version_cursor(cursor: str) -> int:
-    if not (cursor.startswith("v") and cursor[1:].isdigit()):
-        raise Problem(
-            400,
-            "invalid-cursor",
-            "Invalid cursor",
-            "Pass back the `next_cursor` of a previous page unchanged.",
-        )
-    return int(cursor[1:])
+    rows, cursor = paginate(session, query, desc(col(RulesVersion.version)), paging)
+    return Page(data=[_public(r) for r in rows], next_cursor=cursor)
 
 
 @router.get("/rules/current", response_model=RulesPublic, tags=["rules"])

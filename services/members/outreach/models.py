@@ -8,8 +8,9 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from sqlmodel import Field
 
+from services.common.clock import now
 from services.common.contracts import PlatformIdentity
-from services.members.tables import MembersTable, now, timestamp_column
+from services.members.tables import MembersTable, timestamp_column
 from services.members.vocabulary import Platform
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]

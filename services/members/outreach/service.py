@@ -7,17 +7,19 @@ request's outcome. The account row is locked while a batch is cut, so concurrent
 (two bot workers, a retry) never issue more than the cap between them.
 """
 
-from datetime import datetime, time, timedelta
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from services.common.http.problems import Problem, not_found
+from services.common import clock
+from services.common.clock import now
+from services.common.http.problems import not_found
 from services.common.ids import new_id
+from services.members import problems
 from services.members.community import members
 from services.members.community.models import Community, Member
 from services.members.outreach.models import (
@@ -31,7 +33,6 @@ from services.members.outreach.models import (
     TasksQueued,
     TaskStatus,
 )
-from services.members.tables import now
 from services.members.vocabulary import MemberStatus
 
 
@@ -44,15 +45,12 @@ def used_on_local_day(
     *, session: Session, account: OutreachAccount, community: Community, at: datetime
 ) -> int:
     """Requests the account issued on the local day containing `at`."""
-    zone = ZoneInfo(community.timezone)
-    day = at.astimezone(zone).date()
-    start = datetime.combine(day, time.min, zone)
-    end = datetime.combine(day + timedelta(days=1), time.min, zone)
+    day = clock.day_bounds(clock.local_day(at, community.timezone), community.timezone)
     return session.exec(
         select(sa.func.count()).where(
             OutreachTask.account_id == account.id,
-            col(OutreachTask.issued_at) >= start,
-            col(OutreachTask.issued_at) < end,
+            col(OutreachTask.issued_at) >= day.start,
+            col(OutreachTask.issued_at) < day.end,
         )
     ).one()
 
@@ -73,14 +71,7 @@ def queue(
         ).all()
     )
     if unknown := [m for m in wanted if m not in known]:
-        raise Problem(
-            422,
-            "unknown-members",
-            "The request is not valid",
-            "Some members are not in this community, or are banned or merged.",
-            errors=[{"field": "member_ids", "in": "body", "message": m} for m in unknown],
-            member_ids=unknown,
-        )
+        raise problems.UnknownMembers(member_ids=unknown)
     # The queue is sent in id order; ids made in one millisecond are not ordered, so sorted
     # ones are handed out in the order the members were given.
     task_ids = sorted(new_id("otk") for _ in wanted)
@@ -163,13 +154,12 @@ def record_result(*, session: Session, task: OutreachTask, outcome: str, at: dat
     if task.status == outcome:
         return
     if task.status != TaskStatus.issued:
-        raise Problem(
-            409,
-            "task-not-issued" if task.status == TaskStatus.queued else "outcome-already-recorded",
-            "Outcome not possible",
-            f"This task is {task.status.value}; only an issued request takes an outcome, once.",
-            current_status=task.status.value,
+        refused = (
+            problems.TaskNotIssued
+            if task.status == TaskStatus.queued
+            else problems.OutcomeAlreadyRecorded
         )
+        raise refused(current_status=task.status.value)
     task.status, task.outcome_at = TaskStatus(outcome), at
     session.add(task)
 
@@ -205,12 +195,8 @@ def create_account(
             session.add(account)
             session.flush()
     except IntegrityError as exc:
-        raise Problem(
-            409,
-            "account-exists",
-            "Account exists",
-            f"A {account_in.platform.value} account {account_in.external_id} is registered "
-            "already.",
+        raise problems.AccountExists(
+            platform=account_in.platform.value, external_id=account_in.external_id
         ) from exc
     return account
 

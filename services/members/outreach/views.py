@@ -4,10 +4,11 @@ from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
 from sqlmodel import col
 
+from services.common.clock import now
 from services.common.db import SessionDep
 from services.common.http.idempotency import OnceDep
-from services.common.http.pagination import Page, paginate
-from services.members.deps import CommunityDep, Paging
+from services.common.http.pagination import Page, Paging, paginate
+from services.members.deps import CommunityDep
 from services.members.outreach import service
 from services.members.outreach.models import (
     AccountIn,
@@ -20,7 +21,6 @@ from services.members.outreach.models import (
     TasksIn,
     TasksQueued,
 )
-from services.members.tables import now
 
 router = APIRouter(prefix="/v1/communities/{community_id}", tags=["outreach"])
 

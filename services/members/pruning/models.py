@@ -9,10 +9,11 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field
 
+from services.common.clock import now
 from services.common.http.pagination import (
     Page,
 )
-from services.members.tables import MembersTable, now, timestamp_column
+from services.members.tables import MembersTable, timestamp_column
 
 
 class Outcome(StrEnum):

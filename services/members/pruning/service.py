@@ -8,12 +8,12 @@ period a run judges is explained in policy.py.
 import logging
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from services.common import clock
 from services.common.contracts.onboarding import PruneRunCompleted
 from services.common.http.problems import not_found
 from services.common.ids import new_id
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 def local_today(community: Community, at: datetime) -> date:
     """Today in the community's timezone."""
-    return at.astimezone(ZoneInfo(community.timezone)).date()
+    return clock.local_day(at, community.timezone)
 
 
 def candidates(
@@ -223,9 +223,10 @@ def get_run(*, session: Session, community: Community, run_id: str) -> PruneRun:
 
 
 def candidates_query(*, run: PruneRun) -> Any:
-    """A run's candidates with their display names."""
+    """A run's candidates with their display names; rows carry the member id apart, as the
+    key a page is cut by."""
     return (
-        select(PruneCandidate, Member.display_name)
+        select(PruneCandidate, Member.display_name, col(PruneCandidate.member_id))
         .join(Member, col(Member.id) == PruneCandidate.member_id)
         .where(PruneCandidate.run_id == run.id)
     )

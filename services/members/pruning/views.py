@@ -13,19 +13,19 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from sqlmodel import Session, col
 
+from services.common.clock import now
 from services.common.db import SessionDep
 from services.common.http.idempotency import OnceDep
 from services.common.http.identity import ActorDep
 from services.common.http.pagination import (
     Page,
     PageParams,
-    decode_cursor,
-    encode_cursor,
+    Paging,
     paginate,
 )
 from services.members.community import members
 from services.members.community.models import Member, MemberPublic
-from services.members.deps import CommunityDep, Paging
+from services.members.deps import CommunityDep
 from services.members.pruning import service
 from services.members.pruning.models import (
     CandidatePublic,
@@ -35,7 +35,6 @@ from services.members.pruning.models import (
     PruneRunIn,
     PruneRunPublic,
 )
-from services.members.tables import now
 
 router = APIRouter(prefix="/v1/communities/{community_id}", tags=["pruning"])
 
@@ -46,11 +45,7 @@ def _run_public(run: PruneRun) -> PruneRunPublic:
 
 def _detail(session: Session, run: PruneRun, paging: PageParams) -> PruneRunDetail:
     query = service.candidates_query(run=run)
-    if paging.cursor:
-        query = query.where(col(PruneCandidate.member_id) > decode_cursor(paging.cursor))
-    rows = list(session.exec(query.order_by(col(PruneCandidate.member_id)).limit(paging.limit + 1)))
-    more = len(rows) > paging.limit
-    rows = rows[: paging.limit]
+    rows, cursor = paginate(session, query, col(PruneCandidate.member_id), paging)
     page = Page(
         data=[
             CandidatePublic(
@@ -60,9 +55,9 @@ def _detail(session: Session, run: PruneRun, paging: PageParams) -> PruneRunDeta
                 missed=c.missed,
                 outcome=c.outcome,
             )
-            for c, name in rows
+            for c, name, _ in rows
         ],
-        next_cursor=encode_cursor(rows[-1][0].member_id) if more else None,
+        next_cursor=cursor,
     )
     return PruneRunDetail(**_run_public(run).model_dump(), candidates=page)
 

@@ -13,10 +13,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, func, select
 
+from services.common.clock import now
 from services.common.contracts.incentives import ReferralCampaignRewarded
 from services.common.http.problems import field_problem, not_found
 from services.common.ids import new_id
-from services.members import publishing
+from services.members import problems, publishing
 from services.members.community.models import Community, Member
 from services.members.incentives import badges, models
 from services.members.incentives.ledger import award
@@ -29,7 +30,6 @@ from services.members.referrals.models import (
     ReferralState,
     Reward,
 )
-from services.members.tables import now
 from services.members.tags import service as tags_service
 from services.members.vocabulary import MemberStatus
 
@@ -219,9 +219,7 @@ def create_campaign(
     if campaign_in.reward.badge_id is not None:
         badge = session.get(models.Badge, campaign_in.reward.badge_id)
         if badge is None or badge.community_id != community_id:
-            raise field_problem(
-                "reward.badge_id", "no such badge in this community", "unknown-badge"
-            )
+            raise problems.UnknownBadge()
     campaign = ReferralCampaign(
         id=new_id("rcp"),
         workspace_id=workspace_id,

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session
 
+from services.common.clock import now
 from services.common.cloudevents import CloudEvent
 from services.common.contracts import MemberJoined
 from services.common.ids import new_id
@@ -14,7 +15,6 @@ from services.members.incentives.service import member_for_event
 from services.members.referrals.models import FailureReason, Referral, ReferralState
 from services.members.referrals.records import Verdict
 from services.members.referrals.service import decide
-from services.members.tables import now
 
 
 def on_member_joined(session: Session, event: CloudEvent) -> None:

@@ -9,7 +9,8 @@ from pydantic import AwareDatetime, BaseModel, field_validator, model_validator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Column, Field
 
-from services.members.tables import MembersTable, now, timestamp_column
+from services.common.clock import now
+from services.members.tables import MembersTable, timestamp_column
 from services.members.vocabulary import MemberStatus
 
 

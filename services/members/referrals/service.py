@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
+from services.common.clock import now
 from services.common.contracts.incentives import ReferralFailed, ReferralSucceeded
 from services.members import publishing
 from services.members.community import service as community_service
@@ -31,7 +32,6 @@ from services.members.referrals.models import (
     ReferralState,
 )
 from services.members.referrals.records import Verdict, verdict
-from services.members.tables import now
 from services.members.vocabulary import GONE, Stage
 
 BATCH = 200

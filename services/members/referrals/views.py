@@ -8,9 +8,9 @@ from sqlmodel import col
 
 from services.common.db import SessionDep
 from services.common.http.idempotency import OnceDep
-from services.common.http.pagination import Page, paginate
+from services.common.http.pagination import Page, Paging, paginate
 from services.members.community import members
-from services.members.deps import CommunityDep, MemberDep, Paging
+from services.members.deps import CommunityDep, MemberDep
 from services.members.referrals import campaigns, service
 from services.members.referrals.models import (
     CampaignCreate,

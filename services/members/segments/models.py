@@ -8,12 +8,13 @@ from pydantic import BaseModel, Field
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field as SQLField
 
+from services.common.clock import now
 from services.common.http.pagination import Page
 from services.members.community.models import (
     MemberPublic,
 )
 from services.members.segments.rules import SegmentRules
-from services.members.tables import MembersTable, now, timestamp_column
+from services.members.tables import MembersTable, timestamp_column
 
 
 class Segment(MembersTable, table=True):

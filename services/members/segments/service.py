@@ -8,8 +8,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, select
 
-from services.common.http.problems import Problem, field_problem, not_found
+from services.common.clock import now
+from services.common.http.problems import Problem, not_found
 from services.common.ids import new_id
+from services.members import problems
 from services.members.community.models import (
     Community,
     IdentityIn,
@@ -20,7 +22,6 @@ from services.members.community.models import (
 from services.members.groups.models import Group, GroupState
 from services.members.segments.models import Segment, SegmentIn, SegmentUpdate
 from services.members.segments.rules import SegmentRules
-from services.members.tables import now
 from services.members.tags.models import Tag
 
 
@@ -43,9 +44,7 @@ def check_references(*, session: Session, community: Community, rules: SegmentRu
             )
         )
         if unknown := sorted(wanted - found):
-            raise field_problem(
-                field, f"Not in this community: {', '.join(unknown)}", "unknown-references"
-            )
+            raise problems.UnknownReferences(field=field, ids=", ".join(unknown))
 
 
 def get_segment(
@@ -71,9 +70,7 @@ def segments_query(*, community: Community) -> Any:
 
 
 def _name_taken(name: str) -> Problem:
-    return Problem(
-        409, "segment-exists", "Segment exists", f"The community has a segment named {name!r}."
-    )
+    return problems.SegmentExists(name=name)
 
 
 def create_segment(
@@ -141,13 +138,7 @@ def delete_segment(*, session: Session, community: Community, segment_id: str) -
         )
     )
     if groups:
-        raise Problem(
-            409,
-            "segment-in-use",
-            "Segment in use",
-            f"Groups made for this segment: {', '.join(groups)}.",
-            group_ids=groups,
-        )
+        raise problems.SegmentInUse(group_ids=groups)
     session.delete(segment)
 
 

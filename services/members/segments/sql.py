@@ -10,18 +10,18 @@ since D" is selective depends entirely on T and D, and a generic plan would gues
 
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy import ColumnElement
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session, col, func, select
 
+from services.common import clock
+from services.common.clock import now
 from services.common.http.pagination import PageParams, decode_cursor, encode_cursor
 from services.members.community.models import Community, Member
 from services.members.groups.models import GroupMembership
 from services.members.segments.rules import SegmentRules
-from services.members.tables import now
 
 # Postgres expects the matches of a LIMIT query to be spread evenly in id order, so it walks
 # the id index and stops at the page's end. Members' ids follow their creation, which rules
@@ -36,9 +36,8 @@ WORK_MEM = "64MB"
 
 def day_start(*, at: datetime, timezone: str, days_ago: int) -> datetime:
     """The start of the local day `days_ago` days before the one `at` falls on."""
-    zone = ZoneInfo(timezone)
-    local_day = at.astimezone(zone).date() - timedelta(days=days_ago)
-    return datetime(local_day.year, local_day.month, local_day.day, tzinfo=zone)
+    day = clock.local_day(at, timezone) - timedelta(days=days_ago)
+    return clock.local_midnight(day, timezone)
 
 
 _TAG_IDS = Member.__table__.c.tag_ids  # type: ignore[attr-defined]

@@ -4,12 +4,13 @@ from fastapi import APIRouter, Response, status
 from fastapi.responses import JSONResponse
 from sqlmodel import col
 
+from services.common.clock import now
 from services.common.db import SessionDep
 from services.common.http.idempotency import OnceDep
 from services.common.http.identity import ActorDep
-from services.common.http.pagination import Page, paginate
+from services.common.http.pagination import Page, Paging, paginate
 from services.members.community.models import MemberPublic
-from services.members.deps import CommunityDep, Paging
+from services.members.deps import CommunityDep
 from services.members.segments import service
 from services.members.segments.models import (
     Preview,
@@ -21,7 +22,6 @@ from services.members.segments.models import (
     SegmentUpdate,
 )
 from services.members.segments.sql import count_members, members_page
-from services.members.tables import now
 
 router = APIRouter(prefix="/v1/communities/{community_id}", tags=["segments"])
 

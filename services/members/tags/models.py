@@ -7,7 +7,8 @@ import sqlalchemy as sa
 from pydantic import BaseModel, Field, field_validator
 from sqlmodel import Field as SQLField
 
-from services.members.tables import MembersTable, now, timestamp_column
+from services.common.clock import now
+from services.members.tables import MembersTable, timestamp_column
 
 MAX_BULK = 1000
 

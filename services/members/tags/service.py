@@ -10,13 +10,13 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, select
 
 from services.common import outbox
+from services.common.clock import now
 from services.common.contracts.tags import MemberTagged, MemberUntagged
-from services.common.http.problems import Problem, not_found
+from services.common.http.problems import not_found
 from services.common.ids import new_id
-from services.members import publishing
+from services.members import problems, publishing
 from services.members.community import service
 from services.members.community.models import Community, Member
-from services.members.tables import now
 from services.members.tags.models import (
     BulkTagResult,
     MemberTag,
@@ -65,13 +65,7 @@ def create_tag(*, session: Session, community: Community, tag_in: TagIn) -> Tag:
         existing = session.exec(
             select(Tag).where(Tag.community_id == community.id, Tag.name == tag_in.name)
         ).one()
-        raise Problem(
-            409,
-            "tag-exists",
-            "Tag exists",
-            f"The community already has a tag named {tag_in.name!r}.",
-            tag_id=existing.id,
-        )
+        raise problems.TagExists(name=tag_in.name, tag_id=existing.id)
     return get_tag(session=session, community=community, tag_id=tag_id)
 
 
@@ -90,13 +84,7 @@ def delete_tag(
     tag = get_tag(session=session, community=community, tag_id=tag_id, lock="update")
     used_by = [user for check in in_use for user in check(session, tag)]
     if used_by:
-        raise Problem(
-            409,
-            "tag-in-use",
-            "Tag in use",
-            f"Change these first: {', '.join(used_by)}.",
-            used_by=used_by,
-        )
+        raise problems.TagInUse(used_by=used_by)
     untagged = session.execute(
         sa.delete(MemberTag)
         .where(col(MemberTag.tag_id) == tag.id)
@@ -123,17 +111,7 @@ def _members_to_tag(*, session: Session, community: Community, member_ids: list[
     )
     unknown = [m for m in member_ids if m not in found]
     if unknown:
-        message = f"Not members of this community (or merged away): {', '.join(unknown)}"
-        raise Problem(
-            422,
-            "unknown-members",
-            "The request is not valid",
-            message,
-            errors=[
-                {"field": "member_ids", "in": "body", "message": message, "code": "unknown-members"}
-            ],
-            member_ids=unknown,
-        )
+        raise problems.UnknownMembers(member_ids=unknown)
 
 
 def _announce(session: Session, tag: Tag, member_ids: list[str], *, added: bool) -> None:

@@ -7,8 +7,8 @@ from sqlmodel import col
 from services.common.db import SessionDep
 from services.common.http.idempotency import OnceDep
 from services.common.http.identity import ActorDep
-from services.common.http.pagination import Page, paginate
-from services.members.deps import CommunityDep, MemberDep, Paging
+from services.common.http.pagination import Page, Paging, paginate
+from services.members.deps import CommunityDep, MemberDep
 from services.members.segments import service as segments
 from services.members.tags import service
 from services.members.tags.models import (

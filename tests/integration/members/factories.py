@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from services.common.clock import now
 from services.members.community import members, service
 from services.members.community.models import CommunityCreate, CommunityPublic, MemberCreate
 from services.members.groups import capacity
@@ -23,7 +24,6 @@ from services.members.groups import service as groups
 from services.members.groups.models import GroupCreate
 from services.members.onboarding import rules
 from services.members.onboarding.models import RulesPublic
-from services.members.tables import now
 from services.members.tags import service as tags
 from services.members.tags.models import TagIn, TagPublic
 

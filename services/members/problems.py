@@ -1,14 +1,9 @@
-"""What members can tell a client went wrong, each kind defined once (the kit's named
-problems): its slug, status, title and how its detail reads. Domain code raises them by
-name; their fields are the extension members of the document a client reads.
+"""What members can tell a client went wrong, each kind defined once (the kit's named problems)
+and raised by name; fields are the document's extension members."""
 
-Bad input in general is the kit's `validation-error` (`field_problem`); the kinds here are
-the ones a client may want to tell apart.
-"""
+from typing import TYPE_CHECKING, cast
 
-from typing import TYPE_CHECKING, Any
-
-from services.common.http.problems import ProblemType
+from services.common.http.problems import Problem, ProblemType
 
 INVALID = "The request is not valid"
 
@@ -22,24 +17,17 @@ class NoParameters:
 
 
 class NamesItsField:
-    """For 422s about a body field known only when raised (a nested rule, `version` or
-    `rules_version`): `errors[]` names the `field` given, as request validation does."""
+    """For 422s about a body field known only when raised: `errors[]` names `field`."""
 
     field: str
-    detail: str | None
-    title: str
-    slug: str
-    extra: dict[str, Any]
 
     def __post_init__(self) -> None:
         super().__post_init__()  # type: ignore[misc]
-        message = self.detail or self.title
-        self.extra["errors"] = [
-            {"field": self.field, "in": "body", "message": message, "code": self.slug}
+        problem = cast(Problem, self)
+        message = problem.detail or problem.title
+        problem.extra["errors"] = [
+            {"field": self.field, "in": "body", "message": message, "code": problem.slug}
         ]
-
-
-# ---- communities and members ---------------------------------------------------------------
 
 
 class MemberMerged(
@@ -48,8 +36,7 @@ class MemberMerged(
     title="Member merged",
     detail="{member_id} was merged into {merged_into}; use that member.",
 ):
-    """A merged-away member takes no changes: the survivor does. A read of it answers this
-    same document with status 301 and the survivor's address (community views)."""
+    """Refused changes answer 409; a read answers it as a 301 to the survivor (views)."""
 
     member_id: str
     merged_into: str
@@ -143,9 +130,6 @@ class MemberNotPresent(
     current_status: str
 
 
-# ---- groups -------------------------------------------------------------------------------
-
-
 class GroupExists(
     ProblemType,
     status=409,
@@ -228,14 +212,8 @@ class DissolveAtRequired(
     pass
 
 
-# ---- lifecycle and incentives -------------------------------------------------------------
-
-
 class StageUnchanged(
-    ProblemType,
-    status=409,
-    title="Already in that stage",
-    detail="The member is already {stage}.",
+    ProblemType, status=409, title="Already in that stage", detail="The member is already {stage}."
 ):
     stage: str
 
@@ -317,9 +295,6 @@ class UnknownBadge(
     field="reward.badge_id",
 ):
     pass
-
-
-# ---- tags, segments, onboarding, outreach -------------------------------------------------
 
 
 class TagExists(

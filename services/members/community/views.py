@@ -269,7 +269,7 @@ def _move(
     return members.member_public(session=session, member=member)
 
 
-def _move_route(move: models.Move) -> None:
+def _add_move(move: models.Move) -> None:
     """Add the route of one move; each is the same but for its name and what it does."""
 
     @router.post(
@@ -302,7 +302,7 @@ for _move_kind in (
     models.Move.ban,
     models.Move.unban,
 ):
-    _move_route(_move_kind)
+    _add_move(_move_kind)
 
 
 @router.post(

@@ -125,6 +125,7 @@ def decide_due(session: Session, at: datetime) -> int:
         outcome = verdict(
             referrer_id=referral.referrer_id,
             invitee_id=referral.invitee_id,
+            joined_at=referral.joined_at,
             due_at=referral.due_at,
             onboarded_at=invitee.onboarded_at,
             left_at=_first_departure(session, invitee.id, referral.joined_at),

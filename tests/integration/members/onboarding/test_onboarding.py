@@ -190,9 +190,11 @@ def test_whichever_step_comes_last_completes_the_ritual(
 
     steps = [
         lambda: members.post(acknowledge, json={"version": 1}),
-        lambda: members.post(path, json={"intro": "做后端"})
-        if intro_through == "onboarding"
-        else members.patch(f"/v1/communities/{cid}/members/{mid}", json={"intro": "做后端"}),
+        lambda: (
+            members.post(path, json={"intro": "做后端"})
+            if intro_through == "onboarding"
+            else members.patch(f"/v1/communities/{cid}/members/{mid}", json={"intro": "做后端"})
+        ),
     ]
     for step in steps if rules_first else reversed(steps):
         assert step().status_code in (200, 201)

@@ -152,6 +152,17 @@ def test_a_created_integration_has_a_location_that_reads_it(client_api: httpx.Cl
     assert "secret" not in read.json()
 
 
+def test_creating_an_integration_twice_with_one_key_creates_one(client_api: httpx.Client) -> None:
+    once = {"Idempotency-Key": "bot-for-group-7"}
+    first = client_api.post("/v1/integrations", json={"name": "bot 7"}, headers=once)
+    again = client_api.post("/v1/integrations", json={"name": "bot 7"}, headers=once)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json() and again.headers["location"] == first.headers["location"]
+    other = client_api.post("/v1/integrations", json={"name": "bot 8"}, headers=once)
+    assert other.status_code == 422
+    assert other.json()["type"].endswith("/idempotency-key-reused")
+
+
 def test_unsupported_methods_are_405s_naming_the_allowed_ones(client_api: httpx.Client) -> None:
     response = client_api.request("PUT", "/v1/communities")
     assert response.status_code == 405 and response.headers["allow"] == "GET, POST"

@@ -10,7 +10,8 @@ without an offset, or given as a number, is a 422 on any datetime field of a Req
 """
 
 from datetime import datetime
-from typing import Annotated, Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import (
     AwareDatetime,
@@ -43,6 +44,15 @@ Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
 """An integer an INTEGER column holds."""
 
 
+def _plain_types(annotation: Any) -> set[Any]:
+    """`int | None` → {int, NoneType}; `Annotated[int, ...]` → {int}."""
+    if get_origin(annotation) is Annotated:
+        return _plain_types(get_args(annotation)[0])
+    if get_origin(annotation) in (Union, UnionType):
+        return set().union(*(_plain_types(arg) for arg in get_args(annotation)))
+    return {annotation}
+
+
 class RequestModel(BaseModel):
     """Base of every request body: unknown members and naive date-times are refused."""
 
@@ -50,10 +60,16 @@ class RequestModel(BaseModel):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _instants_are_strings(cls, value: Any, info: ValidationInfo) -> Any:
-        annotation = cls.model_fields[info.field_name].annotation if info.field_name else None
-        if annotation in (datetime, datetime | None):
+    def _json_types_as_the_schema_says(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic's lax mode reads `true` as 1 and 1700000000 as a date-time; the document
+        # promises a number and an RFC 3339 string.
+        kinds = _plain_types(
+            cls.model_fields[info.field_name].annotation if info.field_name else None
+        )
+        if datetime in kinds:
             return _not_a_number(value)
+        if isinstance(value, bool) and kinds & {int, float} and bool not in kinds:
+            raise ValueError("a number is expected, not true or false")
         return value
 
     @field_validator("*", mode="after")

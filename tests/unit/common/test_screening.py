@@ -172,3 +172,8 @@ def test_a_405_on_a_literal_path_names_its_own_methods_not_its_neighbours() -> N
 def test_a_plain_datetime_field_of_a_request_model_is_no_number_either() -> None:
     response = client.post("/notes/n1", json={"text": "x", "due": 1_700_000_000})
     assert response.status_code == 422 and _fields(response) == {"due"}
+
+
+def test_a_boolean_is_not_a_number() -> None:
+    response = client.post("/notes/n1", json={"text": "x", "amount": True})
+    assert response.status_code == 422 and _fields(response) == {"amount"}

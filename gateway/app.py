@@ -20,7 +20,7 @@ from gateway.openapi import merged_openapi
 from gateway.routing import Upstreams, forward
 from gateway.settings import GatewaySettings
 from services.common.contracts import topics
-from services.common.http.problems import Problem
+from services.common.http.problems import Problem, allowed_methods
 from services.common.runtime import ServiceSpec, create_service_app
 
 VERSION = "0.2.0"
@@ -48,11 +48,22 @@ async def docs() -> HTMLResponse:
 
 
 @proxy.api_route(
-    "/v1/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
+    "/v1/{path:path}",
+    # Every method goes on, so the service that owns the path answers 405 with its `Allow`.
+    methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"],
+    include_in_schema=False,
 )
 async def v1(request: Request, path: str, caller: CallerDep) -> Response:
     base_url = request.app.state.upstreams.resolve(request.url.path)
     if base_url is None:
+        allowed = allowed_methods(request.app, request.url.path)
+        if allowed:  # one of the gateway's own paths, asked with another method
+            raise Problem(
+                405,
+                "method-not-allowed",
+                "Method not allowed",
+                headers={"Allow": ", ".join(allowed)},
+            )
         raise Problem(404, "not-found", "Not found", f"No API at {request.url.path}.")
     settings: GatewaySettings = request.app.state.settings
     return await forward(

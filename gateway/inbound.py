@@ -5,6 +5,7 @@ on the raw body, refuse stale timestamps, accept a webhook id once, and answer 2
 the event is in the outbox: the members service processes it from Kafka.
 """
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -25,6 +26,7 @@ from services.common.contracts import (
     GroupMemberJoined,
     GroupMemberLeft,
 )
+from services.common.http.idempotency import IdempotencyKey, fingerprint, run_once
 from services.common.http.openapi import set_location
 from services.common.http.problems import (
     Problem,
@@ -84,18 +86,35 @@ def _public(integration: Integration) -> dict[str, Any]:
     "/integrations", status_code=status.HTTP_201_CREATED, response_model=IntegrationCreated
 )
 def create_integration(
-    body: IntegrationCreate, request: Request, response: Response, caller: CallerDep
-) -> IntegrationCreated:
-    """Register a bot that pushes group activity; its signing secret is in the answer, once."""
-    integration = Integration(
-        id=new_id("int"), workspace_id=caller.workspace_id, name=body.name, secret=new_secret()
-    )
+    body: IntegrationCreate,
+    request: Request,
+    caller: CallerDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Register a bot that pushes group activity; its signing secret is in the answer, once.
+
+    A retry with the same `Idempotency-Key` gets the same integration, not a second one."""
     with Session(request.app.state.engine) as session:
-        session.add(integration)
-        created = IntegrationCreated(**_public(integration), secret=integration.secret)
-        session.commit()
-    set_location(response, f"/v1/integrations/{integration.id}")
-    return created
+
+        def create() -> tuple[int, IntegrationCreated]:
+            integration = Integration(
+                id=new_id("int"),
+                workspace_id=caller.workspace_id,
+                name=body.name,
+                secret=new_secret(),
+            )
+            session.add(integration)
+            return 201, IntegrationCreated(**_public(integration), secret=integration.secret)
+
+        response = run_once(
+            session,
+            workspace_id=caller.workspace_id,
+            key=idempotency_key,
+            request_fingerprint=fingerprint("POST /v1/integrations", body),
+            create=create,
+        )
+    set_location(response, f"/v1/integrations/{json.loads(bytes(response.body))['id']}")
+    return response
 
 
 @router.get("/integrations/{integration_id}", response_model=IntegrationPublic)

@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from sqlalchemy import Engine
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from services.common.consumer import EventConsumer, Handler, prune_processed
 from services.common.contracts import topic_of
@@ -168,6 +168,8 @@ def create_service_app(
         engine = make_engine(settings.database_url)
         migrate(engine, spec.migrations_dir)
         app.state.engine = engine
+        # Built now, not on the first request: the gateway asks for it with a timeout.
+        app.openapi()
         workers = _Workers(spec, settings, engine)
         try:
             async with AsyncExitStack() as hooks:
@@ -196,6 +198,7 @@ def create_service_app(
     app.state.settings = settings
     install_problem_handlers(app)
     app.add_exception_handler(DataError, _refused_by_database)
+    app.add_exception_handler(IntegrityError, _refused_by_database)
     install_request_middleware(app)
     install_openapi(app)
     app.include_router(health_router({"database": database_check, "broker": broker_check}))
@@ -206,16 +209,25 @@ def create_service_app(
 
 
 async def _refused_by_database(request: Request, exc: Exception) -> Response:
-    """A value the database cannot hold (out of range, malformed) is the caller's to fix.
+    """A value the database refuses (out of range, malformed, missing, taken) is the caller's.
 
     The screening middleware and request schemas refuse such input first; this is the net
-    under them, and it never repeats the statement or its parameters.
+    under them. It never repeats the statement, its parameters or the row.
     """
-    log.warning("database refused a value", extra={"error": type(exc.orig).__name__})  # type: ignore[attr-defined]
+    reason = type(getattr(exc, "orig", exc)).__name__
+    log.warning("database refused a value", extra={"error": reason})
+    if reason == "UniqueViolation":
+        return problem_response(
+            409,
+            "conflict",
+            "Conflict",
+            "Something with the same identifying values exists already.",
+            request.url.path,
+        )
     return problem_response(
         422,
         "value-not-storable",
         "The request is not valid",
-        "A value in the request is out of range or malformed for where it is stored.",
+        "A value in the request is out of range, missing or malformed for where it is stored.",
         request.url.path,
     )

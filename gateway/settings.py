@@ -18,3 +18,7 @@ class GatewaySettings(ServiceSettings):
     rate_limit_per_second: float = Field(default=50, gt=0)
     rate_limit_burst: int = Field(default=100, ge=1)
     max_body_bytes: int = Field(default=1_048_576, ge=1)
+    # How long a confirmed API key is trusted without asking the database again (how soon a
+    # revocation bites), and how long past that while the database is unreachable.
+    api_key_cache_seconds: float = Field(default=5, ge=0)
+    api_key_outage_grace_seconds: float = Field(default=300, ge=0)

@@ -38,6 +38,7 @@ class KeyVerdicts:
         self._fresh, self._grace, self._max = fresh_seconds, grace_seconds, max_keys
         self._verdicts: dict[str, _Verdict] = {}
         self._lock = threading.Lock()
+        self._last_warning = 0.0
 
     def caller(self, key: str, look_up: Callable[[str], keys.Caller | None]) -> keys.Caller | None:
         """The caller behind `key`: remembered if fresh, else looked up; during an outage of the
@@ -51,7 +52,9 @@ class KeyVerdicts:
             caller = look_up(key)
         except Exception as exc:
             if known is not None and now - known.checked_at < self._grace and is_outage(exc):
-                log.warning("database unreachable; key accepted from the verdict cache")
+                if now - self._last_warning > 60:  # once a minute, not once a request
+                    self._last_warning = now
+                    log.warning("database unreachable; keys accepted from the verdict cache")
                 return known.caller
             raise
         with self._lock:

@@ -87,8 +87,10 @@ class KafkaPublisher:
             raise PublishFailed(str(exc)) from exc
 
     def close(self) -> None:
+        # Short: every batch was flushed by `publish`; a producer closed after a failure is
+        # being abandoned, and waiting on it would only delay its replacement.
         try:
-            self._producer.close(timeout=self._timeout)
+            self._producer.close(timeout=2)
         except KafkaError:
             log.warning("producer did not close cleanly", exc_info=True)
 

@@ -91,7 +91,5 @@ def test_with_the_database_down_the_consumer_pauses_and_dead_letters_nothing() -
     # Both partitions go back to their first unhandled record, not only the failing one.
     assert sorted(source.rewound) == [(0, 7), (1, 3)]
     assert source.idled == 3
-    assert status.trouble is not None and status.trouble.startswith(
-        "paused: database unreachable"
-    )
+    assert status.trouble is not None and status.trouble.startswith("paused: database unreachable")
     assert CONSUMER_PAUSED.labels("unit")._value.get() == 1

@@ -138,7 +138,8 @@ class KafkaEventSource:
     def commit(self, record: IncomingRecord) -> None:
         """Mark everything up to and including `record` as done."""
         tp = TopicPartition(record.topic, record.partition)
-        self._consumer.commit({tp: OffsetAndMetadata(record.offset + 1, "", -1)})
+        # Bounded: with the broker away, the consumer should pause, not hang 30 s on a commit.
+        self._consumer.commit({tp: OffsetAndMetadata(record.offset + 1, "", -1)}, timeout_ms=5000)
 
     def rewind(self, record: IncomingRecord) -> None:
         """Deliver `record` again on the next poll."""
@@ -163,8 +164,16 @@ class KafkaEventSource:
         lags = {}
         for tp in self._consumer.assignment():
             highwater = self._consumer.highwater(tp)
-            if highwater is not None:
-                lags[(tp.topic, tp.partition)] = max(highwater - self._consumer.position(tp), 0)
+            if highwater is None:
+                continue
+            try:
+                # Bounded: a position unknown after a rebalance needs the broker, which may
+                # be away; a gauge is not worth blocking the consumer for.
+                position = self._consumer.position(tp, timeout_ms=1000)
+            except KafkaError:
+                continue
+            if position is not None:
+                lags[(tp.topic, tp.partition)] = max(highwater - position, 0)
         return lags
 
     def close(self) -> None:

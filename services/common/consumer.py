@@ -175,8 +175,7 @@ class EventConsumer:
 
     def run(self, source: EventSource, stop: threading.Event, *, poll_seconds: float = 0.5) -> None:
         """Consume until `stop` is set, committing each record's offset after its transaction."""
-        if self.status.paused_since is None:
-            self.status.working()
+        self._resumed()  # a new run: connected to the broker, nothing known to be wrong
         try:
             while not stop.is_set():
                 records = source.poll(poll_seconds)

@@ -24,8 +24,14 @@ class PublishFailed(Exception):
 BROKER_ERRORS: tuple[type[Exception], ...] = (KafkaError, PublishFailed)
 
 # kafka-python backs off reconnects up to 30 s by default: after a broker restart a client
-# would sit idle half a minute. One second finds a returning broker almost at once.
-_RECONNECT = {"reconnect_backoff_ms": 100, "reconnect_backoff_max_ms": 1000}
+# would sit idle half a minute. One second finds a returning broker almost at once. And a
+# partition whose leader changed (a restarted broker bumps the leader epoch) can stall until
+# the next metadata refresh, 5 min by default: refresh every 5 s instead (a tiny request).
+_RECONNECT = {
+    "reconnect_backoff_ms": 100,
+    "reconnect_backoff_max_ms": 1000,
+    "metadata_max_age_ms": 5000,
+}
 
 # A consumer that dies without leaving its group holds its partitions until its session
 # times out (kafka-python's default: 45 s). 6 s is the broker's smallest allowed session

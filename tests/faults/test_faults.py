@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import psycopg
 import pytest
 
 from services.common.contracts import ALL_TOPICS, dead_letter_topic, topics
@@ -26,21 +27,21 @@ DRAIN_SECONDS = 90
 RESUME_BOUND_SECONDS = 10
 
 
+def _messages(platform: Platform) -> tuple[int, int]:
+    """Messages recorded, and the members' message counters (a message counted twice shows
+    there), read in one snapshot so that processing in between cannot skew them."""
+    with psycopg.connect(platform.db("members"), connect_timeout=2) as conn:
+        row = conn.execute(
+            "SELECT (SELECT count(*) FROM activity_message WHERE community_id = %(c)s),"
+            " (SELECT coalesce(sum(message_count), 0) FROM member WHERE community_id = %(c)s)",
+            {"c": platform.chat_community},
+        ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
 def _messages_recorded(platform: Platform) -> int:
-    return platform.scalar(
-        "members",
-        "SELECT count(*) FROM activity_message WHERE community_id = %(c)s",
-        c=platform.chat_community,
-    )
-
-
-def _message_counter(platform: Platform) -> int:
-    """The members' message counters: a message counted twice shows here."""
-    return platform.scalar(
-        "members",
-        "SELECT sum(message_count) FROM member WHERE community_id = %(c)s",
-        c=platform.chat_community,
-    )
+    return _messages(platform)[0]
 
 
 def _joins_recorded(platform: Platform) -> int:
@@ -95,9 +96,10 @@ def _drill(
     """Traffic, the fault, more traffic, drain; the counts and pauses. `fault` returns once
     what it broke is back."""
     since = datetime.now(UTC)
+    base_messages, base_counter = _messages(platform)
     base = {
-        "messages": _messages_recorded(platform),
-        "counter": _message_counter(platform),
+        "messages": base_messages,
+        "counter": base_counter,
         "joins": _joins_recorded(platform),
         "metrics": _joins_counted_by_metrics(platform),
     }
@@ -123,9 +125,10 @@ def _drill(
     traffic.finish(timeout=DRAIN_SECONDS)
 
     def counts() -> dict[str, int]:
+        messages, counter = _messages(platform)
         return {
-            "messages": _messages_recorded(platform) - base["messages"],
-            "counter": _message_counter(platform) - base["counter"],
+            "messages": messages - base["messages"],
+            "counter": counter - base["counter"],
             "joins": _joins_recorded(platform) - base["joins"],
             "metrics": _joins_counted_by_metrics(platform) - base["metrics"],
         }

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlmodel import Session
 
 from gateway import inbound, keys
-from gateway.auth import CallerDep, read_body
+from gateway.auth import CallerDep, KeyVerdicts, read_body
 from gateway.limits import RateLimiter
 from gateway.openapi import merged_openapi
 from gateway.routing import Upstreams, forward
@@ -89,6 +89,10 @@ async def _gateway_state(app: FastAPI) -> AsyncIterator[None]:
             )
             session.commit()
     app.state.upstreams = Upstreams.from_settings(settings)
+    app.state.key_verdicts = KeyVerdicts(
+        fresh_seconds=settings.api_key_cache_seconds,
+        grace_seconds=settings.api_key_outage_grace_seconds,
+    )
     app.state.limiter = RateLimiter(
         per_second=settings.rate_limit_per_second, burst=settings.rate_limit_burst
     )

@@ -50,6 +50,11 @@ INVALID_SIGNATURE = register_problem(ProblemKind("invalid-signature", 401, "Inva
 router = APIRouter(prefix="/v1", tags=["integrations"])
 
 
+def ingest_key(data: EventData) -> str:
+    """The record key of a bot's event: its group, as the platform names it."""
+    return f"{getattr(data, 'platform', '')}:{getattr(data, 'group_external_id', '')}"
+
+
 class IntegrationCreate(RequestModel):
     name: str = Field(min_length=1, max_length=120)
 
@@ -224,7 +229,9 @@ def _accept(
             ),
             id=event_id,
         )
-        outbox.enqueue(session, event, topic=data.topic)
+        # Keyed by group, not workspace: one busy workspace's chat spreads over partitions
+        # (and consumer replicas) while each group's messages keep their order.
+        outbox.enqueue(session, event, topic=data.topic, key=ingest_key(data))
         session.commit()
         return InboundAccepted(event_id=event_id, duplicate=False)
 

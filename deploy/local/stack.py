@@ -82,6 +82,10 @@ class Stack:
                 log_path=self.log_path(name),
             )
 
+    def respawn(self, name: str) -> None:
+        """Start a process again without waiting for it (the supervisor keeps watching)."""
+        self._spawn(name)
+
     def _spawn(self, name: str) -> None:
         target = next(t for n, t, _ in PROCESSES if n == name)
         self.processes[name] = spawn(

@@ -1,9 +1,9 @@
 from pydantic import Field
 
-from services.common.settings import ServiceSettings
+from gateway.webhooks.settings import WebhookSettings
 
 
-class GatewaySettings(ServiceSettings):
+class GatewaySettings(WebhookSettings):
     members_url: str = "http://127.0.0.1:8001"
     content_url: str = "http://127.0.0.1:8002"
     events_url: str = "http://127.0.0.1:8003"

@@ -18,6 +18,8 @@ from starlette.concurrency import run_in_threadpool
 from gateway.auth import CallerDep, read_body
 from gateway.models import InboundDelivery, Integration
 from gateway.signatures import InvalidSignature, new_secret, verify
+from gateway.webhooks import service as webhooks
+from gateway.webhooks.models import EndpointBase, EndpointCreate, WebhookEndpoint
 from services.common import outbox
 from services.common.contracts import (
     ChatMessagePosted,
@@ -25,7 +27,7 @@ from services.common.contracts import (
     GroupMemberJoined,
     GroupMemberLeft,
 )
-from services.common.http.problems import Problem, not_found
+from services.common.http.problems import Problem, field_problem, not_found
 from services.common.ids import new_id
 
 SOURCE = "/qunyun/gateway/inbound"
@@ -40,6 +42,11 @@ router = APIRouter(prefix="/v1", tags=["integrations"])
 
 class IntegrationCreate(BaseModel):
     name: str = Field(min_length=1, max_length=120)
+    endpoint: EndpointBase | None = Field(
+        default=None,
+        description="Where the platform's events go to this bot (webhooks out), signed with "
+        "the same secret: one registration serves both directions.",
+    )
 
 
 class IntegrationPublic(BaseModel):
@@ -48,6 +55,7 @@ class IntegrationPublic(BaseModel):
     created_at: datetime
     disabled_at: datetime | None
     inbound_path: str
+    endpoint_id: str | None = None
 
 
 class IntegrationCreated(IntegrationPublic):
@@ -64,9 +72,10 @@ class InboundAccepted(BaseModel):
     duplicate: bool
 
 
-def _public(integration: Integration) -> dict[str, Any]:
+def _public(integration: Integration, endpoint_id: str | None = None) -> dict[str, Any]:
     return integration.model_dump(exclude={"secret"}) | {
-        "inbound_path": f"/v1/inbound/{integration.id}"
+        "inbound_path": f"/v1/inbound/{integration.id}",
+        "endpoint_id": endpoint_id,
     }
 
 
@@ -82,7 +91,22 @@ def create_integration(
     )
     with Session(request.app.state.engine) as session:
         session.add(integration)
-        created = IntegrationCreated(**_public(integration), secret=integration.secret)
+        session.flush()
+        endpoint_id = None
+        if body.endpoint is not None:
+            try:
+                endpoint = webhooks.create_endpoint(
+                    session,
+                    workspace_id=caller.workspace_id,
+                    data=EndpointCreate(**body.endpoint.model_dump(), secret=integration.secret),
+                    allowed_networks=request.app.state.settings.allowed_networks,
+                    integration_id=integration.id,
+                )
+            except webhooks.InvalidEndpoint as exc:
+                slug = "destination-refused" if exc.field == "url" else "validation-error"
+                raise field_problem(f"endpoint.{exc.field}", str(exc), slug) from exc
+            endpoint_id = endpoint.id
+        created = IntegrationCreated(**_public(integration, endpoint_id), secret=integration.secret)
         session.commit()
         return created
 
@@ -94,13 +118,22 @@ def list_integrations(request: Request, caller: CallerDep) -> list[IntegrationPu
             select(Integration)
             .where(Integration.workspace_id == caller.workspace_id)
             .order_by(col(Integration.id))
+        ).all()
+        endpoints = dict(
+            session.exec(
+                select(WebhookEndpoint.integration_id, WebhookEndpoint.id).where(
+                    WebhookEndpoint.workspace_id == caller.workspace_id,
+                    col(WebhookEndpoint.integration_id).in_([i.id for i in rows]),
+                )
+            ).all()
         )
-        return [IntegrationPublic(**_public(i)) for i in rows]
+        return [IntegrationPublic(**_public(i, endpoints.get(i.id))) for i in rows]
 
 
 @router.delete("/integrations/{integration_id}", status_code=status.HTTP_204_NO_CONTENT)
 def disable_integration(integration_id: str, request: Request, caller: CallerDep) -> Response:
-    """Stop accepting pushes signed with this integration's secret."""
+    """Stop accepting pushes signed with this integration's secret, and stop delivering to
+    its endpoint."""
     with Session(request.app.state.engine) as session:
         integration = session.exec(
             select(Integration).where(
@@ -111,6 +144,14 @@ def disable_integration(integration_id: str, request: Request, caller: CallerDep
             raise not_found("integration", integration_id)
         integration.disabled_at = integration.disabled_at or datetime.now(UTC)
         session.add(integration)
+        for endpoint in session.exec(
+            select(WebhookEndpoint).where(
+                WebhookEndpoint.integration_id == integration.id, col(WebhookEndpoint.active)
+            )
+        ):
+            webhooks.disable(
+                session, endpoint=endpoint, reason="integration_disabled", now=datetime.now(UTC)
+            )
         session.commit()
     return Response(status_code=204)
 

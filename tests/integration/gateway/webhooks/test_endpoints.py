@@ -4,8 +4,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
+from standardwebhooks import Webhook
 
 from gateway import keys
+from tests.integration.gateway.webhooks.conftest import DispatcherProcess, wait_for
 from tests.integration.gateway.webhooks.factories import create_endpoint
 from tests.support.receiver import Receiver
 
@@ -95,3 +97,39 @@ def test_another_workspace_sees_none_of_it(
     assert api.get(f"/v1/webhooks/endpoints/{created['id']}", headers=other).status_code == 404
     assert api.get("/v1/webhooks/endpoints", headers=other).json()["data"] == []
     assert api.delete(f"/v1/webhooks/endpoints/{created['id']}", headers=other).status_code == 404
+
+
+def test_a_bot_integration_carries_its_endpoint_signed_with_the_same_secret(
+    api: TestClient, receiver: Receiver, dispatcher: DispatcherProcess
+) -> None:
+    created = api.post(
+        "/v1/integrations",
+        json={
+            "name": "涂色企服",
+            "endpoint": {"url": receiver.url("/bot"), "event_types": ["io.qunyun.member.*"]},
+        },
+    )
+    assert created.status_code == 201, created.text
+    bot = created.json()
+    endpoint = api.get(f"/v1/webhooks/endpoints/{bot['endpoint_id']}").json()
+    assert endpoint["integration_id"] == bot["id"]
+    listed = {i["id"]: i for i in api.get("/v1/integrations").json()}
+    assert listed[bot["id"]]["endpoint_id"] == bot["endpoint_id"]
+
+    queued = api.post(f"/v1/webhooks/endpoints/{bot['endpoint_id']}/test").json()
+    [ping] = wait_for(lambda: receiver.at("/bot"), what="the ping")
+    assert Webhook(bot["secret"]).verify(ping.body, ping.headers)["id"] == queued["event_id"]
+
+    assert api.delete(f"/v1/integrations/{bot['id']}").status_code == 204
+    after = api.get(f"/v1/webhooks/endpoints/{bot['endpoint_id']}").json()
+    assert after["active"] is False and after["disabled_reason"] == "integration_disabled"
+
+
+def test_an_integration_with_an_inward_endpoint_is_refused_whole(api: TestClient) -> None:
+    answer = api.post(
+        "/v1/integrations",
+        json={"name": "x", "endpoint": {"url": "http://169.254.169.254/"}},
+    )
+    assert answer.status_code == 422
+    assert answer.json()["errors"][0]["field"] == "endpoint.url"
+    assert all(i["name"] != "x" for i in api.get("/v1/integrations").json())

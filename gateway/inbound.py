@@ -103,8 +103,7 @@ def create_integration(
                     integration_id=integration.id,
                 )
             except webhooks.InvalidEndpoint as exc:
-                slug = "destination-refused" if exc.field == "url" else "validation-error"
-                raise field_problem(f"endpoint.{exc.field}", str(exc), slug) from exc
+                raise field_problem(f"endpoint.{exc.field}", str(exc), exc.slug) from exc
             endpoint_id = endpoint.id
         created = IntegrationCreated(**_public(integration, endpoint_id), secret=integration.secret)
         session.commit()

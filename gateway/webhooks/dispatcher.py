@@ -50,6 +50,7 @@ class Dispatcher:
         self._results: list[Result] = []
         self._results_ready = asyncio.Event()
         self._wake = asyncio.Event()
+        self._closing = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def wake(self) -> None:
@@ -59,7 +60,7 @@ class Dispatcher:
 
     async def run(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
-        writer = asyncio.create_task(self._write_results(stop))
+        writer = asyncio.create_task(self._write_results())
         gauges = asyncio.create_task(self._measure(stop))
         try:
             await self._claim_and_send(stop)
@@ -70,6 +71,11 @@ class Dispatcher:
                 await asyncio.wait(
                     self._in_flight, timeout=self._settings.webhook_attempt_timeout_seconds
                 )
+            leftovers = list(self._in_flight)
+            for task in leftovers:
+                task.cancel()
+            await asyncio.gather(*leftovers, return_exceptions=True)
+            self._closing = True
             self._results_ready.set()
             await writer
             gauges.cancel()
@@ -128,26 +134,25 @@ class Dispatcher:
         self._results.append(result)
         self._results_ready.set()
 
-    async def _write_results(self, stop: asyncio.Event) -> None:
+    async def _write_results(self) -> None:
         """Write results in batches: whatever finished while the last batch was written."""
         while True:
             await self._results_ready.wait()
             self._results_ready.clear()
             batch, self._results = self._results, []
-            if batch:
-                while True:
-                    try:
-                        await asyncio.to_thread(self._record, batch)
-                        break
-                    except sa.exc.SQLAlchemyError:
-                        # The leases expire meanwhile and the messages are sent again: at
-                        # least once. Keep trying while we can.
-                        log.exception("recording attempts failed; retrying")
-                        if stop.is_set() and not self._in_flight:
-                            return
-                        await asyncio.sleep(1)
-                self._wake.set()  # ordered queues may have a next message now
-            elif stop.is_set() and not self._in_flight:
+            while batch:
+                try:
+                    await asyncio.to_thread(self._record, batch)
+                    break
+                except sa.exc.SQLAlchemyError:
+                    # Unrecorded deliveries are sent again once their leases run out: at least
+                    # once. Keep trying until shutdown.
+                    log.exception("recording attempts failed; retrying")
+                    if self._closing:
+                        return
+                    await asyncio.sleep(1)
+            self._wake.set()  # ordered queues may have a next message now
+            if self._closing and not self._results:
                 return
 
     def _record(self, batch: list[Result]) -> None:

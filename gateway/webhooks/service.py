@@ -29,9 +29,9 @@ PING_SOURCE = "/qunyun/gateway/webhooks"
 class InvalidEndpoint(ValueError):
     """An endpoint field we refuse; `field` names it for a 422."""
 
-    def __init__(self, field: str, message: str):
+    def __init__(self, field: str, message: str, slug: str = "validation-error"):
         super().__init__(message)
-        self.field = field
+        self.field, self.slug = field, slug
 
 
 def valid_secret(secret: str | None) -> str:
@@ -52,7 +52,7 @@ def _check(url: str | None, event_types: list[str] | None, allowed: list[Network
         try:
             ssrf.checked_address(url, allowed)
         except ssrf.DestinationRefused as exc:
-            raise InvalidEndpoint("url", str(exc)) from exc
+            raise InvalidEndpoint("url", str(exc), "destination-refused") from exc
     if event_types is not None and (unknown := catalog.unknown_patterns(event_types)):
         raise InvalidEndpoint("event_types", f"no event type matches {', '.join(unknown)}")
 
@@ -101,6 +101,9 @@ def update_endpoint(
 ) -> WebhookEndpoint:
     """Change what is given; re-enabling clears the failure record (redeliver separately)."""
     changes = data.model_dump(exclude_unset=True)
+    for name in ("url", "description", "event_types", "ordered", "active"):
+        if name in changes and changes[name] is None:
+            raise InvalidEndpoint(name, "may be changed, not removed")
     _check(changes.get("url"), changes.get("event_types"), allowed_networks)
     if changes.get("active") and not endpoint.active:
         endpoint.failing_since = endpoint.disabled_at = endpoint.disabled_reason = None

@@ -62,8 +62,7 @@ def _message(session: Session, endpoint_id: str, message_id: str) -> WebhookMess
 
 
 def _refused(exc: service.InvalidEndpoint) -> Problem:
-    slug = "destination-refused" if exc.field == "url" else "validation-error"
-    return field_problem(exc.field, str(exc), slug)
+    return field_problem(exc.field, str(exc), exc.slug)
 
 
 @router.get("/event-types", response_model=list[EventTypePublic])

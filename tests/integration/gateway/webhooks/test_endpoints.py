@@ -43,6 +43,8 @@ def test_an_endpoint_is_created_its_secret_shown_once_and_changed(
     )
     assert changed.status_code == 200, changed.text
     assert changed.json()["ordered"] is False and changed.json()["community_ids"] is None
+    emptied = api.patch(f"/v1/webhooks/endpoints/{created['id']}", json={"event_types": None})
+    assert emptied.status_code == 422 and emptied.json()["errors"][0]["field"] == "event_types"
     listed = api.get("/v1/webhooks/endpoints").json()
     assert created["id"] in [e["id"] for e in listed["data"]]
     assert api.delete(f"/v1/webhooks/endpoints/{created['id']}").status_code == 204

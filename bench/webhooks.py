@@ -110,8 +110,15 @@ def _commit_events(engine: Engine, start: int, count: int, batch: int = 500) -> 
             session.commit()
 
 
-async def _raw_capacity(url: str, requests: int) -> float:
-    """Requests a second the receiver takes from httpx at the dispatcher's concurrency."""
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _raw_capacity(url: str, requests: int) -> tuple[float, float]:
+    """Requests a second the receiver takes from httpx at the dispatcher's concurrency, and
+    the CPU seconds this client spent per request."""
     secret = "whsec_" + "QUJD" * 8
     bodies = []
     for i in range(requests):
@@ -140,9 +147,10 @@ async def _raw_capacity(url: str, requests: int) -> float:
                         if not retry:
                             raise
 
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-        return requests / (time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        return requests / elapsed, (time.process_time() - cpu) / requests
 
 
 def _stats(receiver: str) -> dict[str, Any]:
@@ -169,7 +177,7 @@ def _profiled() -> list[str]:
 
 
 def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:.0f} ms"
+    return f"{seconds * 1000:.1f} ms" if seconds < 0.1 else f"{seconds * 1000:.0f} ms"
 
 
 def benchmark(server_url: str) -> bool:
@@ -210,7 +218,7 @@ def benchmark(server_url: str) -> bool:
                     logs / "receiver.log",
                 )
             )
-            capacity = asyncio.run(_raw_capacity(f"{receiver}/raw", min(burst, 5000)))
+            capacity, client_cpu = asyncio.run(_raw_capacity(f"{receiver}/raw", min(burst, 5000)))
             httpx.post(f"{receiver}/reset")
             print(f"webhooks: receiver raw capacity {capacity:,.0f}/s", flush=True)
 
@@ -273,11 +281,15 @@ def benchmark(server_url: str) -> bool:
 
             # Throughput: a burst committed at once, delivered as fast as the dispatcher can.
             httpx.post(f"{receiver}/reset")
+            dispatcher_cpu = _cpu_seconds(processes[-1].pid)
             committed = time.perf_counter()
-            _commit_events(producer, 2_000_000, burst)
+            _commit_events(producer, 2_000_000, burst)  # as fast as this machine commits
             commit_seconds = time.perf_counter() - committed
             flood = _wait_delivered(receiver, burst, 180)
             per_second = flood["unique"] / max(flood["last"] - flood["first"], 1e-9)
+            cpu_per_delivery = (_cpu_seconds(processes[-1].pid) - dispatcher_cpu) / max(
+                flood["unique"], 1
+            )
             duplicates = flood["received"] - flood["unique"]
         finally:
             stop_relay.set()
@@ -309,6 +321,13 @@ def benchmark(server_url: str) -> bool:
                 ["burst committed to the outbox in", f"{commit_seconds:.1f} s", ""],
                 ["burst delivered (distinct webhook ids)", f"{flood['unique']:,}", f"{burst:,}"],
                 ["duplicate deliveries in the burst", str(duplicates), ""],
+                ["httpx client CPU per request (raw)", _ms(client_cpu), "baseline"],
+                ["dispatcher CPU per delivery (all of it)", _ms(cpu_per_delivery), ""],
+                [
+                    "deliveries/s one free core allows",
+                    f"{1 / max(cpu_per_delivery, 1e-9):,.0f}/s",
+                    f"raw client: {1 / max(client_cpu, 1e-9):,.0f}/s",
+                ],
                 ["commit → delivery p50 (paced)", _ms(statistics.median(latencies)), ""],
                 ["commit → delivery p99 (paced)", _ms(cuts[98]), ""],
             ],

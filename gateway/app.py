@@ -19,6 +19,7 @@ from gateway.limits import RateLimiter
 from gateway.openapi import merged_openapi
 from gateway.routing import Upstreams, forward
 from gateway.settings import GatewaySettings
+from gateway.webhooks import views as webhooks
 from services.common.contracts import topics
 from services.common.http.problems import Problem, allowed_methods
 from services.common.runtime import ServiceSpec, create_service_app
@@ -107,7 +108,7 @@ SPEC = ServiceSpec(
     name="gateway",
     version=VERSION,
     # The gateway's own routes come before the catch-all proxy.
-    routers=[inbound.router, proxy],
+    routers=[inbound.router, webhooks.router, proxy],
     migrations_dir=Path(__file__).parent / "migrations",
     produces=[topics.INGEST_MESSAGES],
     lifespan_hooks=[_gateway_state],

@@ -19,6 +19,8 @@ from starlette.concurrency import run_in_threadpool
 from gateway.auth import CallerDep, read_body
 from gateway.models import InboundDelivery, Integration
 from gateway.signatures import InvalidSignature, new_secret, verify
+from gateway.webhooks import service as webhooks
+from gateway.webhooks.models import EndpointBase, EndpointCreate, WebhookEndpoint
 from services.common import outbox
 from services.common.contracts import (
     ChatMessagePosted,
@@ -31,6 +33,7 @@ from services.common.http.openapi import set_location
 from services.common.http.problems import (
     Problem,
     ProblemKind,
+    field_problem,
     not_found,
     problem_responses,
     register_problem,
@@ -57,6 +60,11 @@ def ingest_key(data: EventData) -> str:
 
 class IntegrationCreate(RequestModel):
     name: str = Field(min_length=1, max_length=120)
+    endpoint: EndpointBase | None = Field(
+        default=None,
+        description="Where the platform's events go to this bot (webhooks out), signed with "
+        "the same secret: one registration serves both directions.",
+    )
 
 
 class IntegrationPublic(BaseModel):
@@ -65,6 +73,7 @@ class IntegrationPublic(BaseModel):
     created_at: datetime
     disabled_at: datetime | None
     inbound_path: str
+    endpoint_id: str | None = None
 
 
 class IntegrationCreated(IntegrationPublic):
@@ -81,9 +90,10 @@ class InboundAccepted(BaseModel):
     duplicate: bool
 
 
-def _public(integration: Integration) -> dict[str, Any]:
+def _public(integration: Integration, endpoint_id: str | None = None) -> dict[str, Any]:
     return integration.model_dump(exclude={"secret"}) | {
-        "inbound_path": f"/v1/inbound/{integration.id}"
+        "inbound_path": f"/v1/inbound/{integration.id}",
+        "endpoint_id": endpoint_id,
     }
 
 
@@ -109,7 +119,25 @@ def create_integration(
                 secret=new_secret(),
             )
             session.add(integration)
-            return 201, IntegrationCreated(**_public(integration), secret=integration.secret)
+            session.flush()
+            endpoint_id = None
+            if body.endpoint is not None:
+                try:
+                    endpoint = webhooks.create_endpoint(
+                        session,
+                        workspace_id=caller.workspace_id,
+                        data=EndpointCreate(
+                            **body.endpoint.model_dump(), secret=integration.secret
+                        ),
+                        allowed_networks=request.app.state.settings.allowed_networks,
+                        integration_id=integration.id,
+                    )
+                except webhooks.InvalidEndpoint as exc:
+                    raise field_problem(f"endpoint.{exc.field}", str(exc), exc.slug) from exc
+                endpoint_id = endpoint.id
+            return 201, IntegrationCreated(
+                **_public(integration, endpoint_id), secret=integration.secret
+            )
 
         response = run_once(
             session,
@@ -132,7 +160,13 @@ def get_integration(integration_id: str, request: Request, caller: CallerDep) ->
         ).one_or_none()
         if integration is None:
             raise not_found("integration", integration_id)
-        return IntegrationPublic(**_public(integration))
+        endpoint_id = session.exec(
+            select(WebhookEndpoint.id).where(
+                WebhookEndpoint.workspace_id == caller.workspace_id,
+                WebhookEndpoint.integration_id == integration.id,
+            )
+        ).first()
+        return IntegrationPublic(**_public(integration, endpoint_id))
 
 
 @router.get("/integrations", response_model=list[IntegrationPublic])
@@ -142,13 +176,22 @@ def list_integrations(request: Request, caller: CallerDep) -> list[IntegrationPu
             select(Integration)
             .where(Integration.workspace_id == caller.workspace_id)
             .order_by(col(Integration.id))
+        ).all()
+        endpoints = dict(
+            session.exec(
+                select(WebhookEndpoint.integration_id, WebhookEndpoint.id).where(
+                    WebhookEndpoint.workspace_id == caller.workspace_id,
+                    col(WebhookEndpoint.integration_id).in_([i.id for i in rows]),
+                )
+            ).all()
         )
-        return [IntegrationPublic(**_public(i)) for i in rows]
+        return [IntegrationPublic(**_public(i, endpoints.get(i.id))) for i in rows]
 
 
 @router.delete("/integrations/{integration_id}", status_code=status.HTTP_204_NO_CONTENT)
 def disable_integration(integration_id: str, request: Request, caller: CallerDep) -> Response:
-    """Stop accepting pushes signed with this integration's secret."""
+    """Stop accepting pushes signed with this integration's secret, and stop delivering to
+    its endpoint."""
     with Session(request.app.state.engine) as session:
         integration = session.exec(
             select(Integration).where(
@@ -159,6 +202,14 @@ def disable_integration(integration_id: str, request: Request, caller: CallerDep
             raise not_found("integration", integration_id)
         integration.disabled_at = integration.disabled_at or datetime.now(UTC)
         session.add(integration)
+        for endpoint in session.exec(
+            select(WebhookEndpoint).where(
+                WebhookEndpoint.integration_id == integration.id, col(WebhookEndpoint.active)
+            )
+        ):
+            webhooks.disable(
+                session, endpoint=endpoint, reason="integration_disabled", now=datetime.now(UTC)
+            )
         session.commit()
     return Response(status_code=204)
 

@@ -3,10 +3,10 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
-from services.common.settings import ServiceSettings
+from gateway.webhooks.settings import WebhookSettings
 
 
-class GatewaySettings(ServiceSettings):
+class GatewaySettings(WebhookSettings):
     members_url: str = "http://127.0.0.1:8001"
     content_url: str = "http://127.0.0.1:8002"
     events_url: str = "http://127.0.0.1:8003"

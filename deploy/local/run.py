@@ -18,7 +18,7 @@ from deploy.local.demo import seed_demo
 from deploy.local.kafka import KafkaBroker
 from deploy.local.postgres import PostgresServer
 from deploy.local.processes import RestartBackoff
-from deploy.local.stack import PROCESSES, Stack
+from deploy.local.stack import LOCAL_WEBHOOK_NETWORKS, PROCESSES, Stack
 from services.common.contracts import ALL_TOPICS
 from services.common.kafka import ensure_topics
 
@@ -107,7 +107,11 @@ def main() -> int:
             admin_api_key=_secret(RUN / "admin-key", lambda: "qy_" + secrets.token_urlsafe(32)),
             internal_token=_secret(RUN / "internal-token", lambda: secrets.token_urlsafe(32)),
         )
-        _say("starting services and the gateway (logs in .run/logs/)")
+        _say("starting services, the gateway and its webhook dispatcher (logs in .run/logs/)")
+        _say(
+            f"webhook destinations on loopback ({LOCAL_WEBHOOK_NETWORKS}) are allow-listed, "
+            "so endpoints may point at a receiver on this machine; production allows none"
+        )
         stack.start_all()
         community_id = seed_demo(stack.url("gateway"), stack.admin_api_key)
         _say(f"ready in {time.monotonic() - started:.1f} s")

@@ -1,23 +1,47 @@
-"""The events service: activities, registration, check-in, challenges and lotteries.
+"""The events service: activities, registration with a waiting list, check-in (签到), daily
+check-in challenges (打卡), temporary groups, lotteries, feedback, reports and reminders.
 
-Only the platform kit runs here so far (database, outbox, health); its domain arrives with
-the activities issue.
+Every router, event handler and periodic job of the service is named here, in one place.
 """
 
 from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.common.consumer import Handler
 from services.common.contracts import topics
+from services.common.periodic import PeriodicJob
 from services.common.runtime import ServiceSpec, create_service_app
+from services.events.activities import views as activities
+from services.events.checkin import service as checkin_service
+from services.events.checkin import views as checkin
+from services.events.registration import handlers as registration_handlers
+from services.events.registration import service as registration_service
+from services.events.registration import views as registration
+from services.events.replica import handlers as replica
+
+ROUTERS = [activities.router, registration.router, checkin.router]
+
+HANDLERS: dict[str, Handler] = {
+    **replica.HANDLERS,
+    **registration_handlers.HANDLERS,
+}
+
+JOBS = [
+    PeriodicJob("lapse-offers", 30, registration_service.lapse_offers),
+    PeriodicJob("close-ended-sessions", 60, checkin_service.close_ended_sessions),
+]
 
 SPEC = ServiceSpec(
     name="events",
-    version="0.1.0",
-    routers=[],
+    version="0.2.0",
+    routers=ROUTERS,
     migrations_dir=Path(__file__).parent / "migrations",
     produces=[topics.ACTIVITIES],
-    description="Activities, registration with waiting lists, check-in, streaks and lotteries.",
+    handlers=HANDLERS,
+    periodic=JOBS,
+    description="Activities, registration with waiting lists, check-in, daily check-in "
+    "challenges, temporary groups, lotteries, feedback and reports.",
 )
 
 

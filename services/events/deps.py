@@ -14,7 +14,13 @@ from services.events.replica.service import community_of
 def community_in_path(
     community_id: str, session: SessionDep, workspace_id: WorkspaceDep
 ) -> Community:
-    return community_of(session, workspace_id=workspace_id, community_id=community_id)
+    community = community_of(session, workspace_id=workspace_id, community_id=community_id)
+    # Hand the connection back before the route runs: dependencies and routes take turns on
+    # the threadpool, and a request holding a pooled connection while it waits for a thread
+    # can starve the requests that hold threads while they wait for a connection.
+    session.expunge(community)
+    session.rollback()
+    return community
 
 
 CommunityDep = Annotated[Community, Depends(community_in_path)]

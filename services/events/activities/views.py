@@ -90,8 +90,9 @@ def update(
     """Change the plan: KPI targets, budget lines (planned and spent), hosts, eligibility..."""
     activity = activity_of(session, community=community, activity_id=activity_id)
     activity = update_activity(session, community=community, activity=activity, body=body)
+    answer = public(activity, community)
     session.commit()
-    return public(activity, community)
+    return answer
 
 
 @router.post(
@@ -113,8 +114,9 @@ def move(
         reason=body.reason,
         now=now(),
     )
+    answer = public(activity, community)
     session.commit()
-    return public(activity, community)
+    return answer
 
 
 @router.get("/{activity_id}/sessions", response_model=list[SessionPublic])
@@ -137,8 +139,9 @@ def cancel_one_session(
     activity = activity_of(session, community=community, activity_id=activity_id)
     row = session_of(session, activity=activity, session_id=session_id)
     row = cancel_session(session, activity=activity, row=row, now=now())
+    answer = session_public(row, community.timezone)
     session.commit()
-    return session_public(row, community.timezone)
+    return answer
 
 
 @router.get("/{activity_id}/eligibility/{member_id}", response_model=EligibilityAnswer)
@@ -163,5 +166,6 @@ def set_group(
     """Link the activity's (temporary) group; confirmed registrants are invited by event."""
     activity = activity_of(session, community=community, activity_id=activity_id)
     link_group(session, community=community, activity=activity, group_id=body.group_id, now=now())
+    answer = public(activity, community)
     session.commit()
-    return public(activity, community)
+    return answer

@@ -49,8 +49,9 @@ def create(
     activity = activity_of(session, community=community, activity_id=activity_id)
     row = session_of(session, activity=activity, session_id=session_id)
     reg, _ = check_in(session, community=community, activity=activity, row=row, how=body, now=now())
+    answer = _public(reg)
     session.commit()
-    return _public(reg)
+    return answer
 
 
 @router.get("/check-ins", response_model=Page[CheckInPublic])

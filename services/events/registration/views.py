@@ -115,8 +115,9 @@ def cancel_registration(
     reg = cancel(
         session, activity=activity, registration_id=registration_id, reason=body.reason, now=now()
     )
+    answer = public(session, reg)
     session.commit()
-    return public(session, reg)
+    return answer
 
 
 @router.post(
@@ -130,5 +131,6 @@ def accept(
     """Take the place offered before the offer lapses."""
     activity = activity_of(session, community=community, activity_id=activity_id)
     reg = accept_offer(session, activity=activity, registration_id=registration_id, now=now())
+    answer = public(session, reg)
     session.commit()
-    return public(session, reg)
+    return answer

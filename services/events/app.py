@@ -13,6 +13,8 @@ from services.common.contracts import topics
 from services.common.periodic import PeriodicJob
 from services.common.runtime import ServiceSpec, create_service_app
 from services.events.activities import views as activities
+from services.events.challenges import handlers as challenge_handlers
+from services.events.challenges import views as challenges
 from services.events.checkin import service as checkin_service
 from services.events.checkin import views as checkin
 from services.events.registration import handlers as registration_handlers
@@ -20,11 +22,12 @@ from services.events.registration import service as registration_service
 from services.events.registration import views as registration
 from services.events.replica import handlers as replica
 
-ROUTERS = [activities.router, registration.router, checkin.router]
+ROUTERS = [activities.router, registration.router, checkin.router, challenges.router]
 
 HANDLERS: dict[str, Handler] = {
     **replica.HANDLERS,
     **registration_handlers.HANDLERS,
+    **challenge_handlers.HANDLERS,
 }
 
 JOBS = [

@@ -17,12 +17,24 @@ from services.events.challenges import handlers as challenge_handlers
 from services.events.challenges import views as challenges
 from services.events.checkin import service as checkin_service
 from services.events.checkin import views as checkin
+from services.events.feedback import views as feedback
+from services.events.lotteries import views as lotteries
 from services.events.registration import handlers as registration_handlers
 from services.events.registration import service as registration_service
 from services.events.registration import views as registration
+from services.events.reminders import service as reminders
 from services.events.replica import handlers as replica
+from services.events.reports import views as reports
 
-ROUTERS = [activities.router, registration.router, checkin.router, challenges.router]
+ROUTERS = [
+    activities.router,
+    registration.router,
+    checkin.router,
+    challenges.router,
+    lotteries.router,
+    feedback.router,
+    reports.router,
+]
 
 HANDLERS: dict[str, Handler] = {
     **replica.HANDLERS,
@@ -33,6 +45,7 @@ HANDLERS: dict[str, Handler] = {
 JOBS = [
     PeriodicJob("lapse-offers", 30, registration_service.lapse_offers),
     PeriodicJob("close-ended-sessions", 60, checkin_service.close_ended_sessions),
+    PeriodicJob("send-reminders", 30, reminders.send_due_reminders),
 ]
 
 SPEC = ServiceSpec(

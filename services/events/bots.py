@@ -10,7 +10,7 @@ from sqlmodel import Session
 from services.common.cloudevents import CloudEvent
 from services.common.contracts import InboundRequestRefused
 from services.common.contracts.ingest import GroupActivity
-from services.events.problems import Problem, not_found
+from services.events.problems import NotEligible, Problem, not_found
 from services.events.publishing import publish
 from services.events.replica.models import Community, Member
 from services.events.replica.service import group_by_platform_id, member_by_identity
@@ -31,12 +31,8 @@ def sender_of(session: Session, event: CloudEvent, data: GroupActivity) -> tuple
         session, community=community, platform=data.platform, external_id=data.sender_external_id
     )
     if member is None:
-        raise Problem(
-            403,
-            "not-eligible",
-            "Not eligible",
-            "The sender is not a member of this community.",
-            condition="not-a-member",
+        raise NotEligible(
+            condition="not-a-member", reason="The sender is not a member of this community."
         )
     return community, member
 

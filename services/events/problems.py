@@ -1,119 +1,173 @@
-"""Every problem the events service answers with, defined once: a stable slug (the end of the
-`type` URL), a status and a title. Domain functions raise these; the kit renders them."""
+"""Every problem the events service answers with, each defined once as a named problem type
+(the kit's `ProblemType`): its status, title, how its detail reads, and the typed fields a
+client reads without parsing the detail. Slugs are chosen not to clash with members' own
+(`invalid-transition`, `group-dissolved` are theirs), since the gateway's OpenAPI document
+lists every service's problems together."""
 
-from datetime import datetime
-from typing import Any
+from services.common.http.problems import (
+    NotFound,
+    Problem,
+    ProblemType,
+    field_problem,
+    not_found,
+    problem_responses,
+)
 
-from services.common.http.problems import Problem, field_problem, not_found
-
-__all__ = ["Problem", "field_problem", "not_found"]
-
-
-def invalid_transition(
-    *, activity_id: str, current: str, target: str, allowed: list[str]
-) -> Problem:
-    return Problem(
-        409,
-        "invalid-transition",
-        "Impossible transition",
-        f"Activity {activity_id} is {current}; it cannot become {target}.",
-        current=current,
-        target=target,
-        allowed=allowed,
-    )
-
-
-def not_eligible(condition: str, detail: str, **extra: Any) -> Problem:
-    """The member fails one of the activity's conditions; `condition` names which."""
-    return Problem(403, "not-eligible", "Not eligible", detail, condition=condition, **extra)
-
-
-def registration_closed(detail: str) -> Problem:
-    return Problem(409, "registration-closed", "Registration is closed", detail)
-
-
-def invalid_schedule(detail: str) -> Problem:
-    return Problem(
-        422,
-        "invalid-schedule",
-        "The schedule is not valid",
-        detail,
-        errors=[{"field": "schedule", "in": "body", "message": detail, "code": "invalid-schedule"}],
-    )
+__all__ = [
+    "ActivityNotEditable",
+    "AlreadyCheckedIn",
+    "AlreadyCheckedInToday",
+    "FeedbackExists",
+    "InvalidActivityTransition",
+    "InvalidRegistrationState",
+    "InvalidSchedule",
+    "LinkedGroupDissolved",
+    "NoMakeupCards",
+    "NotAChallenge",
+    "NotEligible",
+    "NotFound",
+    "NotRegistered",
+    "NothingToDraw",
+    "OutsideChallenge",
+    "Problem",
+    "RegistrationClosed",
+    "SessionNotOpen",
+    "field_problem",
+    "not_found",
+    "problem_responses",
+]
 
 
-def not_editable(detail: str) -> Problem:
-    return Problem(409, "activity-not-editable", "The activity can no longer change so", detail)
+class InvalidActivityTransition(
+    ProblemType,
+    status=409,
+    title="Impossible transition",
+    detail="Activity {activity_id} is {current}; it cannot become {target}.",
+):
+    activity_id: str
+    current: str
+    target: str
+    allowed: list[str]
 
 
-def registration_state(detail: str, *, status: str) -> Problem:
-    """The registration is not in a state that allows this (e.g. accepting a lapsed offer)."""
-    return Problem(
-        409, "invalid-registration-state", "Not possible now", detail, registration_status=status
-    )
+class ActivityNotEditable(
+    ProblemType,
+    status=409,
+    title="The activity is history",
+    detail="Activity {activity_id} is {activity_status}; its plan no longer changes.",
+):
+    activity_id: str
+    activity_status: str
 
 
-def already_checked_in(first_at: datetime) -> Problem:
-    return Problem(
-        409,
-        "already-checked-in",
-        "Already checked in",
-        f"This place was checked in at {first_at.isoformat()}.",
-        checked_in_at=first_at.isoformat(),
-    )
+class InvalidSchedule(
+    ProblemType,
+    status=422,
+    title="The schedule is not valid",
+    detail="{reason}",
+    field="schedule",
+):
+    reason: str
 
 
-def not_registered(detail: str) -> Problem:
-    return Problem(409, "not-registered", "No confirmed place", detail)
+class NotEligible(ProblemType, status=403, title="Not eligible", detail="{reason}"):
+    """The member fails one of the activity's conditions; `condition` names which:
+    not-a-member, leads-not-allowed, level-too-low, role-not-allowed, missing-tag."""
+
+    condition: str
+    reason: str
 
 
-def session_not_open(detail: str) -> Problem:
-    return Problem(409, "session-not-open", "The session is not open", detail)
+class RegistrationClosed(
+    ProblemType, status=409, title="Registration is closed", detail="{reason}"
+):
+    reason: str
 
 
-def challenge_day_taken(day: str, first_at: datetime) -> Problem:
-    return Problem(
-        409,
-        "already-checked-in-today",
-        "Already checked in that day",
-        f"Day {day} already has a check-in, made at {first_at.isoformat()}.",
-        day=day,
-        checked_in_at=first_at.isoformat(),
-    )
+class SessionNotOpen(ProblemType, status=409, title="The session is not open", detail="{reason}"):
+    reason: str
 
 
-def outside_challenge(detail: str) -> Problem:
-    return Problem(409, "outside-challenge", "Not a day of the challenge", detail)
+class InvalidRegistrationState(
+    ProblemType,
+    status=409,
+    title="Not possible now",
+    detail="Registration {registration_id} is {registration_status}.",
+):
+    registration_id: str
+    registration_status: str
 
 
-def no_makeup_cards(limit: int) -> Problem:
-    return Problem(
-        409,
-        "no-makeup-cards",
-        "No make-up cards left",
-        f"All {limit} make-up cards are used.",
-        limit=limit,
-    )
+class AlreadyCheckedIn(
+    ProblemType,
+    status=409,
+    title="Already checked in",
+    detail="This place was checked in at {checked_in_at}.",
+):
+    checked_in_at: str
 
 
-def not_a_challenge(activity_id: str) -> Problem:
-    return Problem(
-        409,
-        "not-a-challenge",
-        "Not a check-in challenge",
-        f"Activity {activity_id} is not of kind checkin_challenge.",
-    )
+class NotRegistered(
+    ProblemType,
+    status=409,
+    title="No confirmed place",
+    detail="Member {member_id} holds no confirmed place in session {session_id}.",
+):
+    member_id: str
+    session_id: str
 
 
-def nothing_to_draw(detail: str) -> Problem:
-    return Problem(409, "nothing-to-draw", "Nothing to draw", detail)
+class AlreadyCheckedInToday(
+    ProblemType,
+    status=409,
+    title="Already checked in that day",
+    detail="Day {day} already has a check-in, made at {checked_in_at}.",
+):
+    day: str
+    checked_in_at: str
 
 
-def feedback_exists(feedback_id: str) -> Problem:
-    return Problem(
-        409,
-        "feedback-exists",
-        "Feedback already given",
-        "A member gives feedback on an activity once.",
-        feedback_id=feedback_id,
-    )
+class OutsideChallenge(
+    ProblemType, status=409, title="Not a day of the challenge", detail="{reason}"
+):
+    reason: str
+
+
+class NoMakeupCards(
+    ProblemType,
+    status=409,
+    title="No make-up cards left",
+    detail="All {limit} make-up cards are used.",
+):
+    limit: int
+
+
+class NotAChallenge(
+    ProblemType,
+    status=409,
+    title="Not a check-in challenge",
+    detail="Activity {activity_id} is not of kind checkin_challenge.",
+):
+    activity_id: str
+
+
+class NothingToDraw(ProblemType, status=409, title="Nothing to draw", detail="{reason}"):
+    reason: str
+
+
+class FeedbackExists(
+    ProblemType,
+    status=409,
+    title="Feedback already given",
+    detail="A member gives feedback on an activity once; see {feedback_id}.",
+):
+    feedback_id: str
+
+
+class LinkedGroupDissolved(
+    ProblemType,
+    status=409,
+    title="The group is dissolved",
+    detail="Group {group_id} is dissolved; link a live one.",
+):
+    group_id: str

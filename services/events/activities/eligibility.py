@@ -5,7 +5,7 @@ from the local replica, so registration never waits on the members service."""
 from dataclasses import dataclass
 
 from services.events.activities.models import Activity, Audience
-from services.events.problems import not_eligible
+from services.events.problems import NotEligible
 from services.events.replica.models import Member
 
 
@@ -40,6 +40,6 @@ def first_failure(activity: Activity, member: Member | None) -> Failure | None:
 def require_eligible(activity: Activity, member: Member | None) -> Member:
     failure = first_failure(activity, member)
     if failure is not None:
-        raise not_eligible(failure.condition, failure.detail)
+        raise NotEligible(condition=failure.condition, reason=failure.detail)
     assert member is not None
     return member

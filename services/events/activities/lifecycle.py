@@ -11,7 +11,7 @@ from services.events.activities.models import Activity, ActivitySession, Session
 from services.events.activities.service import locked_activity, sessions_of
 from services.events.checkin.service import close_session
 from services.events.groups.service import request_group
-from services.events.problems import invalid_transition, session_not_open
+from services.events.problems import InvalidActivityTransition, SessionNotOpen
 from services.events.publishing import publish
 from services.events.registration.models import LIVE, Registration, RegistrationStatus
 from services.events.registration.service import lock_session, release_all
@@ -43,7 +43,7 @@ def transition(
     current = Status(activity.status)
     allowed = TRANSITIONS[current]
     if target not in allowed:
-        raise invalid_transition(
+        raise InvalidActivityTransition(
             activity_id=activity.id,
             current=current,
             target=target,
@@ -94,7 +94,7 @@ def cancel_session(
     end, its registrants are told, and it sends no reminders."""
     row = lock_session(session, row.id)
     if row.status != SessionStatus.scheduled:
-        raise session_not_open(f"Session {row.id} is {row.status}.")
+        raise SessionNotOpen(reason=f"Session {row.id} is {row.status}.")
     regs = session.exec(
         select(Registration).where(
             Registration.session_id == row.id, col(Registration.status).in_(list(LIVE))

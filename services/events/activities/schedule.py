@@ -9,7 +9,7 @@ from dateutil.rrule import rrulestr
 
 from services.common.clock import as_utc, zone
 from services.events.activities.models import Schedule
-from services.events.problems import invalid_schedule
+from services.events.problems import InvalidSchedule
 
 MAX_SESSIONS = 366
 
@@ -26,7 +26,7 @@ def occurrences(
 ) -> list[tuple[datetime, datetime]]:
     """(start, end) in UTC of every session, in order."""
     if ends_at <= starts_at:
-        raise invalid_schedule("ends_at must be after starts_at")
+        raise InvalidSchedule(reason="ends_at must be after starts_at")
     duration: timedelta = ends_at - starts_at
     if schedule is None:
         return [(starts_at, ends_at)]
@@ -36,10 +36,11 @@ def occurrences(
         rule = rrulestr(schedule.rrule, dtstart=local_start)
         local_starts = list(islice(iter(rule), MAX_SESSIONS + 1))
     except (ValueError, TypeError, OverflowError) as exc:
-        raise invalid_schedule(f"the RRULE is not valid: {exc}") from exc
+        raise InvalidSchedule(reason=f"the RRULE is not valid: {exc}") from exc
     if len(local_starts) > MAX_SESSIONS:
-        raise invalid_schedule(
-            f"the RRULE makes more than {MAX_SESSIONS} sessions; bound it with COUNT or UNTIL"
+        raise InvalidSchedule(
+            reason=f"the RRULE makes more than {MAX_SESSIONS} sessions; "
+            "bound it with COUNT or UNTIL"
         )
     skipped = set(schedule.exceptions)
     sessions = []
@@ -49,5 +50,5 @@ def occurrences(
         start = local.replace(tzinfo=tz).astimezone(UTC)
         sessions.append((start, start + duration))
     if not sessions:
-        raise invalid_schedule("the RRULE and its exceptions leave no session")
+        raise InvalidSchedule(reason="the RRULE and its exceptions leave no session")
     return sessions

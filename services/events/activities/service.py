@@ -20,7 +20,7 @@ from services.events.activities.models import (
     Status,
 )
 from services.events.activities.schedule import in_zone, occurrences
-from services.events.problems import field_problem, invalid_schedule, not_editable, not_found
+from services.events.problems import ActivityNotEditable, InvalidSchedule, field_problem, not_found
 from services.events.replica.models import Community
 from services.events.replica.service import member_in
 
@@ -40,7 +40,7 @@ def _window(community: Community, opens: datetime | None, closes: datetime | Non
         and closes
         and in_zone(closes, community.timezone) <= in_zone(opens, community.timezone)
     ):
-        raise invalid_schedule("registration_closes_at must be after registration_opens_at")
+        raise InvalidSchedule(reason="registration_closes_at must be after registration_opens_at")
 
 
 def create_activity(session: Session, *, community: Community, body: ActivityCreate) -> Activity:
@@ -51,7 +51,7 @@ def create_activity(session: Session, *, community: Community, body: ActivityCre
     _check_hosts(session, community, body.hosts)
     _window(community, body.registration_opens_at, body.registration_closes_at)
     if body.challenge is not None and local_day(starts_at, tz) > body.challenge.starts_on:
-        raise invalid_schedule("the challenge starts before the activity does")
+        raise InvalidSchedule(reason="the challenge starts before the activity does")
     activity = Activity(
         id=new_id("act"),
         workspace_id=community.workspace_id,
@@ -107,7 +107,7 @@ def update_activity(
 ) -> Activity:
     """Change what may still change; a finished, reported or cancelled activity is history."""
     if activity.status in FROZEN:
-        raise not_editable(f"Activity {activity.id} is {activity.status}.")
+        raise ActivityNotEditable(activity_id=activity.id, activity_status=activity.status)
     changes = body.model_dump(exclude_unset=True)
     if "hosts" in changes and body.hosts is not None:
         _check_hosts(session, community, body.hosts)

@@ -34,6 +34,15 @@ from services.events.activities.service import (
 )
 from services.events.deps import CommunityDep
 from services.events.groups.service import link_group
+from services.events.problems import (
+    ActivityNotEditable,
+    InvalidActivityTransition,
+    InvalidSchedule,
+    LinkedGroupDissolved,
+    NotFound,
+    SessionNotOpen,
+    problem_responses,
+)
 from services.events.replica.service import member_in
 
 router = APIRouter(prefix="/v1/communities/{community_id}/activities", tags=["activities"])
@@ -43,9 +52,9 @@ router = APIRouter(prefix="/v1/communities/{community_id}/activities", tags=["ac
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=ActivityPublic,
-    responses={422: {"description": "`invalid-schedule`, or a field is not valid."}},
+    responses=problem_responses(NotFound, InvalidSchedule),
 )
-def create(
+def create_activity_route(
     body: ActivityCreate, community: CommunityDep, session: SessionDep, once: OnceDep
 ) -> JSONResponse:
     """Create a draft activity; its sessions come from `starts_at`/`ends_at` and `schedule`."""
@@ -74,17 +83,17 @@ def list_activities(
     return Page(data=[public(a, community) for a in rows], next_cursor=cursor)
 
 
-@router.get("/{activity_id}", response_model=ActivityPublic)
-def get(activity_id: str, community: CommunityDep, session: SessionDep) -> ActivityPublic:
+@router.get("/{activity_id}", response_model=ActivityPublic, responses=problem_responses(NotFound))
+def get_activity(activity_id: str, community: CommunityDep, session: SessionDep) -> ActivityPublic:
     return public(activity_of(session, community=community, activity_id=activity_id), community)
 
 
 @router.patch(
     "/{activity_id}",
     response_model=ActivityPublic,
-    responses={409: {"description": "Finished, reported or cancelled (`activity-not-editable`)."}},
+    responses=problem_responses(NotFound, ActivityNotEditable),
 )
-def update(
+def update_activity_route(
     activity_id: str, body: ActivityUpdate, community: CommunityDep, session: SessionDep
 ) -> ActivityPublic:
     """Change the plan: KPI targets, budget lines (planned and spent), hosts, eligibility..."""
@@ -98,9 +107,9 @@ def update(
 @router.post(
     "/{activity_id}/transitions",
     response_model=ActivityPublic,
-    responses={409: {"description": "An impossible step (`invalid-transition`, with `allowed`)."}},
+    responses=problem_responses(NotFound, InvalidActivityTransition),
 )
-def move(
+def transition_activity(
     activity_id: str, body: TransitionIn, community: CommunityDep, session: SessionDep
 ) -> ActivityPublic:
     """Move the activity along its lifecycle. `cancelled` tells every registrant (an event);
@@ -119,7 +128,11 @@ def move(
     return answer
 
 
-@router.get("/{activity_id}/sessions", response_model=list[SessionPublic])
+@router.get(
+    "/{activity_id}/sessions",
+    response_model=list[SessionPublic],
+    responses=problem_responses(NotFound),
+)
 def list_sessions(
     activity_id: str, community: CommunityDep, session: SessionDep
 ) -> list[SessionPublic]:
@@ -130,9 +143,9 @@ def list_sessions(
 @router.post(
     "/{activity_id}/sessions/{session_id}/cancel",
     response_model=SessionPublic,
-    responses={409: {"description": "Not scheduled any more (`session-not-open`)."}},
+    responses=problem_responses(NotFound, SessionNotOpen),
 )
-def cancel_one_session(
+def cancel_session_route(
     activity_id: str, session_id: str, community: CommunityDep, session: SessionDep
 ) -> SessionPublic:
     """Cancel one occurrence; its registrants are told and no reminder goes out for it."""
@@ -144,8 +157,12 @@ def cancel_one_session(
     return answer
 
 
-@router.get("/{activity_id}/eligibility/{member_id}", response_model=EligibilityAnswer)
-def eligibility(
+@router.get(
+    "/{activity_id}/eligibility/{member_id}",
+    response_model=EligibilityAnswer,
+    responses=problem_responses(NotFound),
+)
+def get_eligibility(
     activity_id: str, member_id: str, community: CommunityDep, session: SessionDep
 ) -> EligibilityAnswer:
     """Whether a member may register, and if not the first condition that fails."""
@@ -159,8 +176,12 @@ def eligibility(
     )
 
 
-@router.put("/{activity_id}/group", response_model=ActivityPublic)
-def set_group(
+@router.put(
+    "/{activity_id}/group",
+    response_model=ActivityPublic,
+    responses=problem_responses(NotFound, LinkedGroupDissolved),
+)
+def link_group_route(
     activity_id: str, body: GroupLinkIn, community: CommunityDep, session: SessionDep
 ) -> ActivityPublic:
     """Link the activity's (temporary) group; confirmed registrants are invited by event."""

@@ -24,11 +24,11 @@ from services.events.challenges.models import (
 )
 from services.events.challenges.streaks import best_streak, current_streak
 from services.events.problems import (
-    challenge_day_taken,
-    no_makeup_cards,
-    not_a_challenge,
-    outside_challenge,
-    registration_closed,
+    AlreadyCheckedInToday,
+    NoMakeupCards,
+    NotAChallenge,
+    OutsideChallenge,
+    RegistrationClosed,
 )
 from services.events.publishing import publish
 from services.events.replica.models import Community
@@ -42,7 +42,7 @@ def challenge_of(
 ) -> tuple[Activity, ChallengeSpec]:
     activity = activity_of(session, community=community, activity_id=challenge_id)
     if activity.kind != Kind.checkin_challenge or activity.challenge is None:
-        raise not_a_challenge(activity.id)
+        raise NotAChallenge(activity_id=activity.id)
     return activity, ChallengeSpec.model_validate(activity.challenge)
 
 
@@ -101,10 +101,10 @@ def _record(
     now: datetime,
 ) -> CheckInPublic:
     if activity.status not in OPEN:
-        raise registration_closed(f"Challenge {activity.id} is {activity.status}.")
+        raise RegistrationClosed(reason=f"Challenge {activity.id} is {activity.status}.")
     if not spec.starts_on <= day <= spec.ends_on:
-        raise outside_challenge(
-            f"{day} is not within the challenge ({spec.starts_on} to {spec.ends_on}, "
+        raise OutsideChallenge(
+            reason=f"{day} is not within the challenge ({spec.starts_on} to {spec.ends_on}, "
             f"in {community.timezone})."
         )
     member = require_eligible(
@@ -113,10 +113,12 @@ def _record(
     participant = _locked_participant(session, activity, member.id)
     existing = session.get(ChallengeCheckIn, (activity.id, member.id, day))
     if existing is not None:
-        raise challenge_day_taken(day.isoformat(), existing.recorded_at)
+        raise AlreadyCheckedInToday(
+            day=day.isoformat(), checked_in_at=existing.recorded_at.isoformat()
+        )
     if makeup:
         if participant.makeups_used >= spec.makeup_cards:
-            raise no_makeup_cards(spec.makeup_cards)
+            raise NoMakeupCards(limit=spec.makeup_cards)
         participant.makeups_used += 1
     session.add(
         ChallengeCheckIn(
@@ -238,7 +240,9 @@ def make_up(
     """Fill a missed past day with one of the challenge's make-up cards (补卡)."""
     activity, spec = challenge_of(session, community=community, challenge_id=challenge_id)
     if day >= local_day(now, community.timezone):
-        raise outside_challenge("A make-up card fills a day that has passed; check in for today.")
+        raise OutsideChallenge(
+            reason="A make-up card fills a day that has passed; check in for today."
+        )
     return _record(
         session,
         community=community,

@@ -23,6 +23,16 @@ from services.events.challenges.service import (
     participant_public,
 )
 from services.events.deps import CommunityDep
+from services.events.problems import (
+    AlreadyCheckedInToday,
+    NoMakeupCards,
+    NotAChallenge,
+    NotEligible,
+    NotFound,
+    OutsideChallenge,
+    RegistrationClosed,
+    problem_responses,
+)
 
 router = APIRouter(prefix="/v1/communities/{community_id}/challenges", tags=["challenges"])
 
@@ -36,7 +46,14 @@ _CONFLICTS = (
     "/{challenge_id}/check-ins",
     response_model=CheckInPublic,
     status_code=201,
-    responses={403: {"description": "`not-eligible`."}, 409: {"description": _CONFLICTS}},
+    responses=problem_responses(
+        NotFound,
+        NotEligible,
+        AlreadyCheckedInToday,
+        OutsideChallenge,
+        NotAChallenge,
+        RegistrationClosed,
+    ),
 )
 def create_check_in(
     challenge_id: str, body: CheckInIn, community: CommunityDep, session: SessionDep
@@ -60,7 +77,15 @@ def create_check_in(
     "/{challenge_id}/makeups",
     response_model=CheckInPublic,
     status_code=201,
-    responses={409: {"description": _CONFLICTS}},
+    responses=problem_responses(
+        NotFound,
+        NotEligible,
+        AlreadyCheckedInToday,
+        OutsideChallenge,
+        NoMakeupCards,
+        NotAChallenge,
+        RegistrationClosed,
+    ),
 )
 def create_makeup(
     challenge_id: str, body: MakeupIn, community: CommunityDep, session: SessionDep
@@ -88,7 +113,11 @@ def get_participant(
     )
 
 
-@router.get("/{challenge_id}/leaderboard", response_model=Page[LeaderboardEntry])
+@router.get(
+    "/{challenge_id}/leaderboard",
+    response_model=Page[LeaderboardEntry],
+    responses=problem_responses(NotFound, NotAChallenge),
+)
 def leaderboard(
     challenge_id: str, community: CommunityDep, session: SessionDep, paging: Paging
 ) -> Page[LeaderboardEntry]:

@@ -13,12 +13,7 @@ from services.common.ids import new_id
 from services.events.activities.eligibility import require_eligible
 from services.events.activities.models import Activity, ActivitySession, SessionStatus, Status
 from services.events.checkin.models import CheckInIn, SessionClosed
-from services.events.problems import (
-    already_checked_in,
-    not_found,
-    not_registered,
-    session_not_open,
-)
+from services.events.problems import AlreadyCheckedIn, NotRegistered, SessionNotOpen, not_found
 from services.events.publishing import publish
 from services.events.registration.models import Registration, RegistrationStatus, Source
 from services.events.registration.service import lock_session
@@ -52,21 +47,22 @@ def check_in(
 ) -> tuple[Registration, bool]:
     """Check a member in; returns the registration and whether they walked in."""
     if activity.status not in CHECK_IN_STATUSES:
-        raise session_not_open(f"Activity {activity.id} is {activity.status}.")
+        raise SessionNotOpen(reason=f"Activity {activity.id} is {activity.status}.")
     if row.status != SessionStatus.scheduled or not row.starts_at - EARLY <= now < row.ends_at:
-        raise session_not_open(
-            f"Session {row.id} takes check-ins from {(row.starts_at - EARLY).isoformat()} "
+        raise SessionNotOpen(
+            reason=f"Session {row.id} takes check-ins from {(row.starts_at - EARLY).isoformat()} "
             f"to {row.ends_at.isoformat()} while scheduled."
         )
     reg = _locked_registration(session, row=row, how=how)
     if reg is None and how.code is not None:
         raise not_found("check-in code", how.code)
     if reg is not None and reg.checked_in_at is not None:
-        raise already_checked_in(reg.checked_in_at)
+        raise AlreadyCheckedIn(checked_in_at=reg.checked_in_at.isoformat())
     walk_in = reg is None or reg.status != RegistrationStatus.confirmed
     if walk_in:
         if not activity.walk_ins or how.member_id is None:
-            raise not_registered("The member holds no confirmed place in this session.")
+            who = how.member_id or (reg.member_id if reg else "")
+            raise NotRegistered(member_id=who, session_id=row.id)
         member = require_eligible(
             activity, member_in(session, community=community, member_id=how.member_id)
         )

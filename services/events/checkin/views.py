@@ -10,6 +10,14 @@ from services.events.activities.service import activity_of, session_of
 from services.events.checkin.models import CheckInIn, CheckInPublic, SessionClosed
 from services.events.checkin.service import check_in, checked_in_query, close_session
 from services.events.deps import CommunityDep
+from services.events.problems import (
+    AlreadyCheckedIn,
+    NotEligible,
+    NotFound,
+    NotRegistered,
+    SessionNotOpen,
+    problem_responses,
+)
 from services.events.registration.models import Registration, Source
 
 router = APIRouter(
@@ -33,15 +41,11 @@ def _public(reg: Registration) -> CheckInPublic:
     "/check-ins",
     response_model=CheckInPublic,
     status_code=201,
-    responses={
-        404: {"description": "Unknown code."},
-        409: {
-            "description": "`already-checked-in` (with `checked_in_at` of the first scan), "
-            "`not-registered`, `session-not-open`."
-        },
-    },
+    responses=problem_responses(
+        NotFound, NotEligible, AlreadyCheckedIn, NotRegistered, SessionNotOpen
+    ),
 )
-def create(
+def check_in_route(
     activity_id: str, session_id: str, body: CheckInIn, community: CommunityDep, session: SessionDep
 ) -> CheckInPublic:
     """Check in by `member_id` or by the registration's single-use `code`; a walk-in when the
@@ -70,7 +74,7 @@ def list_check_ins(
 
 
 @router.post("/close", response_model=SessionClosed)
-def close(
+def close_session_route(
     activity_id: str, session_id: str, community: CommunityDep, session: SessionDep
 ) -> SessionClosed:
     """End the session now: confirmed members not checked in are marked no-shows (the

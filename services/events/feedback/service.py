@@ -9,7 +9,7 @@ from services.common.contracts import FeedbackGiven
 from services.common.ids import new_id
 from services.events.activities.models import Activity
 from services.events.feedback.models import Feedback, FeedbackIn
-from services.events.problems import feedback_exists, not_found
+from services.events.problems import FeedbackExists, not_found
 from services.events.publishing import publish
 from services.events.replica.models import Community
 from services.events.replica.service import member_in
@@ -45,7 +45,7 @@ def give(
                 Feedback.activity_id == activity.id, Feedback.member_id == member.id
             )
         ).one()
-        raise feedback_exists(earlier)
+        raise FeedbackExists(feedback_id=earlier)
     publish(
         session,
         FeedbackGiven(

@@ -10,6 +10,7 @@ from services.events.activities.service import activity_of
 from services.events.deps import CommunityDep
 from services.events.feedback.models import Feedback, FeedbackIn, FeedbackPublic
 from services.events.feedback.service import feedback_query, give
+from services.events.problems import FeedbackExists, NotFound, problem_responses
 
 router = APIRouter(
     prefix="/v1/communities/{community_id}/activities/{activity_id}/feedback", tags=["feedback"]
@@ -32,9 +33,9 @@ def _public(f: Feedback) -> FeedbackPublic:
     "",
     response_model=FeedbackPublic,
     status_code=201,
-    responses={409: {"description": "Given before (`feedback-exists`, with `feedback_id`)."}},
+    responses=problem_responses(NotFound, FeedbackExists),
 )
-def create(
+def give_feedback(
     activity_id: str, body: FeedbackIn, community: CommunityDep, session: SessionDep
 ) -> FeedbackPublic:
     """A rating (1–5) and/or NPS (0–10) with a comment; once per member per activity.

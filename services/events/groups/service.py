@@ -13,7 +13,7 @@ from services.common.contracts import (
     TemporaryGroupRequested,
 )
 from services.events.activities.models import Activity, TemporaryGroupSpec
-from services.events.problems import Problem, not_found
+from services.events.problems import LinkedGroupDissolved, not_found
 from services.events.publishing import publish
 from services.events.registration.models import Registration, RegistrationStatus
 from services.events.replica.models import ChatGroup, Community, Member, MemberIdentity
@@ -84,7 +84,7 @@ def link_group(
     if group is None or group.community_id != community.id:
         raise not_found("group", group_id)
     if group.state == "dissolved":
-        raise Problem(409, "group-dissolved", "The group is dissolved", f"Group {group_id}.")
+        raise LinkedGroupDissolved(group_id=group_id)
     activity.group_id = group.id
     session.add(activity)
     session.flush()

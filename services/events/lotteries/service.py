@@ -27,7 +27,7 @@ from services.events.lotteries.models import (
     Verification,
     Winner,
 )
-from services.events.problems import not_found, nothing_to_draw
+from services.events.problems import NothingToDraw, not_found
 from services.events.publishing import publish
 from services.events.registration.models import Registration, RegistrationStatus
 from services.events.replica.models import MEMBER_STATUSES, Community, Member
@@ -62,7 +62,7 @@ def draw(
 ) -> Draw:
     """Settle who may win, draw, and record it all."""
     if activity.status in (Status.draft, Status.cancelled):
-        raise nothing_to_draw(f"Activity {activity.id} is {activity.status}.")
+        raise NothingToDraw(reason=f"Activity {activity.id} is {activity.status}.")
     # One draw at a time per activity, so caps see every earlier win.
     session.exec(select(Activity).where(Activity.id == activity.id).with_for_update()).first()
     day = local_day(now, community.timezone)
@@ -83,7 +83,7 @@ def draw(
         if allowance > 0:
             entrants.append(Entrant(member_id=member.id, allowance=allowance))
     if not entrants:
-        raise nothing_to_draw("No member meets the draw's conditions or has a win left.")
+        raise NothingToDraw(reason="No member meets the draw's conditions or has a win left.")
     seed = body.seed or secrets.token_hex(16)
     winners = run_draw(
         seed=seed, entrants=entrants, prizes=body.prizes, blank_weight=body.blank_weight

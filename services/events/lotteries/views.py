@@ -11,6 +11,7 @@ from services.events.activities.service import activity_of
 from services.events.deps import CommunityDep
 from services.events.lotteries.models import Draw, DrawIn, DrawPublic, Verification
 from services.events.lotteries.service import draw, draw_of, public, verify
+from services.events.problems import NotFound, NothingToDraw, problem_responses
 
 router = APIRouter(
     prefix="/v1/communities/{community_id}/activities/{activity_id}/draws", tags=["lotteries"]
@@ -21,9 +22,9 @@ router = APIRouter(
     "",
     response_model=DrawPublic,
     status_code=201,
-    responses={409: {"description": "No one may win (`nothing-to-draw`)."}},
+    responses=problem_responses(NotFound, NothingToDraw),
 )
-def create(
+def draw_route(
     activity_id: str, body: DrawIn, community: CommunityDep, session: SessionDep, once: OnceDep
 ) -> JSONResponse:
     """Draw now. The answer is the whole record: seed, eligible entrants with their
@@ -45,13 +46,15 @@ def list_draws(activity_id: str, community: CommunityDep, session: SessionDep) -
     return [public(d) for d in rows]
 
 
-@router.get("/{draw_id}", response_model=DrawPublic)
-def get(activity_id: str, draw_id: str, community: CommunityDep, session: SessionDep) -> DrawPublic:
+@router.get("/{draw_id}", response_model=DrawPublic, responses=problem_responses(NotFound))
+def get_draw(
+    activity_id: str, draw_id: str, community: CommunityDep, session: SessionDep
+) -> DrawPublic:
     activity = activity_of(session, community=community, activity_id=activity_id)
     return public(draw_of(session, activity=activity, draw_id=draw_id))
 
 
-@router.get("/{draw_id}/verify", response_model=Verification)
+@router.get("/{draw_id}/verify", response_model=Verification, responses=problem_responses(NotFound))
 def verify_draw(
     activity_id: str, draw_id: str, community: CommunityDep, session: SessionDep
 ) -> Verification:

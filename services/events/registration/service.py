@@ -26,10 +26,10 @@ from services.events.activities.eligibility import require_eligible
 from services.events.activities.models import Activity, ActivitySession, SessionStatus, Status
 from services.events.groups.service import invite
 from services.events.problems import (
+    InvalidRegistrationState,
+    RegistrationClosed,
+    SessionNotOpen,
     not_found,
-    registration_closed,
-    registration_state,
-    session_not_open,
 )
 from services.events.publishing import publish
 from services.events.registration.models import (
@@ -69,25 +69,25 @@ def next_session(session: Session, *, activity: Activity, now: datetime) -> Acti
         .order_by(col(ActivitySession.starts_at))
     ).first()
     if row is None:
-        raise session_not_open(f"Activity {activity.id} has no session still to start.")
+        raise SessionNotOpen(reason=f"Activity {activity.id} has no session still to start.")
     return row
 
 
 def _check_open(activity: Activity, row: ActivitySession, now: datetime) -> None:
     if activity.status != Status.registration_open:
-        raise registration_closed(f"Activity {activity.id} is {activity.status}.")
+        raise RegistrationClosed(reason=f"Activity {activity.id} is {activity.status}.")
     if activity.registration_opens_at and now < activity.registration_opens_at:
-        raise registration_closed(
-            f"Registration opens at {activity.registration_opens_at.isoformat()}."
+        raise RegistrationClosed(
+            reason=f"Registration opens at {activity.registration_opens_at.isoformat()}."
         )
     if activity.registration_closes_at and now >= activity.registration_closes_at:
-        raise registration_closed(
-            f"Registration closed at {activity.registration_closes_at.isoformat()}."
+        raise RegistrationClosed(
+            reason=f"Registration closed at {activity.registration_closes_at.isoformat()}."
         )
     if row.activity_id != activity.id:
         raise not_found("session", row.id)
     if row.status != SessionStatus.scheduled or row.starts_at <= now:
-        raise session_not_open(f"Session {row.id} is {row.status} or has started.")
+        raise SessionNotOpen(reason=f"Session {row.id} is {row.status} or has started.")
 
 
 def _has_room(row: ActivitySession) -> bool:
@@ -250,9 +250,9 @@ def cancel(
     row = lock_session(session, reg.session_id)
     session.refresh(reg)
     if reg.status not in LIVE:
-        raise registration_state(f"Registration {reg.id} is {reg.status}.", status=reg.status)
-    if reg.checked_in_at is not None:
-        raise registration_state("A checked-in registration is not cancelled.", status=reg.status)
+        raise InvalidRegistrationState(registration_id=reg.id, registration_status=reg.status)
+    if reg.checked_in_at is not None:  # they came: attendance is history, not a place to free
+        raise InvalidRegistrationState(registration_id=reg.id, registration_status="checked_in")
     was = reg.status
     reg.status, reg.cancelled_at = RegistrationStatus.cancelled, now
     session.add(reg)
@@ -273,10 +273,10 @@ def accept_offer(
     lock_session(session, reg.session_id)
     session.refresh(reg)
     if reg.status != RegistrationStatus.offered:
-        raise registration_state(f"Registration {reg.id} is {reg.status}.", status=reg.status)
+        raise InvalidRegistrationState(registration_id=reg.id, registration_status=reg.status)
     assert reg.offer_expires_at is not None
     if reg.offer_expires_at <= now:
-        raise registration_state("The offer has lapsed.", status="offer_expired")
+        raise InvalidRegistrationState(registration_id=reg.id, registration_status="offer_expired")
     reg.status, reg.confirmed_at = RegistrationStatus.confirmed, now
     session.add(reg)
     session.flush()

@@ -10,6 +10,14 @@ from services.common.http.idempotency import OnceDep
 from services.common.http.pagination import Page, Paging, asc, paginate
 from services.events.activities.service import activity_of
 from services.events.deps import CommunityDep
+from services.events.problems import (
+    InvalidRegistrationState,
+    NotEligible,
+    NotFound,
+    RegistrationClosed,
+    SessionNotOpen,
+    problem_responses,
+)
 from services.events.registration.models import (
     CancellationIn,
     Registration,
@@ -36,13 +44,9 @@ router = APIRouter(
     "/registrations",
     response_model=RegistrationPublic,
     status_code=201,
-    responses={
-        200: {"description": "The member was already registered for the session (idempotent)."},
-        403: {"description": "Not eligible (`not-eligible`, with the failed `condition`)."},
-        409: {"description": "`registration-closed` or `session-not-open`."},
-    },
+    responses=problem_responses(NotFound, NotEligible, RegistrationClosed, SessionNotOpen),
 )
-def create(
+def register_route(
     activity_id: str,
     body: RegistrationIn,
     community: CommunityDep,
@@ -88,8 +92,12 @@ def list_registrations(
     return Page(data=[public(session, r) for r in rows], next_cursor=cursor)
 
 
-@router.get("/registrations/{registration_id}", response_model=RegistrationPublic)
-def get(
+@router.get(
+    "/registrations/{registration_id}",
+    response_model=RegistrationPublic,
+    responses=problem_responses(NotFound),
+)
+def get_registration(
     activity_id: str, registration_id: str, community: CommunityDep, session: SessionDep
 ) -> RegistrationPublic:
     activity = activity_of(session, community=community, activity_id=activity_id)
@@ -101,9 +109,9 @@ def get(
 @router.post(
     "/registrations/{registration_id}/cancel",
     response_model=RegistrationPublic,
-    responses={409: {"description": "Already ended (`invalid-registration-state`)."}},
+    responses=problem_responses(NotFound, InvalidRegistrationState),
 )
-def cancel_registration(
+def cancel_registration_route(
     activity_id: str,
     registration_id: str,
     body: CancellationIn,
@@ -123,9 +131,9 @@ def cancel_registration(
 @router.post(
     "/registrations/{registration_id}/accept",
     response_model=RegistrationPublic,
-    responses={409: {"description": "No open offer (`invalid-registration-state`)."}},
+    responses=problem_responses(NotFound, InvalidRegistrationState),
 )
-def accept(
+def accept_offer_route(
     activity_id: str, registration_id: str, community: CommunityDep, session: SessionDep
 ) -> RegistrationPublic:
     """Take the place offered before the offer lapses."""

@@ -20,7 +20,7 @@ router = APIRouter(prefix="/v1/communities/{community_id}/activities", tags=["re
     response_model=Report,
     responses={200: {"content": {"text/markdown": {}}}},
 )
-def report(
+def get_report(
     activity_id: str,
     community: CommunityDep,
     session: SessionDep,

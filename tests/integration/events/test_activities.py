@@ -93,7 +93,7 @@ def test_lifecycle_runs_in_order_and_impossible_steps_are_409(events: EventsApi)
     wrong = events.post(path, json={"to": "running"})
     assert wrong.status_code == 409
     problem = wrong.json()
-    assert problem["type"].endswith("/invalid-transition")
+    assert problem["type"].endswith("/invalid-activity-transition")
     assert problem["current"] == "draft" and problem["allowed"] == ["cancelled", "published"]
 
     body = events.move(cid, aid, "published", "registration_open", "closed", "running", "finished")

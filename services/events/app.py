@@ -4,10 +4,13 @@ check-in challenges (打卡), temporary groups, lotteries, feedback, reports and
 Every router, event handler and periodic job of the service is named here, in one place.
 """
 
+from collections import defaultdict
 from pathlib import Path
 
 from fastapi import FastAPI
+from sqlmodel import Session
 
+from services.common.cloudevents import CloudEvent
 from services.common.consumer import Handler
 from services.common.contracts import topics
 from services.common.periodic import PeriodicJob
@@ -36,11 +39,35 @@ ROUTERS = [
     reports.router,
 ]
 
-HANDLERS: dict[str, Handler] = {
-    **replica.HANDLERS,
-    **registration_handlers.HANDLERS,
-    **challenge_handlers.HANDLERS,
-}
+# Where several packages handle one event type they run in this order, in one transaction:
+# the replica first, so the others read the member as the event left them.
+HANDLER_TABLES: list[dict[str, Handler]] = [
+    replica.HANDLERS,
+    registration_handlers.HANDLERS,
+    challenge_handlers.HANDLERS,
+]
+
+
+def _in_turn(handlers: list[Handler]) -> Handler:
+    if len(handlers) == 1:
+        return handlers[0]
+
+    def handle(session: Session, event: CloudEvent) -> None:
+        for handler in handlers:
+            handler(session, event)
+
+    return handle
+
+
+def gather_handlers(tables: list[dict[str, Handler]]) -> dict[str, Handler]:
+    by_type: defaultdict[str, list[Handler]] = defaultdict(list)
+    for table in tables:
+        for event_type, handler in table.items():
+            by_type[event_type].append(handler)
+    return {event_type: _in_turn(handlers) for event_type, handlers in by_type.items()}
+
+
+HANDLERS = gather_handlers(HANDLER_TABLES)
 
 JOBS = [
     PeriodicJob("lapse-offers", 30, registration_service.lapse_offers),

@@ -17,6 +17,7 @@ __all__ = [
     "ActivityNotEditable",
     "AlreadyCheckedIn",
     "AlreadyCheckedInToday",
+    "CapacityBelowTaken",
     "FeedbackExists",
     "InvalidActivityTransition",
     "InvalidRegistrationState",
@@ -171,3 +172,14 @@ class LinkedGroupDissolved(
     detail="Group {group_id} is dissolved; link a live one.",
 ):
     group_id: str
+
+
+class CapacityBelowTaken(
+    ProblemType,
+    status=409,
+    title="Capacity below places taken",
+    detail="Session {session_id} already holds {taken} places; capacity cannot go to {capacity}.",
+):
+    session_id: str
+    taken: int
+    capacity: int

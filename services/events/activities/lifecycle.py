@@ -7,14 +7,20 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from services.common.contracts import ActivityCancelled, SessionCancelled
-from services.events.activities.models import Activity, ActivitySession, SessionStatus, Status
-from services.events.activities.service import locked_activity, sessions_of
+from services.events.activities.models import (
+    Activity,
+    ActivitySession,
+    ActivityUpdate,
+    SessionStatus,
+    Status,
+)
+from services.events.activities.service import locked_activity, sessions_of, update_activity
 from services.events.checkin.service import close_session
 from services.events.groups.service import request_group
-from services.events.problems import InvalidActivityTransition, SessionNotOpen
+from services.events.problems import CapacityBelowTaken, InvalidActivityTransition, SessionNotOpen
 from services.events.publishing import publish
 from services.events.registration.models import LIVE, Registration, RegistrationStatus
-from services.events.registration.service import lock_session, release_all
+from services.events.registration.service import fill_places, lock_session, release_all
 from services.events.replica.models import Community
 
 TRANSITIONS: dict[Status, frozenset[Status]] = {
@@ -121,3 +127,30 @@ def cancel_session(
     )
     session.flush()
     return row
+
+
+def replan(
+    session: Session,
+    *,
+    community: Community,
+    activity_id: str,
+    body: ActivityUpdate,
+    now: datetime,
+) -> Activity:
+    """Change the plan; a new capacity reaches every session still to come, and places it
+    adds go to the waiting list in arrival order."""
+    activity = locked_activity(session, community=community, activity_id=activity_id)
+    activity = update_activity(session, community=community, activity=activity, body=body)
+    if body.capacity is not None and body.capacity != activity.capacity:
+        for row in sessions_of(session, activity=activity):
+            if row.status != SessionStatus.scheduled:
+                continue
+            row = lock_session(session, row.id)
+            if row.taken > body.capacity:
+                raise CapacityBelowTaken(session_id=row.id, taken=row.taken, capacity=body.capacity)
+            row.capacity = body.capacity
+            fill_places(session, activity=activity, row=row, now=now)
+        activity.capacity = body.capacity
+        session.add(activity)
+        session.flush()
+    return activity

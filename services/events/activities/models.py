@@ -191,6 +191,12 @@ class ActivityUpdate(SQLModel):
     eligibility: Eligibility | None = None
     offer_hours: int | None = Field(default=None, ge=1, le=24 * 14)
     walk_ins: bool | None = None
+    capacity: int | None = Field(
+        default=None,
+        ge=1,
+        le=100_000,
+        description="Per session; raising it promotes the waiting list at once.",
+    )
 
 
 class Activity(EventsTable, table=True):

@@ -108,7 +108,8 @@ def update_activity(
     """Change what may still change; a finished, reported or cancelled activity is history."""
     if activity.status in FROZEN:
         raise ActivityNotEditable(activity_id=activity.id, activity_status=activity.status)
-    changes = body.model_dump(exclude_unset=True)
+    # Capacity changes with the sessions' places, under their locks (see lifecycle.replan).
+    changes = body.model_dump(exclude_unset=True, exclude={"capacity"})
     if "hosts" in changes and body.hosts is not None:
         _check_hosts(session, community, body.hosts)
     for name in ("registration_opens_at", "registration_closes_at"):

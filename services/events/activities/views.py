@@ -9,7 +9,7 @@ from services.common.db import SessionDep
 from services.common.http.idempotency import OnceDep
 from services.common.http.pagination import Page, Paging, paginate
 from services.events.activities.eligibility import first_failure
-from services.events.activities.lifecycle import cancel_session, transition
+from services.events.activities.lifecycle import cancel_session, replan, transition
 from services.events.activities.models import (
     Activity,
     ActivityCreate,
@@ -30,12 +30,12 @@ from services.events.activities.service import (
     session_of,
     session_public,
     sessions_of,
-    update_activity,
 )
 from services.events.deps import CommunityDep
 from services.events.groups.service import link_group
 from services.events.problems import (
     ActivityNotEditable,
+    CapacityBelowTaken,
     InvalidActivityTransition,
     InvalidSchedule,
     LinkedGroupDissolved,
@@ -91,14 +91,14 @@ def get_activity(activity_id: str, community: CommunityDep, session: SessionDep)
 @router.patch(
     "/{activity_id}",
     response_model=ActivityPublic,
-    responses=problem_responses(NotFound, ActivityNotEditable),
+    responses=problem_responses(NotFound, ActivityNotEditable, CapacityBelowTaken),
 )
 def update_activity_route(
     activity_id: str, body: ActivityUpdate, community: CommunityDep, session: SessionDep
 ) -> ActivityPublic:
-    """Change the plan: KPI targets, budget lines (planned and spent), hosts, eligibility..."""
-    activity = activity_of(session, community=community, activity_id=activity_id)
-    activity = update_activity(session, community=community, activity=activity, body=body)
+    """Change the plan: KPI targets, budget lines (planned and spent), hosts, eligibility,
+    capacity (more places promote the waiting list at once)..."""
+    activity = replan(session, community=community, activity_id=activity_id, body=body, now=now())
     answer = public(activity, community)
     session.commit()
     return answer

@@ -40,7 +40,7 @@ from services.events.registration.models import (
     RegistrationStatus,
     Source,
 )
-from services.events.replica.models import Community
+from services.events.replica.models import Community, Member
 from services.events.replica.service import member_in
 
 
@@ -224,6 +224,20 @@ def fill_places(
         ).first()
         if reg is None:
             break
+        member = session.get(Member, reg.member_id)
+        if member is None or not member.is_member:
+            # Left the community while waiting: their turn passes to the next.
+            reg.status, reg.cancelled_at = RegistrationStatus.cancelled, now
+            session.add(reg)
+            session.flush()
+            _publish(
+                session,
+                reg,
+                RegistrationCancelled(
+                    **_event_fields(reg, now), was="waitlisted", reason="not_a_member"
+                ),
+            )
+            continue
         row.taken += 1
         if activity.offer_hours:
             reg.status = RegistrationStatus.offered
@@ -354,3 +368,25 @@ def public(session: Session, reg: Registration) -> RegistrationPublic:
     return RegistrationPublic.model_validate(
         fields | {"waitlist_position": waitlist_position(session, reg)}
     )
+
+
+def release_member(session: Session, *, community_id: str, member_id: str, now: datetime) -> int:
+    """A member left the community: their places in sessions still to come are given back
+    (and pass to the waiting list); returns how many registrations ended."""
+    regs = session.exec(
+        select(Registration)
+        .join(ActivitySession, col(ActivitySession.id) == col(Registration.session_id))
+        .where(
+            Registration.community_id == community_id,
+            Registration.member_id == member_id,
+            col(Registration.status).in_(list(LIVE)),
+            col(Registration.checked_in_at).is_(None),
+            ActivitySession.status == SessionStatus.scheduled,
+            col(ActivitySession.starts_at) > now,
+        )
+    ).all()
+    for reg in regs:
+        activity = session.get(Activity, reg.activity_id)
+        assert activity is not None
+        cancel(session, activity=activity, registration_id=reg.id, reason="left_community", now=now)
+    return len(regs)

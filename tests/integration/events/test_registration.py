@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.common.contracts import RegistrationRequested
+from services.common.contracts import MemberStatusChanged, RegistrationRequested
 from services.common.periodic import run_job_once
 from services.events.app import JOBS
 from tests.integration.events.conftest import EventsApi, eventually, of_type
@@ -145,3 +145,52 @@ def test_bots_register_members_and_hear_refusals(events: EventsApi) -> None:
     assert [(e["sender_external_id"], e["reason"]) for e in refused] == [
         ("wx_stranger", "not-a-member")
     ]
+
+
+def test_more_seats_and_members_who_leave_pass_places_on(events: EventsApi) -> None:
+    cid = events.community()
+    ann, bob, cat, dan = (events.member(cid) for _ in range(4))
+    activity = events.open_activity(cid, capacity=1)
+    path = _path(cid, activity["id"])
+    a, b, c, d = (events.post(path, json={"member_id": m}).json() for m in (ann, bob, cat, dan))
+    assert [r["status"] for r in (a, b, c, d)] == [
+        "confirmed",
+        "waitlisted",
+        "waitlisted",
+        "waitlisted",
+    ]
+
+    more = events.patch(f"/v1/communities/{cid}/activities/{activity['id']}", json={"capacity": 2})
+    assert more.status_code == 200, more.text
+    assert events.get(f"{path}/{b['id']}").json()["status"] == "confirmed"
+    fewer = events.patch(f"/v1/communities/{cid}/activities/{activity['id']}", json={"capacity": 1})
+    assert fewer.status_code == 409 and fewer.json()["type"].endswith("/capacity-below-taken")
+
+    # Cat is removed from the community while waiting, then Ann: her place goes to Dan.
+    now = datetime.now(UTC)
+    for member in (cat, ann):
+        events.feed(
+            MemberStatusChanged(
+                member_id=member,
+                community_id=cid,
+                from_status="active",
+                to_status="removed",
+                actor="op",
+                reason=None,
+                until=None,
+                identities=[],
+                changed_at=now,
+            ),
+            community_id=cid,
+        )
+    assert events.get(f"{path}/{a['id']}").json()["status"] == "cancelled"
+    assert events.get(f"{path}/{c['id']}").json()["status"] == "cancelled"
+    assert events.get(f"{path}/{d['id']}").json()["status"] == "confirmed"
+
+    published = events.published(expect=9)
+    cancelled = of_type(published, "registration_cancelled")
+    assert [(e["member_id"], e["was"], e["reason"]) for e in cancelled] == [
+        (cat, "waitlisted", "left_community"),
+        (ann, "confirmed", "left_community"),
+    ]
+    assert [e["member_id"] for e in of_type(published, "promoted")] == [bob, dan]

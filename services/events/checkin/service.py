@@ -53,6 +53,10 @@ def check_in(
             reason=f"Session {row.id} takes check-ins from {(row.starts_at - EARLY).isoformat()} "
             f"to {row.ends_at.isoformat()} while scheduled."
         )
+    if activity.walk_ins:
+        # A walk-in changes the session's places: take its lock before the registration's,
+        # in the order registering and cancelling take them, so the two never deadlock.
+        lock_session(session, row.id)
     reg = _locked_registration(session, row=row, how=how)
     if reg is None and how.code is not None:
         raise not_found("check-in code", how.code)
@@ -66,7 +70,6 @@ def check_in(
         member = require_eligible(
             activity, member_in(session, community=community, member_id=how.member_id)
         )
-        lock_session(session, row.id)
         if reg is None:
             reg = Registration(
                 id=new_id("reg"),

@@ -118,7 +118,7 @@ def get_participant(
     response_model=Page[LeaderboardEntry],
     responses=problem_responses(NotFound, NotAChallenge),
 )
-def leaderboard(
+def challenge_leaderboard(
     challenge_id: str, community: CommunityDep, session: SessionDep, paging: Paging
 ) -> Page[LeaderboardEntry]:
     """Most days first, then the longest current streak."""

@@ -185,8 +185,16 @@ class InboundRequestRefused(EventData):
 # ---- reminders and temporary groups -------------------------------------------------------
 
 
+class Recipient(BaseModel):
+    """A member a bot should message, with the platform identities it knows them by."""
+
+    member_id: str
+    identities: list[PlatformIdentity]
+
+
 class ReminderDue(EventData):
-    """A session starts soon (`lead`: `24h` or `1h`); bots remind the confirmed members."""
+    """A session starts soon (`lead`: `24h` or `1h`); bots remind the confirmed members, whom
+    `recipients` names with their platform identities."""
 
     type = "io.qunyun.activity.reminder_due.v1"
     topic = topics.ACTIVITIES
@@ -200,6 +208,7 @@ class ReminderDue(EventData):
     online_url: str | None
     place: str | None
     member_ids: list[str]
+    recipients: list[Recipient]
     due_at: datetime
 
 

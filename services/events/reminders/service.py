@@ -7,10 +7,11 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, or_, select
 
-from services.common.contracts import ReminderDue
+from services.common.contracts import PlatformIdentity, Recipient, ReminderDue
 from services.events.activities.models import Activity, ActivitySession, SessionStatus, Status
 from services.events.publishing import publish
 from services.events.registration.models import Registration, RegistrationStatus
+from services.events.replica.models import MemberIdentity
 
 LEADS = (("24h", timedelta(hours=24)), ("1h", timedelta(hours=1)))
 LIVE = (Status.published, Status.registration_open, Status.closed, Status.running)
@@ -55,6 +56,15 @@ def send_due_reminders(session: Session, now: datetime) -> int:
             )
             .order_by(col(Registration.arrival))
         ).all()
+        known: dict[str, list[PlatformIdentity]] = {m: [] for m in members}
+        for identity in session.exec(
+            select(MemberIdentity)
+            .where(col(MemberIdentity.member_id).in_(list(members)))
+            .order_by(col(MemberIdentity.platform), col(MemberIdentity.external_id))
+        ):
+            known[identity.member_id].append(
+                PlatformIdentity(platform=identity.platform, external_id=identity.external_id)
+            )
         publish(
             session,
             ReminderDue(
@@ -67,6 +77,7 @@ def send_due_reminders(session: Session, now: datetime) -> int:
                 online_url=activity.online_url,
                 place=activity.place,
                 member_ids=list(members),
+                recipients=[Recipient(member_id=m, identities=known[m]) for m in members],
                 due_at=now,
             ),
             workspace_id=activity.workspace_id,

@@ -108,6 +108,9 @@ def test_reminders_24h_and_1h_and_none_for_a_cancelled_session(events: EventsApi
         (sessions[0]["id"], "1h", [ann]),
     ]
     assert [s["session_id"] for s in of_type(published, "session_cancelled")] == [sessions[1]["id"]]
+    assert reminders[0]["recipients"] == [
+        {"member_id": ann, "identities": [{"platform": "wechat", "external_id": ann}]}
+    ]
 
 
 def test_a_temporary_group_is_asked_for_and_registrants_invited(events: EventsApi) -> None:

@@ -27,10 +27,10 @@ from bench.timing import table
 from deploy.local.postgres import database_url, ensure_databases
 from services.common.db import make_engine, migrate
 from services.events.activities.lifecycle import transition
-from services.events.activities.models import Activity, ActivityCreate, Status
+from services.events.activities.models import Activity, ActivityCreate, ActivityStatus
 from services.events.activities.service import create_activity, sessions_of
 from services.events.app import SPEC
-from services.events.registration.models import Source
+from services.events.registration.models import RegistrationSource
 from services.events.registration.service import register
 from services.events.replica.models import Community
 
@@ -73,7 +73,7 @@ def _setup(engine: Engine, *, sessions: int, count: int) -> tuple[str, str, list
                 }
             ),
         )
-        for target in (Status.published, Status.registration_open):
+        for target in (ActivityStatus.published, ActivityStatus.registration_open):
             transition(
                 session,
                 community=community,
@@ -115,7 +115,7 @@ def _run(engine: Engine, *, threads: int, sessions: int, count: int) -> tuple[fl
                 activity=activity,
                 session_id=session_ids[i % len(session_ids)],
                 member_id=member_ids[i],
-                source=Source.api,
+                source=RegistrationSource.api,
                 now=datetime.now(UTC),
             )
             session.commit()

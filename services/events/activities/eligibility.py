@@ -4,7 +4,7 @@ from the local replica, so registration never waits on the members service."""
 
 from dataclasses import dataclass
 
-from services.events.activities.models import Activity, Audience
+from services.events.activities.models import Activity, EligibilityAudience
 from services.events.problems import NotEligible
 from services.events.replica.models import Member
 
@@ -21,7 +21,7 @@ def first_failure(activity: Activity, member: Member | None) -> Failure | None:
     if member is None:
         return Failure("not-a-member", "No such member in this community.")
     if member.status == "lead":
-        if rules.audience != Audience.members_and_leads:
+        if rules.audience != EligibilityAudience.members_and_leads:
             return Failure("leads-not-allowed", "This activity is for members only.")
     elif not member.is_member:
         return Failure("not-a-member", f"The member is {member.status}, not an active member.")

@@ -10,9 +10,9 @@ from services.common.contracts import ActivityCancelled, SessionCancelled
 from services.events.activities.models import (
     Activity,
     ActivitySession,
+    ActivityStatus,
     ActivityUpdate,
     SessionStatus,
-    Status,
 )
 from services.events.activities.service import locked_activity, sessions_of, update_activity
 from services.events.checkin.service import close_session
@@ -23,15 +23,19 @@ from services.events.registration.models import LIVE, Registration, Registration
 from services.events.registration.service import fill_places, lock_session, release_all
 from services.events.replica.models import Community
 
-TRANSITIONS: dict[Status, frozenset[Status]] = {
-    Status.draft: frozenset({Status.published, Status.cancelled}),
-    Status.published: frozenset({Status.registration_open, Status.running, Status.cancelled}),
-    Status.registration_open: frozenset({Status.closed, Status.cancelled}),
-    Status.closed: frozenset({Status.registration_open, Status.running, Status.cancelled}),
-    Status.running: frozenset({Status.finished}),
-    Status.finished: frozenset({Status.reported}),
-    Status.reported: frozenset(),
-    Status.cancelled: frozenset(),
+TRANSITIONS: dict[ActivityStatus, frozenset[ActivityStatus]] = {
+    ActivityStatus.draft: frozenset({ActivityStatus.published, ActivityStatus.cancelled}),
+    ActivityStatus.published: frozenset(
+        {ActivityStatus.registration_open, ActivityStatus.running, ActivityStatus.cancelled}
+    ),
+    ActivityStatus.registration_open: frozenset({ActivityStatus.closed, ActivityStatus.cancelled}),
+    ActivityStatus.closed: frozenset(
+        {ActivityStatus.registration_open, ActivityStatus.running, ActivityStatus.cancelled}
+    ),
+    ActivityStatus.running: frozenset({ActivityStatus.finished}),
+    ActivityStatus.finished: frozenset({ActivityStatus.reported}),
+    ActivityStatus.reported: frozenset(),
+    ActivityStatus.cancelled: frozenset(),
 }
 
 
@@ -40,13 +44,13 @@ def transition(
     *,
     community: Community,
     activity_id: str,
-    target: Status,
+    target: ActivityStatus,
     reason: str | None,
     now: datetime,
 ) -> Activity:
     """Move the activity one step, with what the step sets off."""
     activity = locked_activity(session, community=community, activity_id=activity_id)
-    current = Status(activity.status)
+    current = ActivityStatus(activity.status)
     allowed = TRANSITIONS[current]
     if target not in allowed:
         raise InvalidActivityTransition(
@@ -56,12 +60,12 @@ def transition(
             allowed=sorted(allowed),
         )
     activity.status, activity.status_reason, activity.updated_at = target, reason, now
-    if target == Status.published:
+    if target == ActivityStatus.published:
         activity.published_at = now
         request_group(session, activity=activity, now=now)
-    elif target == Status.cancelled:
+    elif target == ActivityStatus.cancelled:
         _cancel(session, activity=activity, reason=reason, now=now)
-    elif target == Status.finished:
+    elif target == ActivityStatus.finished:
         for row in sessions_of(session, activity=activity):
             if row.status == SessionStatus.scheduled:
                 close_session(session, row=row, now=now)

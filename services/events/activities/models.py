@@ -12,7 +12,7 @@ from sqlmodel import Field, SQLModel
 from services.events.tables import EventsTable, timestamp_column, utcnow
 
 
-class Kind(StrEnum):
+class ActivityKind(StrEnum):
     talk = "talk"
     training_camp = "training_camp"
     meetup = "meetup"
@@ -24,7 +24,7 @@ class Kind(StrEnum):
     checkin_challenge = "checkin_challenge"
 
 
-class Status(StrEnum):
+class ActivityStatus(StrEnum):
     draft = "draft"
     published = "published"
     registration_open = "registration_open"
@@ -46,7 +46,7 @@ class ValueDimension(StrEnum):
     connections = "connections"
 
 
-class Audience(StrEnum):
+class EligibilityAudience(StrEnum):
     members = "members"
     members_and_leads = "members_and_leads"
 
@@ -57,7 +57,7 @@ class Audience(StrEnum):
 class Eligibility(BaseModel):
     """Who may register; every condition must hold."""
 
-    audience: Audience = Audience.members
+    audience: EligibilityAudience = EligibilityAudience.members
     min_level: int = Field(default=0, ge=0, le=100)
     tags_any: list[str] = Field(default_factory=list, max_length=50)
     roles_any: list[str] = Field(default_factory=list, max_length=10)
@@ -69,7 +69,7 @@ class BudgetLine(BaseModel):
     spent: float = Field(default=0, ge=0)
 
 
-class Host(BaseModel):
+class ActivityHost(BaseModel):
     member_id: str = Field(min_length=1, max_length=64)
     role: str = Field(default="host", max_length=40, description="e.g. kol, expert, local_leader")
 
@@ -142,7 +142,7 @@ class ActivityFields(SQLModel):
 
 
 class ActivityCreate(ActivityFields):
-    kind: Kind
+    kind: ActivityKind
     starts_at: datetime = Field(
         description="Local wall-clock time in the community's zone when given without an "
         "offset; with an offset, that instant."
@@ -154,7 +154,7 @@ class ActivityCreate(ActivityFields):
         description="e.g. attendance, registrations, new_members, messages, rating, nps.",
     )
     budget: list[BudgetLine] = Field(default_factory=list, max_length=100)
-    hosts: list[Host] = Field(default_factory=list, max_length=50)
+    hosts: list[ActivityHost] = Field(default_factory=list, max_length=50)
     eligibility: Eligibility = Field(default_factory=Eligibility)
     temporary_group: TemporaryGroupSpec | None = None
     challenge: ChallengeSpec | None = None
@@ -168,7 +168,7 @@ class ActivityCreate(ActivityFields):
 
     @model_validator(mode="after")
     def _challenge_matches_kind(self) -> "ActivityCreate":
-        if (self.kind == Kind.checkin_challenge) != (self.challenge is not None):
+        if (self.kind == ActivityKind.checkin_challenge) != (self.challenge is not None):
             raise ValueError("a checkin_challenge needs `challenge`, and only it has one")
         return self
 
@@ -187,7 +187,7 @@ class ActivityUpdate(SQLModel):
     registration_closes_at: datetime | None = None
     kpi_targets: dict[str, float] | None = None
     budget: list[BudgetLine] | None = Field(default=None, max_length=100)
-    hosts: list[Host] | None = Field(default=None, max_length=50)
+    hosts: list[ActivityHost] | None = Field(default=None, max_length=50)
     eligibility: Eligibility | None = None
     offer_hours: int | None = Field(default=None, ge=1, le=24 * 14)
     walk_ins: bool | None = None
@@ -229,7 +229,7 @@ class Activity(EventsTable, table=True):
     temporary_group: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
     challenge: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
     group_id: str | None = None
-    status: str = Status.draft
+    status: str = ActivityStatus.draft
     status_reason: str | None = None
     published_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
@@ -242,8 +242,8 @@ class Activity(EventsTable, table=True):
 class ActivityPublic(ActivityFields):
     id: str
     community_id: str
-    kind: Kind
-    status: Status
+    kind: ActivityKind
+    status: ActivityStatus
     status_reason: str | None
     starts_at: datetime
     ends_at: datetime
@@ -251,7 +251,7 @@ class ActivityPublic(ActivityFields):
     schedule: Schedule | None
     kpi_targets: dict[str, float]
     budget: list[BudgetLine]
-    hosts: list[Host]
+    hosts: list[ActivityHost]
     eligibility: Eligibility
     temporary_group: TemporaryGroupSpec | None
     challenge: ChallengeSpec | None
@@ -261,7 +261,7 @@ class ActivityPublic(ActivityFields):
 
 
 class TransitionIn(BaseModel):
-    to: Status
+    to: ActivityStatus
     reason: str | None = Field(default=None, max_length=500)
 
 

@@ -10,14 +10,14 @@ from services.common.ids import new_id
 from services.events.activities.models import (
     Activity,
     ActivityCreate,
+    ActivityKind,
     ActivityPublic,
     ActivitySession,
+    ActivityStatus,
     ActivityUpdate,
-    Kind,
     Schedule,
     SessionPublic,
     SessionStatus,
-    Status,
 )
 from services.events.activities.schedule import in_zone, occurrences
 from services.events.problems import ActivityNotEditable, InvalidSchedule, field_problem, not_found
@@ -25,7 +25,7 @@ from services.events.replica.models import Community
 from services.events.replica.service import member_in
 
 # After these, an activity's plan is history: it is reported on, not edited.
-FROZEN = frozenset({Status.finished, Status.reported, Status.cancelled})
+FROZEN = frozenset({ActivityStatus.finished, ActivityStatus.reported, ActivityStatus.cancelled})
 
 
 def _check_hosts(session: Session, community: Community, hosts: list[Any]) -> None:
@@ -150,7 +150,9 @@ def locked_activity(session: Session, *, community: Community, activity_id: str)
     return activity
 
 
-def activities_query(*, community: Community, status: Status | None, kind: Kind | None) -> Any:
+def activities_query(
+    *, community: Community, status: ActivityStatus | None, kind: ActivityKind | None
+) -> Any:
     query = select(Activity).where(
         Activity.workspace_id == community.workspace_id, Activity.community_id == community.id
     )

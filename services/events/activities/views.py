@@ -13,13 +13,13 @@ from services.events.activities.lifecycle import cancel_session, replan, transit
 from services.events.activities.models import (
     Activity,
     ActivityCreate,
+    ActivityKind,
     ActivityPublic,
+    ActivityStatus,
     ActivityUpdate,
     EligibilityAnswer,
     GroupLinkIn,
-    Kind,
     SessionPublic,
-    Status,
     TransitionIn,
 )
 from services.events.activities.service import (
@@ -71,8 +71,8 @@ def list_activities(
     community: CommunityDep,
     session: SessionDep,
     paging: Paging,
-    status: Status | None = None,
-    kind: Kind | None = None,
+    status: ActivityStatus | None = None,
+    kind: ActivityKind | None = None,
 ) -> Page[ActivityPublic]:
     rows, cursor = paginate(
         session,

@@ -43,7 +43,7 @@ class ChallengeCheckIn(EventsTable, table=True):
     makeup: bool = False
 
 
-class CheckInIn(BaseModel):
+class DailyCheckInIn(BaseModel):
     member_id: str = Field(min_length=1, max_length=64)
     text: str | None = Field(default=None, max_length=2000)
     link: str | None = Field(default=None, max_length=2000)
@@ -69,7 +69,7 @@ class ParticipantPublic(BaseModel):
     check_in_days: list[date]
 
 
-class CheckInPublic(BaseModel):
+class DailyCheckInPublic(BaseModel):
     challenge_id: str
     member_id: str
     day: date

@@ -14,12 +14,12 @@ from sqlmodel import Session, col, select
 from services.common.clock import local_day
 from services.common.contracts import ChallengeCompleted, ChallengeTierReached, CheckInRecorded
 from services.events.activities.eligibility import require_eligible
-from services.events.activities.models import Activity, ChallengeSpec, Kind, Status
+from services.events.activities.models import Activity, ActivityKind, ActivityStatus, ChallengeSpec
 from services.events.activities.service import activity_of
 from services.events.challenges.models import (
     ChallengeCheckIn,
     ChallengeParticipant,
-    CheckInPublic,
+    DailyCheckInPublic,
     ParticipantPublic,
 )
 from services.events.challenges.streaks import best_streak, current_streak
@@ -34,14 +34,21 @@ from services.events.publishing import publish
 from services.events.replica.models import Community
 from services.events.replica.service import member_in
 
-OPEN = frozenset({Status.published, Status.registration_open, Status.closed, Status.running})
+OPEN = frozenset(
+    {
+        ActivityStatus.published,
+        ActivityStatus.registration_open,
+        ActivityStatus.closed,
+        ActivityStatus.running,
+    }
+)
 
 
 def challenge_of(
     session: Session, *, community: Community, challenge_id: str
 ) -> tuple[Activity, ChallengeSpec]:
     activity = activity_of(session, community=community, activity_id=challenge_id)
-    if activity.kind != Kind.checkin_challenge or activity.challenge is None:
+    if activity.kind != ActivityKind.checkin_challenge or activity.challenge is None:
         raise NotAChallenge(activity_id=activity.id)
     return activity, ChallengeSpec.model_validate(activity.challenge)
 
@@ -99,7 +106,7 @@ def _record(
     text: str | None,
     link: str | None,
     now: datetime,
-) -> CheckInPublic:
+) -> DailyCheckInPublic:
     if activity.status not in OPEN:
         raise RegistrationClosed(reason=f"Challenge {activity.id} is {activity.status}.")
     if not spec.starts_on <= day <= spec.ends_on:
@@ -190,7 +197,7 @@ def _record(
         )
     session.add(participant)
     session.flush()
-    return CheckInPublic(
+    return DailyCheckInPublic(
         challenge_id=activity.id,
         member_id=member.id,
         day=day,
@@ -210,7 +217,7 @@ def check_in(
     now: datetime,
     text: str | None = None,
     link: str | None = None,
-) -> CheckInPublic:
+) -> DailyCheckInPublic:
     """Today's check-in, today being the community's local day at `now`."""
     activity, spec = challenge_of(session, community=community, challenge_id=challenge_id)
     return _record(
@@ -236,7 +243,7 @@ def make_up(
     day: date,
     now: datetime,
     text: str | None = None,
-) -> CheckInPublic:
+) -> DailyCheckInPublic:
     """Fill a missed past day with one of the challenge's make-up cards (补卡)."""
     activity, spec = challenge_of(session, community=community, challenge_id=challenge_id)
     if day >= local_day(now, community.timezone):

@@ -9,8 +9,8 @@ from services.common.db import SessionDep
 from services.common.http.pagination import Page, Paging, asc, desc, paginate
 from services.events.challenges.models import (
     ChallengeParticipant,
-    CheckInIn,
-    CheckInPublic,
+    DailyCheckInIn,
+    DailyCheckInPublic,
     LeaderboardEntry,
     MakeupIn,
     ParticipantPublic,
@@ -44,7 +44,7 @@ _CONFLICTS = (
 
 @router.post(
     "/{challenge_id}/check-ins",
-    response_model=CheckInPublic,
+    response_model=DailyCheckInPublic,
     status_code=201,
     responses=problem_responses(
         NotFound,
@@ -56,8 +56,8 @@ _CONFLICTS = (
     ),
 )
 def create_check_in(
-    challenge_id: str, body: CheckInIn, community: CommunityDep, session: SessionDep
-) -> CheckInPublic:
+    challenge_id: str, body: DailyCheckInIn, community: CommunityDep, session: SessionDep
+) -> DailyCheckInPublic:
     """Today's check-in, today in the community's timezone. The challenge id is its
     activity's id. Publishes `check_in_recorded` (and tier and completion events)."""
     answer = check_in(
@@ -75,7 +75,7 @@ def create_check_in(
 
 @router.post(
     "/{challenge_id}/makeups",
-    response_model=CheckInPublic,
+    response_model=DailyCheckInPublic,
     status_code=201,
     responses=problem_responses(
         NotFound,
@@ -89,7 +89,7 @@ def create_check_in(
 )
 def create_makeup(
     challenge_id: str, body: MakeupIn, community: CommunityDep, session: SessionDep
-) -> CheckInPublic:
+) -> DailyCheckInPublic:
     """Use a make-up card (补卡) for a missed day before today."""
     answer = make_up(
         session,

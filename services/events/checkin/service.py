@@ -11,18 +11,25 @@ from sqlmodel import Session, col, select
 from services.common.contracts import AttendanceRecorded, NoShowRecorded
 from services.common.ids import new_id
 from services.events.activities.eligibility import require_eligible
-from services.events.activities.models import Activity, ActivitySession, SessionStatus, Status
+from services.events.activities.models import (
+    Activity,
+    ActivitySession,
+    ActivityStatus,
+    SessionStatus,
+)
 from services.events.checkin.models import CheckInIn, SessionClosed
 from services.events.problems import AlreadyCheckedIn, NotRegistered, SessionNotOpen, not_found
 from services.events.publishing import publish
-from services.events.registration.models import Registration, RegistrationStatus, Source
+from services.events.registration.models import Registration, RegistrationSource, RegistrationStatus
 from services.events.registration.service import lock_session
 from services.events.replica.models import Community
 from services.events.replica.service import member_in
 
 # Doors open this long before a session starts.
 EARLY = timedelta(hours=2)
-CHECK_IN_STATUSES = frozenset({Status.registration_open, Status.closed, Status.running})
+CHECK_IN_STATUSES = frozenset(
+    {ActivityStatus.registration_open, ActivityStatus.closed, ActivityStatus.running}
+)
 
 
 def _locked_registration(
@@ -85,7 +92,11 @@ def check_in(
             )
         # A walk-in is there in person and takes no registration place: `taken` stays as it is
         # (an offered place it held stays counted), so capacity keeps meaning registrations.
-        reg.status, reg.source, reg.confirmed_at = RegistrationStatus.confirmed, Source.walk_in, now
+        reg.status, reg.source, reg.confirmed_at = (
+            RegistrationStatus.confirmed,
+            RegistrationSource.walk_in,
+            now,
+        )
     assert reg is not None
     reg.checked_in_at = now
     session.add(reg)
@@ -156,7 +167,7 @@ def close_ended_sessions(session: Session, now: datetime) -> int:
         .where(
             ActivitySession.status == SessionStatus.scheduled,
             col(ActivitySession.ends_at) <= now,
-            col(Activity.status).in_(list(CHECK_IN_STATUSES | {Status.finished})),
+            col(Activity.status).in_(list(CHECK_IN_STATUSES | {ActivityStatus.finished})),
         )
         .order_by(col(ActivitySession.ends_at))
         .limit(200)

@@ -18,7 +18,7 @@ from services.events.problems import (
     SessionNotOpen,
     problem_responses,
 )
-from services.events.registration.models import Registration, Source
+from services.events.registration.models import Registration, RegistrationSource
 
 router = APIRouter(
     prefix="/v1/communities/{community_id}/activities/{activity_id}/sessions/{session_id}",
@@ -33,7 +33,7 @@ def _public(reg: Registration) -> CheckInPublic:
         session_id=reg.session_id,
         member_id=reg.member_id,
         checked_in_at=reg.checked_in_at,
-        walk_in=reg.source == Source.walk_in,
+        walk_in=reg.source == RegistrationSource.walk_in,
     )
 
 

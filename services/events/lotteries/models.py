@@ -12,7 +12,7 @@ from sqlmodel import Field
 from services.events.tables import EventsTable, timestamp_column
 
 
-class Requirement(StrEnum):
+class DrawRequirement(StrEnum):
     members = "members"  # any member of the community who meets the other conditions
     registered = "registered"  # a confirmed place in one of the activity's sessions
     checked_in = "checked_in"  # checked in at one of the activity's sessions
@@ -26,7 +26,7 @@ class Prize(BaseModel):
 
 class DrawIn(BaseModel):
     prizes: list[Prize] = Field(min_length=1, max_length=50)
-    requires: Requirement = Requirement.checked_in
+    requires: DrawRequirement = DrawRequirement.checked_in
     tags_any: list[str] = Field(default_factory=list, max_length=20)
     min_level: int = Field(default=0, ge=0)
     allow_duplicate_winners: bool = False

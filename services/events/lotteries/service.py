@@ -15,15 +15,15 @@ from sqlmodel import Session, col, select
 from services.common.clock import local_day
 from services.common.contracts import DrawCompleted, DrawWinner
 from services.common.ids import new_id
-from services.events.activities.models import Activity, Status
+from services.events.activities.models import Activity, ActivityStatus
 from services.events.lotteries.algorithm import ALGORITHM, run_draw
 from services.events.lotteries.models import (
     Draw,
     DrawIn,
     DrawPublic,
+    DrawRequirement,
     Entrant,
     Prize,
-    Requirement,
     Verification,
     Winner,
 )
@@ -39,12 +39,12 @@ def _candidates(session: Session, *, activity: Activity, body: DrawIn) -> list[M
         col(Member.status).in_(list(MEMBER_STATUSES)),
         Member.level >= body.min_level,
     )
-    if body.requires != Requirement.members:
+    if body.requires != DrawRequirement.members:
         taking_part = select(Registration.member_id).where(
             Registration.activity_id == activity.id,
             Registration.status == RegistrationStatus.confirmed,
         )
-        if body.requires == Requirement.checked_in:
+        if body.requires == DrawRequirement.checked_in:
             taking_part = taking_part.where(col(Registration.checked_in_at).is_not(None))
         query = query.where(col(Member.id).in_(taking_part))
     members = list(session.exec(query))
@@ -61,7 +61,7 @@ def draw(
     session: Session, *, community: Community, activity: Activity, body: DrawIn, now: datetime
 ) -> Draw:
     """Settle who may win, draw, and record it all."""
-    if activity.status in (Status.draft, Status.cancelled):
+    if activity.status in (ActivityStatus.draft, ActivityStatus.cancelled):
         raise NothingToDraw(reason=f"Activity {activity.id} is {activity.status}.")
     # One draw at a time per activity, so caps see every earlier win.
     session.exec(select(Activity).where(Activity.id == activity.id).with_for_update()).first()

@@ -10,7 +10,7 @@ from services.common.contracts import EventData, MemberStatusChanged, Registrati
 from services.events.activities.service import activity_of
 from services.events.bots import refuse, sender_of
 from services.events.problems import Problem
-from services.events.registration.models import Source
+from services.events.registration.models import RegistrationSource
 from services.events.registration.service import register, release_member
 from services.events.replica.models import MEMBER_STATUSES
 
@@ -29,7 +29,7 @@ def on_registration_requested(session: Session, event: CloudEvent) -> None:
                 activity=activity,
                 session_id=data.session_id,
                 member_id=member.id,
-                source=Source.bot,
+                source=RegistrationSource.bot,
                 now=datetime.now(UTC),
             )
     except Problem as problem:

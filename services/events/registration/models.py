@@ -24,7 +24,7 @@ HOLDING = frozenset({RegistrationStatus.confirmed, RegistrationStatus.offered})
 LIVE = HOLDING | {RegistrationStatus.waitlisted}
 
 
-class Source(StrEnum):
+class RegistrationSource(StrEnum):
     api = "api"
     bot = "bot"
     walk_in = "walk_in"
@@ -48,7 +48,7 @@ class Registration(EventsTable, table=True):
     member_id: str = Field(index=True)
     status: str
     arrival: int = Field(sa_column=Column(BigInteger, nullable=False))
-    source: str = Source.api
+    source: str = RegistrationSource.api
     code: str = Field(unique=True, description="Single-use check-in code (for a QR code).")
     registered_at: datetime = Field(sa_column=timestamp_column())
     confirmed_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
@@ -79,7 +79,7 @@ class RegistrationPublic(BaseModel):
     status: RegistrationStatus
     arrival: int
     waitlist_position: int | None
-    source: Source
+    source: RegistrationSource
     code: str
     registered_at: datetime
     confirmed_at: datetime | None

@@ -23,7 +23,12 @@ from services.common.contracts import (
 )
 from services.common.ids import new_id
 from services.events.activities.eligibility import require_eligible
-from services.events.activities.models import Activity, ActivitySession, SessionStatus, Status
+from services.events.activities.models import (
+    Activity,
+    ActivitySession,
+    ActivityStatus,
+    SessionStatus,
+)
 from services.events.groups.service import invite
 from services.events.problems import (
     InvalidRegistrationState,
@@ -37,8 +42,8 @@ from services.events.registration.models import (
     LIVE,
     Registration,
     RegistrationPublic,
+    RegistrationSource,
     RegistrationStatus,
-    Source,
 )
 from services.events.replica.models import Community, Member
 from services.events.replica.service import member_in
@@ -74,7 +79,7 @@ def next_session(session: Session, *, activity: Activity, now: datetime) -> Acti
 
 
 def _check_open(activity: Activity, row: ActivitySession, now: datetime) -> None:
-    if activity.status != Status.registration_open:
+    if activity.status != ActivityStatus.registration_open:
         raise RegistrationClosed(reason=f"Activity {activity.id} is {activity.status}.")
     if activity.registration_opens_at and now < activity.registration_opens_at:
         raise RegistrationClosed(
@@ -135,7 +140,7 @@ def register(
     activity: Activity,
     session_id: str | None,
     member_id: str,
-    source: Source,
+    source: RegistrationSource,
     now: datetime,
 ) -> tuple[Registration, bool]:
     """Register a member for a session: a confirmed place if there is room, else the end of

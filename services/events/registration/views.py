@@ -23,8 +23,8 @@ from services.events.registration.models import (
     Registration,
     RegistrationIn,
     RegistrationPublic,
+    RegistrationSource,
     RegistrationStatus,
-    Source,
 )
 from services.events.registration.service import (
     accept_offer,
@@ -64,7 +64,7 @@ def register_route(
             activity=activity,
             session_id=body.session_id,
             member_id=body.member_id,
-            source=Source.api,
+            source=RegistrationSource.api,
             now=now(),
         )
         return (201 if created else 200), public(session, reg)

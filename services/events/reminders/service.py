@@ -8,13 +8,23 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, or_, select
 
 from services.common.contracts import PlatformIdentity, Recipient, ReminderDue
-from services.events.activities.models import Activity, ActivitySession, SessionStatus, Status
+from services.events.activities.models import (
+    Activity,
+    ActivitySession,
+    ActivityStatus,
+    SessionStatus,
+)
 from services.events.publishing import publish
 from services.events.registration.models import Registration, RegistrationStatus
 from services.events.replica.models import MemberIdentity
 
 LEADS = (("24h", timedelta(hours=24)), ("1h", timedelta(hours=1)))
-LIVE = (Status.published, Status.registration_open, Status.closed, Status.running)
+LIVE = (
+    ActivityStatus.published,
+    ActivityStatus.registration_open,
+    ActivityStatus.closed,
+    ActivityStatus.running,
+)
 
 
 def send_due_reminders(session: Session, now: datetime) -> int:

@@ -29,7 +29,7 @@ class NewMembers(BaseModel):
     definition: str
 
 
-class Messages(BaseModel):
+class ReportMessages(BaseModel):
     available: bool
     count: int | None
     note: str
@@ -73,7 +73,7 @@ class Report(BaseModel):
     registrations: RegistrationFigures
     attendance: AttendanceFigures
     new_members: NewMembers
-    messages: Messages
+    messages: ReportMessages
     feedback: FeedbackFigures
     budget: BudgetFigures
     kpis: list[KpiResult]

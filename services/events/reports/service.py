@@ -1,5 +1,5 @@
 """Computing an activity's report from this service's own tables and replica, and writing
-it as Markdown. Messages during the activity would come from metrics, which does not count
+it as Markdown. ReportMessages during the activity would come from metrics, which does not count
 them per activity yet: the report says so instead of guessing."""
 
 from collections import Counter
@@ -12,17 +12,17 @@ from services.common.clock import zone
 from services.events.activities.models import Activity, ActivitySession, BudgetLine, SessionStatus
 from services.events.feedback.models import Feedback
 from services.events.lotteries.models import Draw
-from services.events.registration.models import Registration, RegistrationStatus, Source
+from services.events.registration.models import Registration, RegistrationSource, RegistrationStatus
 from services.events.replica.models import Community, Member
 from services.events.reports.models import (
     AttendanceFigures,
     BudgetFigures,
     FeedbackFigures,
     KpiResult,
-    Messages,
     NewMembers,
     RegistrationFigures,
     Report,
+    ReportMessages,
 )
 
 # A registrant who joined the community from publication until this long after the end
@@ -112,8 +112,8 @@ def build_report(
             offered=status[RegistrationStatus.offered],
             cancelled=status[RegistrationStatus.cancelled],
             offer_expired=status[RegistrationStatus.offer_expired],
-            from_bots=sum(r.source == Source.bot for r in regs),
-            walk_ins=sum(r.source == Source.walk_in for r in regs),
+            from_bots=sum(r.source == RegistrationSource.bot for r in regs),
+            walk_ins=sum(r.source == RegistrationSource.walk_in for r in regs),
         ),
         attendance=AttendanceFigures(
             attended=attended,
@@ -125,7 +125,7 @@ def build_report(
             definition="registrants who joined the community from the activity's publication "
             f"until {JOIN_WINDOW.days} days after its end",
         ),
-        messages=Messages(
+        messages=ReportMessages(
             available=False,
             count=None,
             note="Messages during the activity come from the metrics service, which does not "

@@ -1,8 +1,10 @@
-"""Webhooks in: bots push what happens in the groups (messages, joins, leaves).
+"""Webhooks in: bots push what happens in the groups (messages, joins, leaves) and what members
+ask for there (registrations, daily check-ins).
 
 Each integration signs its requests the Standard Webhooks way with its own secret; we verify
 on the raw body, refuse stale timestamps, accept a webhook id once, and answer 202 as soon as
-the event is in the outbox: the members service processes it from Kafka.
+the event is in the outbox: the members service (or, for registrations and check-ins, the
+events service) processes it from Kafka.
 """
 
 import json
@@ -24,9 +26,11 @@ from gateway.webhooks.models import EndpointBase, EndpointCreate, WebhookEndpoin
 from services.common import outbox
 from services.common.contracts import (
     ChatMessagePosted,
+    CheckInPushed,
     EventData,
     GroupMemberJoined,
     GroupMemberLeft,
+    RegistrationRequested,
 )
 from services.common.http.idempotency import IdempotencyKey, fingerprint, run_once
 from services.common.http.openapi import set_location
@@ -46,6 +50,8 @@ INBOUND_TYPES: dict[str, type[EventData]] = {
     "message_posted": ChatMessagePosted,
     "group_member_joined": GroupMemberJoined,
     "group_member_left": GroupMemberLeft,
+    "registration_requested": RegistrationRequested,
+    "check_in": CheckInPushed,
 }
 
 INVALID_SIGNATURE = register_problem(ProblemKind("invalid-signature", 401, "Invalid signature"))
@@ -81,7 +87,13 @@ class IntegrationCreated(IntegrationPublic):
 
 
 class InboundEvent(BaseModel):
-    type: Literal["message_posted", "group_member_joined", "group_member_left"]
+    type: Literal[
+        "message_posted",
+        "group_member_joined",
+        "group_member_left",
+        "registration_requested",
+        "check_in",
+    ]
     data: dict[str, Any]
 
 
@@ -302,7 +314,8 @@ async def push(
     webhook_signature: Annotated[str, Header(alias="webhook-signature", max_length=2000)],
 ) -> InboundAccepted:
     """A bot pushes one event: `{"type": "message_posted" | "group_member_joined" |
-    "group_member_left", "data": {...}}`, signed with its integration's secret. A retry with the
+    "group_member_left" | "registration_requested" | "check_in", "data": {...}}`, signed with
+    its integration's secret. A retry with the
     same `webhook-id` is accepted again and changes nothing (`duplicate: true`)."""
     body = await read_body(request)
     return await run_in_threadpool(

@@ -35,6 +35,7 @@ class GatewaySettings(WebhookSettings):
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
     # How long a confirmed API key is trusted without asking the database again (how soon a
     # revocation bites), and how long past that while the database is unreachable.
     api_key_cache_seconds: float = Field(default=5, ge=0)

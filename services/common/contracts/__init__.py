@@ -4,7 +4,29 @@ Each published type has one pydantic model here. Changing a published type means
 version (a new class with a `.v2` type), never an edit of the old one.
 """
 
-from services.common.contracts.activities import AttendanceRecorded, CheckInRecorded, FeedbackGiven
+from services.common.contracts.activities import (
+    ActivityCancelled,
+    AttendanceRecorded,
+    ChallengeCompleted,
+    ChallengeTierReached,
+    CheckInRecorded,
+    DrawCompleted,
+    DrawWinner,
+    FeedbackGiven,
+    GroupInvitationRequested,
+    InboundRequestRefused,
+    NoShowRecorded,
+    OfferExpired,
+    PlaceOffered,
+    Promoted,
+    Recipient,
+    Registered,
+    RegistrationCancelled,
+    ReminderDue,
+    SessionCancelled,
+    TemporaryGroupRequested,
+    Waitlisted,
+)
 from services.common.contracts.base import CONTRACTS, EventData, topic_of
 from services.common.contracts.content import SubmissionAccepted
 from services.common.contracts.groups import (
@@ -20,7 +42,13 @@ from services.common.contracts.incentives import (
     ReferralFailed,
     ReferralSucceeded,
 )
-from services.common.contracts.ingest import ChatMessagePosted, GroupMemberJoined, GroupMemberLeft
+from services.common.contracts.ingest import (
+    ChatMessagePosted,
+    CheckInPushed,
+    GroupMemberJoined,
+    GroupMemberLeft,
+    RegistrationRequested,
+)
 from services.common.contracts.lifecycle import PurchaseRecorded
 from services.common.contracts.members import (
     CommunityCreated,
@@ -43,19 +71,27 @@ from services.common.contracts.topics import ALL_TOPICS, dead_letter_topic
 __all__ = [
     "ALL_TOPICS",
     "CONTRACTS",
+    "ActivityCancelled",
     "AttendanceRecorded",
+    "ChallengeCompleted",
+    "ChallengeTierReached",
     "ChatMessagePosted",
+    "CheckInPushed",
     "CheckInRecorded",
     "CommunityCreated",
     "CommunityUpdated",
+    "DrawCompleted",
+    "DrawWinner",
     "EventData",
     "FeedbackGiven",
     "GroupCreated",
     "GroupDissolved",
     "GroupFull",
+    "GroupInvitationRequested",
     "GroupMemberJoined",
     "GroupMemberLeft",
     "GroupUpdated",
+    "InboundRequestRefused",
     "LeadCreated",
     "MemberApplied",
     "MemberAssignedToGroup",
@@ -69,15 +105,27 @@ __all__ = [
     "MemberUntagged",
     "MembersMerged",
     "ModerationCaseDismissed",
+    "NoShowRecorded",
+    "OfferExpired",
+    "PlaceOffered",
     "PlatformIdentity",
+    "Promoted",
     "PruneRunCompleted",
     "PurchaseRecorded",
+    "Recipient",
     "ReferralCampaignRewarded",
     "ReferralFailed",
     "ReferralSucceeded",
+    "Registered",
+    "RegistrationCancelled",
+    "RegistrationRequested",
+    "ReminderDue",
     "RulesPublished",
+    "SessionCancelled",
     "SubmissionAccepted",
+    "TemporaryGroupRequested",
     "ViolationRecorded",
+    "Waitlisted",
     "dead_letter_topic",
     "topic_of",
 ]

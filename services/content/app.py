@@ -1,25 +1,72 @@
-"""The content service: content items, review, schedules and the calendar.
+"""The content service: content and its review, schedules, publishing through bots with
+acknowledgement, submissions.
 
-Only the platform kit runs here so far (database, outbox, health); its domain arrives with
-the content issue.
+Every router, event handler and periodic job of the service is named here.
 """
 
+import functools
 from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.common.contracts import topics
-from services.common.runtime import ServiceSpec, create_service_app
-
-SPEC = ServiceSpec(
-    name="content",
-    version="0.1.0",
-    routers=[],
-    migrations_dir=Path(__file__).parent / "migrations",
-    produces=[topics.CONTENT],
-    description="Content items, review, schedules and the content calendar.",
+from services.common.contracts import (
+    CommunityCreated,
+    CommunityUpdated,
+    GroupCreated,
+    GroupDissolved,
+    GroupUpdated,
+    PublicationResultReported,
+    topics,
 )
+from services.common.periodic import PeriodicJob
+from services.common.runtime import ServiceSpec, create_service_app
+from services.content.library import views as library_views
+from services.content.publishing import dispatch, results
+from services.content.publishing import views as publishing_views
+from services.content.replica import handlers as replica
+from services.content.schedules import views as schedule_views
+from services.content.settings import ContentSettings
 
 
-def create_app() -> FastAPI:
-    return create_service_app(SPEC)
+def build_spec(settings: ContentSettings) -> ServiceSpec:
+    """The service as it runs with `settings` (its periodic jobs read them)."""
+    return ServiceSpec(
+        name="content",
+        version="0.2.0",
+        routers=[
+            library_views.router,
+            schedule_views.router,
+            publishing_views.router,
+        ],
+        migrations_dir=Path(__file__).parent / "migrations",
+        produces=[topics.CONTENT],
+        handlers={
+            CommunityCreated.type: replica.on_community_created,
+            CommunityUpdated.type: replica.on_community_updated,
+            GroupCreated.type: replica.on_group_created,
+            GroupUpdated.type: replica.on_group_updated,
+            GroupDissolved.type: replica.on_group_dissolved,
+            PublicationResultReported.type: results.on_result_reported,
+        },
+        periodic=[
+            PeriodicJob(
+                "content-dispatch-due",
+                settings.dispatch_every_seconds,
+                functools.partial(dispatch.dispatch_due, settings=settings),
+            ),
+            PeriodicJob(
+                "content-expire-publications",
+                30,
+                functools.partial(results.expire_overdue, settings=settings),
+            ),
+        ],
+        description="Content and its review, schedules, publishing through bots, submissions.",
+    )
+
+
+SPEC = build_spec(ContentSettings())
+
+
+def create_app(settings: ContentSettings | None = None) -> FastAPI:
+    settings = settings or ContentSettings()
+    return create_service_app(build_spec(settings), settings)

@@ -6,7 +6,18 @@ version (a new class with a `.v2` type), never an edit of the old one.
 
 from services.common.contracts.activities import AttendanceRecorded, CheckInRecorded, FeedbackGiven
 from services.common.contracts.base import CONTRACTS, EventData, topic_of
-from services.common.contracts.content import SubmissionAccepted
+from services.common.contracts.content import (
+    OccurrenceFailed,
+    OccurrenceSkipped,
+    PublicationDue,
+    PublicationExpired,
+    PublicationFailed,
+    PublicationPublished,
+    PublicationResultReported,
+    SubmissionAccepted,
+    SubmissionReceived,
+    SubmissionRejected,
+)
 from services.common.contracts.groups import (
     GroupCreated,
     GroupDissolved,
@@ -69,14 +80,23 @@ __all__ = [
     "MemberUntagged",
     "MembersMerged",
     "ModerationCaseDismissed",
+    "OccurrenceFailed",
+    "OccurrenceSkipped",
     "PlatformIdentity",
     "PruneRunCompleted",
+    "PublicationDue",
+    "PublicationExpired",
+    "PublicationFailed",
+    "PublicationPublished",
+    "PublicationResultReported",
     "PurchaseRecorded",
     "ReferralCampaignRewarded",
     "ReferralFailed",
     "ReferralSucceeded",
     "RulesPublished",
     "SubmissionAccepted",
+    "SubmissionReceived",
+    "SubmissionRejected",
     "ViolationRecorded",
     "dead_letter_topic",
     "topic_of",

@@ -1,0 +1,179 @@
+"""The replica of communities and groups, content and its revisions, schedules, handled
+occurrences and publications.
+
+Revision ID: 0002
+Revises: 0001
+"""
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects.postgresql import JSONB
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+TS = sa.DateTime(timezone=True)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "community",
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column("workspace_id", sa.Text, nullable=False, index=True),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("purpose", sa.Text, nullable=False),
+        sa.Column("timezone", sa.Text, nullable=False),
+        sa.Column("source_updated_at", TS, nullable=False),
+        sa.Column("replicated_at", TS, nullable=False, server_default=sa.func.now()),
+    )
+    op.create_table(
+        "chat_group",
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column("workspace_id", sa.Text, nullable=False, index=True),
+        sa.Column("community_id", sa.Text, nullable=False, index=True),
+        sa.Column("platform", sa.Text, nullable=False),
+        sa.Column("external_id", sa.Text, nullable=False),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("kind", sa.Text, nullable=False),
+        sa.Column("state", sa.Text, nullable=False),
+        sa.Column("source_updated_at", TS, nullable=False),
+        sa.Column("dissolved_at", TS),
+    )
+    op.create_table(
+        "content_item",
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column("workspace_id", sa.Text, nullable=False, index=True),
+        sa.Column("community_id", sa.Text, nullable=False, index=True),
+        sa.Column("kind", sa.Text, nullable=False),
+        sa.Column("value_dimension", sa.Text),
+        sa.Column("title", sa.Text, nullable=False),
+        sa.Column("body", sa.Text, nullable=False),
+        sa.Column("media", JSONB, nullable=False),
+        sa.Column("tags", JSONB, nullable=False),
+        sa.Column("author", sa.Text, nullable=False),
+        sa.Column("author_member_id", sa.Text),
+        sa.Column("submission_id", sa.Text),
+        sa.Column("status", sa.Text, nullable=False),
+        sa.Column("revision", sa.Integer, nullable=False),
+        sa.Column("reviewer", sa.Text),
+        sa.Column("review_comment", sa.Text),
+        sa.Column("reviewed_at", TS),
+        sa.Column("created_at", TS, nullable=False),
+        sa.Column("updated_at", TS, nullable=False),
+    )
+    # The queue's question: the oldest approved item of a kind in a community.
+    op.create_index(
+        "ix_content_item_queue",
+        "content_item",
+        ["community_id", "kind", "reviewed_at", "id"],
+        postgresql_where=sa.text("status = 'approved'"),
+    )
+    op.create_table(
+        "content_revision",
+        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+        sa.Column("item_id", sa.Text, nullable=False, index=True),
+        sa.Column("workspace_id", sa.Text, nullable=False),
+        sa.Column("revision", sa.Integer, nullable=False),
+        sa.Column("status", sa.Text, nullable=False),
+        sa.Column("kind", sa.Text, nullable=False),
+        sa.Column("value_dimension", sa.Text),
+        sa.Column("title", sa.Text, nullable=False),
+        sa.Column("body", sa.Text, nullable=False),
+        sa.Column("media", JSONB, nullable=False),
+        sa.Column("tags", JSONB, nullable=False),
+        sa.Column("reviewer", sa.Text),
+        sa.Column("reviewed_at", TS),
+        sa.Column("replaced_at", TS, nullable=False),
+        sa.Column("replaced_by", sa.Text, nullable=False),
+        sa.UniqueConstraint("item_id", "revision"),
+    )
+    op.create_table(
+        "schedule",
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column("workspace_id", sa.Text, nullable=False, index=True),
+        sa.Column("community_id", sa.Text, nullable=False, index=True),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("content_item_id", sa.Text),
+        sa.Column("queue_kind", sa.Text),
+        sa.Column("target", JSONB, nullable=False),
+        sa.Column("timezone", sa.Text, nullable=False),
+        sa.Column("starts_at", sa.DateTime(timezone=False), nullable=False),
+        sa.Column("rrule", sa.Text),
+        sa.Column("exdates", JSONB, nullable=False),
+        sa.Column("quiet_start", sa.Time),
+        sa.Column("quiet_end", sa.Time),
+        sa.Column("state", sa.Text, nullable=False),
+        sa.Column("next_due_at", TS),
+        sa.Column("created_by", sa.Text, nullable=False),
+        sa.Column("created_at", TS, nullable=False),
+        sa.Column("updated_at", TS, nullable=False),
+    )
+    # The dispatcher's question, asked every second: which active schedules are due.
+    op.create_index(
+        "ix_schedule_due",
+        "schedule",
+        ["next_due_at"],
+        postgresql_where=sa.text("state = 'active'"),
+    )
+    op.create_table(
+        "occurrence",
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column("workspace_id", sa.Text, nullable=False, index=True),
+        sa.Column("community_id", sa.Text, nullable=False, index=True),
+        sa.Column("schedule_id", sa.Text, nullable=False),
+        sa.Column("occurs_at", TS, nullable=False),
+        sa.Column("status", sa.Text, nullable=False),
+        sa.Column("reason", sa.Text),
+        sa.Column("late", sa.Boolean, nullable=False),
+        sa.Column("content_item_id", sa.Text),
+        sa.Column("publications", sa.Integer, nullable=False),
+        sa.Column("handled_at", TS, nullable=False),
+        sa.UniqueConstraint("schedule_id", "occurs_at"),
+    )
+    op.create_table(
+        "publication",
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column("workspace_id", sa.Text, nullable=False, index=True),
+        sa.Column("community_id", sa.Text, nullable=False, index=True),
+        sa.Column("schedule_id", sa.Text, nullable=False),
+        sa.Column("occurs_at", TS, nullable=False),
+        sa.Column("target_key", sa.Text, nullable=False),
+        sa.Column("group_id", sa.Text),
+        sa.Column("member_id", sa.Text),
+        sa.Column("platform", sa.Text, nullable=False),
+        sa.Column("external_id", sa.Text, nullable=False),
+        sa.Column("content_item_id", sa.Text, nullable=False),
+        sa.Column("content_revision", sa.Integer, nullable=False),
+        sa.Column("text", sa.Text, nullable=False),
+        sa.Column("media", JSONB, nullable=False),
+        sa.Column("status", sa.Text, nullable=False),
+        sa.Column("late", sa.Boolean, nullable=False),
+        sa.Column("dispatched_at", TS),
+        sa.Column("result_at", TS),
+        sa.Column("external_message_id", sa.Text),
+        sa.Column("error", sa.Text),
+        sa.UniqueConstraint("schedule_id", "occurs_at", "target_key"),
+    )
+    op.create_index("ix_publication_schedule", "publication", ["schedule_id", "id"])
+    # The expiry job's question: dispatched publications still waiting for a result.
+    op.create_index(
+        "ix_publication_waiting",
+        "publication",
+        ["dispatched_at"],
+        postgresql_where=sa.text("status = 'dispatched'"),
+    )
+
+
+def downgrade() -> None:
+    for table in (
+        "publication",
+        "occurrence",
+        "schedule",
+        "content_revision",
+        "content_item",
+        "chat_group",
+        "community",
+    ):
+        op.drop_table(table)

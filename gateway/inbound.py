@@ -24,6 +24,8 @@ from services.common.contracts import (
     EventData,
     GroupMemberJoined,
     GroupMemberLeft,
+    PublicationResultReported,
+    SubmissionReceived,
 )
 from services.common.http.problems import Problem, not_found
 from services.common.ids import new_id
@@ -33,6 +35,9 @@ INBOUND_TYPES: dict[str, type[EventData]] = {
     "message_posted": ChatMessagePosted,
     "group_member_joined": GroupMemberJoined,
     "group_member_left": GroupMemberLeft,
+    # Content: a bot's result for a `publication_due`, and a member's submission (投稿).
+    "publication_result": PublicationResultReported,
+    "submission": SubmissionReceived,
 }
 
 router = APIRouter(prefix="/v1", tags=["integrations"])
@@ -55,7 +60,13 @@ class IntegrationCreated(IntegrationPublic):
 
 
 class InboundEvent(BaseModel):
-    type: Literal["message_posted", "group_member_joined", "group_member_left"]
+    type: Literal[
+        "message_posted",
+        "group_member_joined",
+        "group_member_left",
+        "publication_result",
+        "submission",
+    ]
     data: dict[str, Any]
 
 

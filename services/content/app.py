@@ -15,7 +15,9 @@ from services.common.contracts import (
     GroupCreated,
     GroupDissolved,
     GroupUpdated,
+    MemberJoined,
     PublicationResultReported,
+    SubmissionReceived,
     topics,
 )
 from services.common.periodic import PeriodicJob
@@ -26,6 +28,8 @@ from services.content.publishing import views as publishing_views
 from services.content.replica import handlers as replica
 from services.content.schedules import views as schedule_views
 from services.content.settings import ContentSettings
+from services.content.submissions import service as submissions
+from services.content.submissions import views as submission_views
 
 
 def build_spec(settings: ContentSettings) -> ServiceSpec:
@@ -37,6 +41,7 @@ def build_spec(settings: ContentSettings) -> ServiceSpec:
             library_views.router,
             schedule_views.router,
             publishing_views.router,
+            submission_views.router,
         ],
         migrations_dir=Path(__file__).parent / "migrations",
         produces=[topics.CONTENT],
@@ -45,8 +50,10 @@ def build_spec(settings: ContentSettings) -> ServiceSpec:
             CommunityUpdated.type: replica.on_community_updated,
             GroupCreated.type: replica.on_group_created,
             GroupUpdated.type: replica.on_group_updated,
+            MemberJoined.type: replica.on_member_joined,
             GroupDissolved.type: replica.on_group_dissolved,
             PublicationResultReported.type: results.on_result_reported,
+            SubmissionReceived.type: submissions.on_submission_received,
         },
         periodic=[
             PeriodicJob(

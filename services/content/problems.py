@@ -66,3 +66,12 @@ def reason_required() -> Problem:
     return field_problem(
         "reason", "a rejection needs a reason the author can read", "reason-required"
     )
+
+
+def author_unknown(submission_id: str) -> Problem:
+    return field_problem(
+        "member_id",
+        f"submission {submission_id} came from someone members has not told us about; "
+        "name the member to credit",
+        "author-unknown",
+    )

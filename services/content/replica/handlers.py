@@ -11,6 +11,7 @@ from services.common.contracts import (
     GroupCreated,
     GroupDissolved,
     GroupUpdated,
+    MemberJoined,
 )
 from services.content.replica import service
 
@@ -88,10 +89,22 @@ def on_group_dissolved(session: Session, event: CloudEvent) -> None:
     )
 
 
+def on_member_joined(session: Session, event: CloudEvent) -> None:
+    data = MemberJoined.model_validate(event.data)
+    service.remember_identities(
+        session,
+        workspace_id=event.workspaceid,
+        community_id=data.community_id,
+        member_id=data.member_id,
+        identities=[(i.platform, i.external_id) for i in data.identities],
+    )
+
+
 HANDLERS: dict[str, Handler] = {
     CommunityCreated.type: on_community_created,
     CommunityUpdated.type: on_community_updated,
     GroupCreated.type: on_group_created,
     GroupUpdated.type: on_group_updated,
     GroupDissolved.type: on_group_dissolved,
+    MemberJoined.type: on_member_joined,
 }

@@ -35,3 +35,16 @@ class Group(ContentTable, table=True):
     state: str
     source_updated_at: datetime = Field(sa_column=timestamp_column())
     dissolved_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
+
+
+class MemberIdentity(ContentTable, table=True):
+    """Who a platform identity is, from members' join events: a bot names a person by their
+    platform id; a submission credits a member id."""
+
+    __tablename__ = "member_identity"
+
+    community_id: str = Field(primary_key=True)
+    platform: str = Field(primary_key=True)
+    external_id: str = Field(primary_key=True)
+    workspace_id: str = Field(index=True)
+    member_id: str = Field(index=True)

@@ -8,10 +8,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, select
 
 from services.content import problems
-from services.content.replica.models import Community, Group
+from services.content.replica.models import Community, Group, MemberIdentity
 
 _community = Community.__table__  # type: ignore[attr-defined]
 _group = Group.__table__  # type: ignore[attr-defined]
+_identity = MemberIdentity.__table__  # type: ignore[attr-defined]
 
 
 def upsert_community(
@@ -105,3 +106,48 @@ def groups_by_id(session: Session, *, community: Community, group_ids: list[str]
         )
     }
     return [rows[i] for i in group_ids if i in rows]
+
+
+def remember_identities(
+    session: Session,
+    *,
+    workspace_id: str,
+    community_id: str,
+    member_id: str,
+    identities: list[tuple[str, str]],
+) -> None:
+    """Note which member each (platform, external id) is; the newest join wins."""
+    for platform, external_id in identities:
+        session.execute(
+            insert(_identity)
+            .values(
+                community_id=community_id,
+                platform=platform,
+                external_id=external_id,
+                workspace_id=workspace_id,
+                member_id=member_id,
+            )
+            .on_conflict_do_update(
+                index_elements=["community_id", "platform", "external_id"],
+                set_={"member_id": member_id},
+            )
+        )
+
+
+def member_of(
+    session: Session, *, workspace_id: str, community_id: str, platform: str, external_id: str
+) -> str | None:
+    row = session.get(MemberIdentity, (community_id, platform, external_id))
+    return row.member_id if row is not None and row.workspace_id == workspace_id else None
+
+
+def group_by_external_id(
+    session: Session, *, workspace_id: str, platform: str, external_id: str
+) -> Group | None:
+    return session.exec(
+        select(Group).where(
+            Group.workspace_id == workspace_id,
+            Group.platform == platform,
+            Group.external_id == external_id,
+        )
+    ).first()

@@ -1,5 +1,5 @@
-"""The replica of communities and groups, content and its revisions, schedules, handled
-occurrences and publications.
+"""The replica of communities, groups and member identities; content and its revisions;
+schedules, handled occurrences, publications and submissions.
 
 Revision ID: 0002
 Revises: 0001
@@ -40,6 +40,14 @@ def upgrade() -> None:
         sa.Column("state", sa.Text, nullable=False),
         sa.Column("source_updated_at", TS, nullable=False),
         sa.Column("dissolved_at", TS),
+    )
+    op.create_table(
+        "member_identity",
+        sa.Column("community_id", sa.Text, primary_key=True),
+        sa.Column("platform", sa.Text, primary_key=True),
+        sa.Column("external_id", sa.Text, primary_key=True),
+        sa.Column("workspace_id", sa.Text, nullable=False, index=True),
+        sa.Column("member_id", sa.Text, nullable=False, index=True),
     )
     op.create_table(
         "content_item",
@@ -156,6 +164,26 @@ def upgrade() -> None:
         sa.Column("error", sa.Text),
         sa.UniqueConstraint("schedule_id", "occurs_at", "target_key"),
     )
+    op.create_table(
+        "submission",
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column("workspace_id", sa.Text, nullable=False, index=True),
+        sa.Column("community_id", sa.Text, nullable=False, index=True),
+        sa.Column("member_id", sa.Text),
+        sa.Column("platform", sa.Text),
+        sa.Column("sender_external_id", sa.Text),
+        sa.Column("sender_display_name", sa.Text),
+        sa.Column("title", sa.Text, nullable=False),
+        sa.Column("body", sa.Text, nullable=False),
+        sa.Column("media", JSONB, nullable=False),
+        sa.Column("source", sa.Text, nullable=False),
+        sa.Column("status", sa.Text, nullable=False),
+        sa.Column("reason", sa.Text),
+        sa.Column("reviewer", sa.Text),
+        sa.Column("reviewed_at", TS),
+        sa.Column("content_item_id", sa.Text),
+        sa.Column("created_at", TS, nullable=False),
+    )
     op.create_index("ix_publication_schedule", "publication", ["schedule_id", "id"])
     # The expiry job's question: dispatched publications still waiting for a result.
     op.create_index(
@@ -168,11 +196,13 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in (
+        "submission",
         "publication",
         "occurrence",
         "schedule",
         "content_revision",
         "content_item",
+        "member_identity",
         "chat_group",
         "community",
     ):

@@ -1,77 +1,111 @@
-"""Every problem the content service answers with, defined once.
+"""Every problem the content service answers with, each defined once as a named problem
+(the kit's `ProblemType`): raised by name with typed parameters, listed in the OpenAPI
+document. Slugs are the content service's own, so no other service's type is redefined."""
 
-Until the kit's named-problem mechanism lands, these build the kit's `Problem`; a route
-raises `problems.content_not_approved(...)`, never a bare status code.
-"""
-
-from services.common.http.problems import Problem, field_problem, not_found
+from services.common.http.problems import NotFound, ProblemType
 
 
-def community_not_found(community_id: str) -> Problem:
-    # Communities come from members' events: a community made a moment ago may not be here yet.
-    return not_found("community", community_id)
+def community_not_found(community_id: str) -> NotFound:
+    # Communities come from members' events: one made a moment ago may not be here yet.
+    return NotFound(resource="community", resource_id=community_id)
 
 
-def group_not_found(group_id: str) -> Problem:
-    return not_found("group", group_id)
+def content_not_found(item_id: str) -> NotFound:
+    return NotFound(resource="content item", resource_id=item_id)
 
 
-def content_not_found(item_id: str) -> Problem:
-    return not_found("content item", item_id)
+def schedule_not_found(schedule_id: str) -> NotFound:
+    return NotFound(resource="schedule", resource_id=schedule_id)
 
 
-def schedule_not_found(schedule_id: str) -> Problem:
-    return not_found("schedule", schedule_id)
+def submission_not_found(submission_id: str) -> NotFound:
+    return NotFound(resource="submission", resource_id=submission_id)
 
 
-def submission_not_found(submission_id: str) -> Problem:
-    return not_found("submission", submission_id)
+class ContentStateConflict(
+    ProblemType,
+    status=409,
+    title="Not allowed in this state",
+    detail="A {what} in state {state} cannot be {action}.",
+):
+    what: str
+    state: str
+    action: str
 
 
-def invalid_transition(what: str, state: str, action: str) -> Problem:
-    return Problem(
-        409,
-        "invalid-transition",
-        "Not allowed in this state",
-        f"A {what} in state {state!r} cannot be {action}.",
-        state=state,
-    )
+class ContentNotApproved(
+    ProblemType,
+    status=422,
+    title="Content not approved",
+    detail="Content item {content_item_id} is {state}; only approved content is scheduled.",
+    field="content_item_id",
+):
+    content_item_id: str
+    state: str
 
 
-def content_not_approved(field: str, item_id: str, status: str) -> Problem:
-    return field_problem(
-        field,
-        f"content item {item_id} is {status}; only approved content can be scheduled",
-        "content-not-approved",
-    )
+class InvalidRecurrence(
+    ProblemType,
+    status=422,
+    title="Invalid recurrence",
+    detail="{reason}",
+    field="rrule",
+):
+    reason: str
 
 
-def invalid_recurrence(field: str, reason: str) -> Problem:
-    return field_problem(field, reason, "invalid-recurrence")
+class QuietHoursIncomplete(
+    ProblemType,
+    status=422,
+    title="Quiet hours incomplete",
+    detail="{reason}",
+    field="quiet_hours",
+):
+    reason: str
 
 
-def unknown_timezone(field: str, reason: str) -> Problem:
-    return field_problem(field, reason, "unknown-timezone")
+class ScheduleTimezoneUnknown(
+    ProblemType,
+    status=422,
+    title="Unknown timezone",
+    detail="{reason}",
+    field="timezone",
+):
+    reason: str
 
 
-def invalid_target(field: str, reason: str) -> Problem:
-    return field_problem(field, reason, "invalid-target")
+class ScheduleTargetInvalid(
+    ProblemType,
+    status=422,
+    title="Invalid target",
+    detail="Not groups of this community that can be posted in: {group_ids}.",
+    field="target.group_ids",
+):
+    group_ids: list[str]
 
 
-def invalid_window(reason: str) -> Problem:
-    return Problem(400, "invalid-window", "Invalid time window", reason)
+class OccurrenceWindowInvalid(
+    ProblemType, status=400, title="Invalid time window", detail="{reason}"
+):
+    reason: str
 
 
-def reason_required() -> Problem:
-    return field_problem(
-        "reason", "a rejection needs a reason the author can read", "reason-required"
-    )
+class RejectionReasonRequired(
+    ProblemType,
+    status=422,
+    title="Rejection reason required",
+    detail="Rejecting submission {submission_id} needs a reason the author can read.",
+    field="reason",
+):
+    submission_id: str
 
 
-def author_unknown(submission_id: str) -> Problem:
-    return field_problem(
-        "member_id",
-        f"submission {submission_id} came from someone members has not told us about; "
-        "name the member to credit",
-        "author-unknown",
-    )
+class SubmissionAuthorUnknown(
+    ProblemType,
+    status=422,
+    title="Submission author unknown",
+    detail="Submission {submission_id} came from someone the members service has not told "
+    "us about; name the member to credit.",
+    field="member_id",
+):
+    submission_id: str

@@ -86,7 +86,7 @@ def edit_item(session: Session, *, item: ContentItem, update: ContentUpdate, act
     """Change an item; the state it had is kept as a revision. An approved item goes back
     to review; an archived one cannot change."""
     if item.status == ContentStatus.archived:
-        raise problems.invalid_transition("content item", item.status, "edited")
+        raise problems.ContentStateConflict(what="content item", state=item.status, action="edited")
     changes = update.model_dump(mode="json", exclude_unset=True)
     if not changes:
         return
@@ -120,7 +120,9 @@ def edit_item(session: Session, *, item: ContentItem, update: ContentUpdate, act
 def submit_item(session: Session, *, item: ContentItem) -> None:
     """A draft goes to review."""
     if item.status != ContentStatus.draft:
-        raise problems.invalid_transition("content item", item.status, "submitted for review")
+        raise problems.ContentStateConflict(
+            what="content item", state=item.status, action="submitted for review"
+        )
     item.status = ContentStatus.in_review
     item.updated_at = now()
     session.add(item)
@@ -129,7 +131,9 @@ def submit_item(session: Session, *, item: ContentItem) -> None:
 def review_item(session: Session, *, item: ContentItem, review: Review, actor: str) -> None:
     """Approve an item under review, or send it back to its author as a draft."""
     if item.status != ContentStatus.in_review:
-        raise problems.invalid_transition("content item", item.status, "reviewed")
+        raise problems.ContentStateConflict(
+            what="content item", state=item.status, action="reviewed"
+        )
     item.status = (
         ContentStatus.approved if review.decision == ReviewDecision.approve else ContentStatus.draft
     )
@@ -141,7 +145,9 @@ def review_item(session: Session, *, item: ContentItem, review: Review, actor: s
 def archive_item(session: Session, *, item: ContentItem) -> None:
     """Retire an item: it is never scheduled or published again."""
     if item.status == ContentStatus.archived:
-        raise problems.invalid_transition("content item", item.status, "archived")
+        raise problems.ContentStateConflict(
+            what="content item", state=item.status, action="archived"
+        )
     item.status = ContentStatus.archived
     item.updated_at = now()
     session.add(item)

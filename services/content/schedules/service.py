@@ -62,8 +62,10 @@ def _checked_recurrence(
         )
     except recurrence.InvalidRecurrence as exc:
         if exc.field == "timezone":
-            raise problems.unknown_timezone(exc.field, exc.reason) from exc
-        raise problems.invalid_recurrence(exc.field, exc.reason) from exc
+            raise problems.ScheduleTimezoneUnknown(reason=exc.reason) from exc
+        if exc.field == "quiet_hours":
+            raise problems.QuietHoursIncomplete(reason=exc.reason) from exc
+        raise problems.InvalidRecurrence(reason=exc.reason) from exc
 
 
 def _check_content(session: Session, *, community: Community, item_id: str) -> None:
@@ -72,9 +74,9 @@ def _check_content(session: Session, *, community: Community, item_id: str) -> N
         community.workspace_id,
         community.id,
     ):
-        raise problems.content_not_approved("content_item_id", item_id, "not in this community")
+        raise problems.ContentNotApproved(content_item_id=item_id, state="not in this community")
     if item.status != ContentStatus.approved:
-        raise problems.content_not_approved("content_item_id", item_id, item.status)
+        raise problems.ContentNotApproved(content_item_id=item_id, state=item.status)
 
 
 def _check_target(session: Session, *, community: Community, target: Any) -> None:
@@ -83,10 +85,7 @@ def _check_target(session: Session, *, community: Community, target: Any) -> Non
         usable = {g.id for g in known if g.state != "dissolved"}
         missing = [g for g in target.group_ids if g not in usable]
         if missing:
-            raise problems.invalid_target(
-                "target.group_ids",
-                f"not groups of this community that can be posted in: {', '.join(missing)}",
-            )
+            raise problems.ScheduleTargetInvalid(group_ids=missing)
 
 
 def create_schedule(
@@ -166,7 +165,7 @@ def update_schedule(
     makes past occurrences due."""
     changes = update.model_dump(exclude_unset=True)
     if schedule.state == ScheduleState.ended and not changes.keys() & {"starts_at", "rrule"}:
-        raise problems.invalid_transition("schedule", schedule.state, "changed")
+        raise problems.ContentStateConflict(what="schedule", state=schedule.state, action="changed")
     timezone = update.timezone or schedule.timezone
     quiet = (
         update.quiet_hours
@@ -211,7 +210,7 @@ def update_schedule(
 def pause_schedule(session: Session, *, schedule: Schedule) -> None:
     """Nothing fires while paused; occurrences in the pause are not caught up later."""
     if schedule.state != ScheduleState.active:
-        raise problems.invalid_transition("schedule", schedule.state, "paused")
+        raise problems.ContentStateConflict(what="schedule", state=schedule.state, action="paused")
     schedule.state = ScheduleState.paused
     schedule.updated_at = now()
     session.add(schedule)
@@ -220,7 +219,7 @@ def pause_schedule(session: Session, *, schedule: Schedule) -> None:
 def resume_schedule(session: Session, *, schedule: Schedule) -> None:
     """Fire again from the next occurrence after now."""
     if schedule.state != ScheduleState.paused:
-        raise problems.invalid_transition("schedule", schedule.state, "resumed")
+        raise problems.ContentStateConflict(what="schedule", state=schedule.state, action="resumed")
     schedule.state = ScheduleState.active
     _plan_next(schedule, recurrence_of(schedule), after=now())
     schedule.updated_at = now()
@@ -230,9 +229,9 @@ def resume_schedule(session: Session, *, schedule: Schedule) -> None:
 def occurrences(schedule: Schedule, *, start: datetime, end: datetime) -> list[OccurrencePublic]:
     """The occurrences in [start, end) exactly as they fire, local and UTC."""
     if end <= start:
-        raise problems.invalid_window("`to` must be after `from`.")
+        raise problems.OccurrenceWindowInvalid(reason="`to` must be after `from`.")
     if end - start > MAX_WINDOW:
-        raise problems.invalid_window("Ask for at most 366 days at a time.")
+        raise problems.OccurrenceWindowInvalid(reason="Ask for at most 366 days at a time.")
     found = recurrence_of(schedule).between(start, end, limit=MAX_OCCURRENCES)
     return [OccurrencePublic(local=o.local, utc=o.utc) for o in found]
 

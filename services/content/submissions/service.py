@@ -118,10 +118,12 @@ def review_queue(*, community: Community, status: SubmissionStatus | None) -> Se
 def accept(session: Session, *, submission: Submission, acceptance: Acceptance, actor: str) -> None:
     """Turn the submission into an approved content item crediting its author."""
     if submission.status != SubmissionStatus.pending:
-        raise problems.invalid_transition("submission", submission.status, "accepted")
+        raise problems.ContentStateConflict(
+            what="submission", state=submission.status, action="accepted"
+        )
     member_id = submission.member_id or acceptance.member_id
     if member_id is None:
-        raise problems.author_unknown(submission.id)
+        raise problems.SubmissionAuthorUnknown(submission_id=submission.id)
     community = replica.get_community(
         session, workspace_id=submission.workspace_id, community_id=submission.community_id
     )
@@ -163,9 +165,11 @@ def accept(session: Session, *, submission: Submission, acceptance: Acceptance, 
 def reject(session: Session, *, submission: Submission, rejection: Rejection, actor: str) -> None:
     """Turn the submission down with a reason the author is told."""
     if not rejection.reason.strip():
-        raise problems.reason_required()
+        raise problems.RejectionReasonRequired(submission_id=submission.id)
     if submission.status != SubmissionStatus.pending:
-        raise problems.invalid_transition("submission", submission.status, "rejected")
+        raise problems.ContentStateConflict(
+            what="submission", state=submission.status, action="rejected"
+        )
     submission.status, submission.reason = SubmissionStatus.rejected, rejection.reason.strip()
     submission.reviewer, submission.reviewed_at = actor, now()
     session.add(submission)

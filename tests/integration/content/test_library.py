@@ -24,7 +24,7 @@ def test_review_workflow_and_revisions(content: ContentApi) -> None:
     # Reviewing a draft is refused: it has not been sent to review.
     refused = content.post(f"/v1/contents/{item_id}/review", json={"decision": "approve"})
     assert refused.status_code == 409
-    assert refused.json()["type"].endswith("/invalid-transition")
+    assert refused.json()["type"].endswith("/content-state-conflict")
 
     assert content.post(f"/v1/contents/{item_id}/submit").json()["status"] == "in_review"
     sent_back = content.post(

@@ -91,11 +91,11 @@ def test_pause_and_resume(content: ContentApi) -> None:
     [
         ({"rrule": "FREQ=SOMETIMES"}, "rrule", "invalid-recurrence"),
         ({"rrule": "FREQ=DAILY;UNTIL=20250101T000000"}, "rrule", "invalid-recurrence"),
-        ({"timezone": "Mars/Olympus"}, "timezone", "unknown-timezone"),
+        ({"timezone": "Mars/Olympus"}, "timezone", "schedule-timezone-unknown"),
         (
             {"target": {"kind": "groups", "group_ids": ["grp_nope"]}},
             "target.group_ids",
-            "invalid-target",
+            "schedule-target-invalid",
         ),
     ],
 )

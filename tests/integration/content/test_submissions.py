@@ -46,7 +46,7 @@ def test_rejecting_needs_a_reason_the_bot_can_tell(content: ContentApi) -> None:
     ).json()
     no_reason = content.post(f"/v1/submissions/{submission['id']}/reject", json={"reason": " "})
     assert no_reason.status_code == 422
-    assert no_reason.json()["type"].endswith("/reason-required")
+    assert no_reason.json()["type"].endswith("/rejection-reason-required")
     assert content.get(f"/v1/submissions/{submission['id']}").json()["status"] == "pending"
     rejected = content.post(
         f"/v1/submissions/{submission['id']}/reject", json={"reason": "与社群主题无关"}

@@ -1,21 +1,29 @@
-"""The content service: content and its review, schedules, publishing through bots with
-acknowledgement, submissions.
+"""The content service: content and its review, schedules, SOP playbooks, publishing through
+bots with acknowledgement, submissions.
 
-Every router, event handler and periodic job of the service is named here.
+Every router, event handler and periodic job of the service is named here. Where several
+sub-domains hear one event type, they run in the order listed, in one transaction: the
+replica first, so the others read what the event just changed.
 """
 
 import functools
 from pathlib import Path
 
 from fastapi import FastAPI
+from sqlmodel import Session
 
+from services.common.cloudevents import CloudEvent
+from services.common.consumer import Handler
 from services.common.contracts import (
     CommunityCreated,
     CommunityUpdated,
     GroupCreated,
     GroupDissolved,
+    GroupMemberJoined,
+    GroupMemberLeft,
     GroupUpdated,
     MemberJoined,
+    MemberStatusChanged,
     PublicationResultReported,
     SubmissionReceived,
     topics,
@@ -23,6 +31,9 @@ from services.common.contracts import (
 from services.common.periodic import PeriodicJob
 from services.common.runtime import ServiceSpec, create_service_app
 from services.content.library import views as library_views
+from services.content.playbooks import handlers as playbooks
+from services.content.playbooks import sending
+from services.content.playbooks import views as playbook_views
 from services.content.publishing import dispatch, results
 from services.content.publishing import views as publishing_views
 from services.content.replica import handlers as replica
@@ -30,6 +41,29 @@ from services.content.schedules import views as schedule_views
 from services.content.settings import ContentSettings
 from services.content.submissions import service as submissions
 from services.content.submissions import views as submission_views
+
+
+def _in_order(*handlers: Handler) -> Handler:
+    def handle(session: Session, event: CloudEvent) -> None:
+        for handler in handlers:
+            handler(session, event)
+
+    return handle
+
+
+HANDLERS: dict[str, Handler] = {
+    CommunityCreated.type: replica.on_community_created,
+    CommunityUpdated.type: replica.on_community_updated,
+    GroupCreated.type: _in_order(replica.on_group_created, playbooks.on_group_created),
+    GroupUpdated.type: replica.on_group_updated,
+    GroupDissolved.type: _in_order(replica.on_group_dissolved, playbooks.on_group_dissolved),
+    MemberJoined.type: _in_order(replica.on_member_joined, playbooks.on_member_joined),
+    MemberStatusChanged.type: playbooks.on_member_status_changed,
+    GroupMemberJoined.type: playbooks.on_group_member_joined,
+    GroupMemberLeft.type: playbooks.on_group_member_left,
+    PublicationResultReported.type: results.on_result_reported,
+    SubmissionReceived.type: submissions.on_submission_received,
+}
 
 
 def build_spec(settings: ContentSettings) -> ServiceSpec:
@@ -41,20 +75,12 @@ def build_spec(settings: ContentSettings) -> ServiceSpec:
             library_views.router,
             schedule_views.router,
             publishing_views.router,
+            playbook_views.router,
             submission_views.router,
         ],
         migrations_dir=Path(__file__).parent / "migrations",
         produces=[topics.CONTENT],
-        handlers={
-            CommunityCreated.type: replica.on_community_created,
-            CommunityUpdated.type: replica.on_community_updated,
-            GroupCreated.type: replica.on_group_created,
-            GroupUpdated.type: replica.on_group_updated,
-            MemberJoined.type: replica.on_member_joined,
-            GroupDissolved.type: replica.on_group_dissolved,
-            PublicationResultReported.type: results.on_result_reported,
-            SubmissionReceived.type: submissions.on_submission_received,
-        },
+        handlers=HANDLERS,
         periodic=[
             PeriodicJob(
                 "content-dispatch-due",
@@ -62,12 +88,18 @@ def build_spec(settings: ContentSettings) -> ServiceSpec:
                 functools.partial(dispatch.dispatch_due, settings=settings),
             ),
             PeriodicJob(
+                "content-send-playbook-steps",
+                settings.dispatch_every_seconds,
+                functools.partial(sending.send_due_steps, settings=settings),
+            ),
+            PeriodicJob(
                 "content-expire-publications",
                 30,
                 functools.partial(results.expire_overdue, settings=settings),
             ),
         ],
-        description="Content and its review, schedules, publishing through bots, submissions.",
+        description="Content and its review, schedules, SOP playbooks, publishing through "
+        "bots, submissions.",
     )
 
 

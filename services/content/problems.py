@@ -109,3 +109,7 @@ class SubmissionAuthorUnknown(
     field="member_id",
 ):
     submission_id: str
+
+
+def playbook_not_found(playbook_id: str) -> NotFound:
+    return NotFound(resource="playbook", resource_id=playbook_id)

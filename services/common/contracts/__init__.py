@@ -7,6 +7,7 @@ version (a new class with a `.v2` type), never an edit of the old one.
 from services.common.contracts.activities import AttendanceRecorded, CheckInRecorded, FeedbackGiven
 from services.common.contracts.base import CONTRACTS, EventData, topic_of
 from services.common.contracts.content import (
+    MemberTagRequested,
     OccurrenceFailed,
     OccurrenceSkipped,
     PublicationDue,
@@ -76,6 +77,7 @@ __all__ = [
     "MemberOnboarded",
     "MemberStageChanged",
     "MemberStatusChanged",
+    "MemberTagRequested",
     "MemberTagged",
     "MemberUntagged",
     "MembersMerged",

@@ -22,15 +22,17 @@ class SubmissionAccepted(EventData):
 
 
 class PublicationDue(EventData):
-    """A scheduled post is to be said now, in one group (or to one member): everything the
-    bot needs to post it. The gateway's outbound webhooks carry it to the group's bot, which
-    answers with an inbound `publication_result` naming `publication_id`."""
+    """A post is to be said now, in one group (or to one member), for a schedule's occurrence
+    or a playbook's step: everything the bot needs to post it. The gateway's outbound
+    webhooks carry it to the group's bot, which answers with an inbound `publication_result`
+    naming `publication_id`."""
 
     type = "io.qunyun.content.publication_due.v1"
     topic = topics.CONTENT
 
     publication_id: str
-    schedule_id: str
+    schedule_id: str | None  # None for a playbook step
+    playbook_run_id: str | None = None
     community_id: str
     occurrence_at: datetime
     target_kind: Literal["group", "member"]
@@ -59,7 +61,8 @@ class PublicationPublished(EventData):
     topic = topics.CONTENT
 
     publication_id: str
-    schedule_id: str
+    schedule_id: str | None  # None for a playbook step
+    playbook_run_id: str | None = None
     community_id: str
     content_item_id: str
     group_id: str | None
@@ -77,7 +80,8 @@ class PublicationFailed(EventData):
     topic = topics.CONTENT
 
     publication_id: str
-    schedule_id: str
+    schedule_id: str | None  # None for a playbook step
+    playbook_run_id: str | None = None
     community_id: str
     group_id: str | None
     member_id: str | None
@@ -92,7 +96,8 @@ class PublicationExpired(EventData):
     topic = topics.CONTENT
 
     publication_id: str
-    schedule_id: str
+    schedule_id: str | None  # None for a playbook step
+    playbook_run_id: str | None = None
     community_id: str
     group_id: str | None
     member_id: str | None
@@ -173,3 +178,17 @@ class SubmissionReceived(EventData):
     text: str = Field(min_length=1, max_length=20_000)
     media_urls: list[str] = Field(default_factory=list, max_length=20)
     occurred_at: datetime
+
+
+class MemberTagRequested(EventData):
+    """A playbook run ended with "add a tag": members puts the tag on the member."""
+
+    type = "io.qunyun.content.member_tag_requested.v1"
+    topic = topics.CONTENT
+
+    member_id: str
+    community_id: str
+    tag_name: str
+    playbook_id: str
+    run_id: str
+    requested_at: datetime

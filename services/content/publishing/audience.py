@@ -8,11 +8,10 @@ workspace header, as the gateway would, within a timeout. Any failure is an
 `AudienceUnavailable`: the occurrence fails visibly instead of waiting or guessing.
 """
 
-from dataclasses import dataclass
-
 import httpx
 
 from services.common.http.identity import INTERNAL_TOKEN_HEADER, WORKSPACE_HEADER
+from services.content.publishing.posts import Recipient
 from services.content.settings import ContentSettings
 
 PAGE = 200
@@ -22,13 +21,6 @@ MAX_RECIPIENTS = 10_000
 
 class AudienceUnavailable(Exception):
     """The members service did not say who is in the segment."""
-
-
-@dataclass(frozen=True, slots=True)
-class Recipient:
-    member_id: str
-    platform: str
-    external_id: str
 
 
 def segment_recipients(

@@ -13,7 +13,6 @@ Then `next_due_at` moves past now. Every statement is a multi-row one, so a minu
 thousands of due occurrences costs a handful of round trips.
 """
 
-import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,24 +24,23 @@ from sqlmodel import Session, col, select
 
 from services.common import outbox
 from services.common.cloudevents import CloudEvent
-from services.common.contracts import EventData, OccurrenceFailed, OccurrenceSkipped, PublicationDue
+from services.common.contracts import EventData, OccurrenceFailed, OccurrenceSkipped
 from services.common.ids import new_id
 from services.content.library.models import ContentItem, ContentStatus
-from services.content.publishing import metrics
-from services.content.publishing.audience import AudienceUnavailable, Recipient, segment_recipients
+from services.content.publishing import metrics, posts
+from services.content.publishing.audience import AudienceUnavailable, segment_recipients
 from services.content.publishing.models import (
     OccurrenceRecord,
     OccurrenceStatus,
     Publication,
-    PublicationStatus,
 )
+from services.content.publishing.posts import Recipient
 from services.content.replica.models import Community, Group
 from services.content.schedules.models import Schedule, ScheduleState
 from services.content.schedules.service import recurrence_of
 from services.content.settings import ContentSettings
 
 SOURCE = "/qunyun/content"
-_PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 _CHUNK = 1000
 _occurrences = OccurrenceRecord.__table__  # type: ignore[attr-defined]
 _publications = Publication.__table__  # type: ignore[attr-defined]
@@ -62,14 +60,6 @@ class _Pass:
     occurrence_events: dict[str, tuple[EventData, str, str]] = field(default_factory=dict)
     publication_events: dict[str, tuple[EventData, str, str]] = field(default_factory=dict)
     lateness: dict[str, float] = field(default_factory=dict)
-
-
-def render(text: str, *, community: Community, group: Group | None) -> tuple[str, list[str]]:
-    """Fill what the platform knows; leave @-mention placeholders for the bot, and name them."""
-    known = {"community_name": community.name, "group_name": group.name if group else ""}
-    filled = _PLACEHOLDER.sub(lambda m: known.get(m.group(1), m.group(0)), text)
-    mentions = sorted({m for m in _PLACEHOLDER.findall(filled) if m not in known})
-    return filled, mentions
 
 
 def dispatch_due(
@@ -276,59 +266,21 @@ def _publication(
     group: Group | None = None,
     recipient: Recipient | None = None,
 ) -> None:
-    publication_id = new_id("pub")
-    text, mentions = render(item.body, community=community, group=group)
-    platform = group.platform if group else recipient.platform  # type: ignore[union-attr]
-    external_id = group.external_id if group else recipient.external_id  # type: ignore[union-attr]
-    member_id = recipient.member_id if recipient else None
-    work.publications.append(
-        {
-            "id": publication_id,
-            "workspace_id": schedule.workspace_id,
-            "community_id": schedule.community_id,
-            "schedule_id": schedule.id,
-            "occurs_at": occurs_at,
-            "target_key": group.id if group else f"member:{member_id}",
-            "group_id": group.id if group else None,
-            "member_id": member_id,
-            "platform": platform,
-            "external_id": external_id,
-            "content_item_id": item.id,
-            "content_revision": item.revision,
-            "text": text,
-            "media": item.media,
-            "status": PublicationStatus.dispatched,
-            "late": occurrence["late"],
-            "dispatched_at": work.now,
-            "_occurrence": occurrence["id"],
-        }
+    row, event = posts.publication(
+        community=community,
+        item=item,
+        occurs_at=occurs_at,
+        now=work.now,
+        expiry=timedelta(minutes=work.settings.publication_expiry_minutes),
+        late=occurrence["late"],
+        target_key=group.id if group else f"member:{recipient.member_id}",  # type: ignore[union-attr]
+        group=group,
+        recipient=recipient,
+        schedule_id=schedule.id,
     )
-    work.lateness[publication_id] = (work.now - occurs_at).total_seconds()
-    work.publication_events[publication_id] = (
-        PublicationDue(
-            publication_id=publication_id,
-            schedule_id=schedule.id,
-            community_id=schedule.community_id,
-            occurrence_at=occurs_at,
-            target_kind="group" if group else "member",
-            group_id=group.id if group else None,
-            member_id=member_id,
-            platform=platform,
-            external_id=external_id,
-            content_item_id=item.id,
-            content_revision=item.revision,
-            content_kind=item.kind,
-            title=item.title,
-            text=text,
-            mentions=mentions,
-            media=item.media,
-            late=occurrence["late"],
-            dispatched_at=work.now,
-            expires_at=work.now + timedelta(minutes=work.settings.publication_expiry_minutes),
-        ),
-        schedule.workspace_id,
-        group.id if group else f"{member_id}",
-    )
+    work.publications.append(row | {"_occurrence": occurrence["id"]})
+    work.lateness[row["id"]] = (work.now - occurs_at).total_seconds()
+    work.publication_events[row["id"]] = (event, schedule.workspace_id, row["target_key"])
 
 
 def _insert_new(session: Session, table: Any, rows: list[dict[str, Any]]) -> set[str]:

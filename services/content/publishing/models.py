@@ -49,14 +49,19 @@ class Publication(ContentTable, table=True):
     makes "exactly once" hold, whichever replica dispatches."""
 
     __tablename__ = "publication"
-    __table_args__ = (UniqueConstraint("schedule_id", "occurs_at", "target_key"),)
+    __table_args__ = (
+        UniqueConstraint("schedule_id", "occurs_at", "target_key"),
+        UniqueConstraint("playbook_run_id", "target_key"),
+    )
 
     id: str = Field(primary_key=True)
     workspace_id: str = Field(index=True)
     community_id: str = Field(index=True)
-    schedule_id: str
+    schedule_id: str | None = None  # the schedule, or
+    playbook_run_id: str | None = None  # the playbook run it comes from
     occurs_at: datetime = Field(sa_column=timestamp_column())
-    target_key: str  # the group id, or "member:<id>" for a one-to-one message
+    # The group id, or "member:<id>" for a one-to-one message; "step:<n>" in a playbook run.
+    target_key: str
     group_id: str | None = None
     member_id: str | None = None
     platform: str
@@ -78,7 +83,8 @@ class Publication(ContentTable, table=True):
 class PublicationPublic(SQLModel):
     id: str
     community_id: str
-    schedule_id: str
+    schedule_id: str | None
+    playbook_run_id: str | None
     occurs_at: datetime
     group_id: str | None
     member_id: str | None

@@ -9,7 +9,6 @@ from sqlmodel import Session, select
 
 from services.common import outbox
 from services.common.cloudevents import CloudEvent
-from services.common.consumer import Handler
 from services.common.contracts import (
     PublicationExpired,
     PublicationFailed,
@@ -51,6 +50,7 @@ def on_result_reported(session: Session, event: CloudEvent) -> None:
         result = PublicationPublished(
             publication_id=publication.id,
             schedule_id=publication.schedule_id,
+            playbook_run_id=publication.playbook_run_id,
             community_id=publication.community_id,
             content_item_id=publication.content_item_id,
             group_id=publication.group_id,
@@ -64,6 +64,7 @@ def on_result_reported(session: Session, event: CloudEvent) -> None:
         result = PublicationFailed(
             publication_id=publication.id,
             schedule_id=publication.schedule_id,
+            playbook_run_id=publication.playbook_run_id,
             community_id=publication.community_id,
             group_id=publication.group_id,
             member_id=publication.member_id,
@@ -103,6 +104,7 @@ def expire_overdue(session: Session, now: datetime, *, settings: ContentSettings
             _publications.c.workspace_id,
             _publications.c.community_id,
             _publications.c.schedule_id,
+            _publications.c.playbook_run_id,
             _publications.c.group_id,
             _publications.c.member_id,
             _publications.c.dispatched_at,
@@ -113,6 +115,7 @@ def expire_overdue(session: Session, now: datetime, *, settings: ContentSettings
         data = PublicationExpired(
             publication_id=row.id,
             schedule_id=row.schedule_id,
+            playbook_run_id=row.playbook_run_id,
             community_id=row.community_id,
             group_id=row.group_id,
             member_id=row.member_id,
@@ -130,5 +133,3 @@ def expire_overdue(session: Session, now: datetime, *, settings: ContentSettings
     metrics.PUBLICATIONS.labels("expired").inc(len(rows))
     return len(rows)
 
-
-HANDLERS: dict[str, Handler] = {PublicationResultReported.type: on_result_reported}

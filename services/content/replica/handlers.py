@@ -4,7 +4,6 @@ by state: replaying an event, or receiving an older one late, changes nothing.""
 from sqlmodel import Session
 
 from services.common.cloudevents import CloudEvent
-from services.common.consumer import Handler
 from services.common.contracts import (
     CommunityCreated,
     CommunityUpdated,
@@ -99,12 +98,3 @@ def on_member_joined(session: Session, event: CloudEvent) -> None:
         identities=[(i.platform, i.external_id) for i in data.identities],
     )
 
-
-HANDLERS: dict[str, Handler] = {
-    CommunityCreated.type: on_community_created,
-    CommunityUpdated.type: on_community_updated,
-    GroupCreated.type: on_group_created,
-    GroupUpdated.type: on_group_updated,
-    GroupDissolved.type: on_group_dissolved,
-    MemberJoined.type: on_member_joined,
-}

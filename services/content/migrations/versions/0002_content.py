@@ -1,5 +1,5 @@
 """The replica of communities, groups and member identities; content and its revisions;
-schedules, handled occurrences, publications and submissions.
+schedules, handled occurrences, publications, submissions and SOP playbooks.
 
 Revision ID: 0002
 Revises: 0001
@@ -145,7 +145,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Text, primary_key=True),
         sa.Column("workspace_id", sa.Text, nullable=False, index=True),
         sa.Column("community_id", sa.Text, nullable=False, index=True),
-        sa.Column("schedule_id", sa.Text, nullable=False),
+        sa.Column("schedule_id", sa.Text),
+        sa.Column("playbook_run_id", sa.Text),
         sa.Column("occurs_at", TS, nullable=False),
         sa.Column("target_key", sa.Text, nullable=False),
         sa.Column("group_id", sa.Text),
@@ -163,6 +164,7 @@ def upgrade() -> None:
         sa.Column("external_message_id", sa.Text),
         sa.Column("error", sa.Text),
         sa.UniqueConstraint("schedule_id", "occurs_at", "target_key"),
+        sa.UniqueConstraint("playbook_run_id", "target_key"),
     )
     op.create_table(
         "submission",
@@ -184,6 +186,54 @@ def upgrade() -> None:
         sa.Column("content_item_id", sa.Text),
         sa.Column("created_at", TS, nullable=False),
     )
+    op.create_table(
+        "playbook",
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column("workspace_id", sa.Text, nullable=False, index=True),
+        sa.Column("community_id", sa.Text, nullable=False, index=True),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("anchor", sa.Text, nullable=False),
+        sa.Column("group_ids", JSONB, nullable=False),
+        sa.Column("steps", JSONB, nullable=False),
+        sa.Column("end_actions", JSONB, nullable=False),
+        sa.Column("active", sa.Boolean, nullable=False),
+        sa.Column("created_by", sa.Text, nullable=False),
+        sa.Column("created_at", TS, nullable=False),
+    )
+    op.create_table(
+        "playbook_run",
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column("workspace_id", sa.Text, nullable=False, index=True),
+        sa.Column("community_id", sa.Text, nullable=False, index=True),
+        sa.Column("playbook_id", sa.Text, nullable=False),
+        sa.Column("anchor_key", sa.Text, nullable=False),
+        sa.Column("member_id", sa.Text, index=True),
+        sa.Column("group_id", sa.Text, index=True),
+        sa.Column("platform", sa.Text),
+        sa.Column("external_id", sa.Text),
+        sa.Column("anchored_at", TS, nullable=False),
+        sa.Column("state", sa.Text, nullable=False),
+        sa.Column("ended_at", TS),
+        sa.UniqueConstraint("playbook_id", "anchor_key"),
+    )
+    op.create_table(
+        "playbook_step",
+        sa.Column("run_id", sa.Text, primary_key=True),
+        sa.Column("position", sa.Integer, primary_key=True),
+        sa.Column("workspace_id", sa.Text, nullable=False),
+        sa.Column("due_at", TS, nullable=False),
+        sa.Column("state", sa.Text, nullable=False),
+        sa.Column("reason", sa.Text),
+        sa.Column("publication_id", sa.Text),
+        sa.Column("handled_at", TS),
+    )
+    # The sender's question: pending steps that are due.
+    op.create_index(
+        "ix_playbook_step_due",
+        "playbook_step",
+        ["due_at"],
+        postgresql_where=sa.text("state = 'pending'"),
+    )
     op.create_index("ix_publication_schedule", "publication", ["schedule_id", "id"])
     # The expiry job's question: dispatched publications still waiting for a result.
     op.create_index(
@@ -196,6 +246,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in (
+        "playbook_step",
+        "playbook_run",
+        "playbook",
         "submission",
         "publication",
         "occurrence",

@@ -30,6 +30,7 @@ from services.common.contracts import (
 )
 from services.common.periodic import PeriodicJob
 from services.common.runtime import ServiceSpec, create_service_app
+from services.content.calendar import views as calendar_views
 from services.content.library import views as library_views
 from services.content.playbooks import handlers as playbooks
 from services.content.playbooks import sending
@@ -77,6 +78,7 @@ def build_spec(settings: ContentSettings) -> ServiceSpec:
             publishing_views.router,
             playbook_views.router,
             submission_views.router,
+            calendar_views.router,
         ],
         migrations_dir=Path(__file__).parent / "migrations",
         produces=[topics.CONTENT],

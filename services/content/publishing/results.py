@@ -132,4 +132,3 @@ def expire_overdue(session: Session, now: datetime, *, settings: ContentSettings
     outbox.enqueue_many(session, events)
     metrics.PUBLICATIONS.labels("expired").inc(len(rows))
     return len(rows)
-

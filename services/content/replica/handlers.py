@@ -97,4 +97,3 @@ def on_member_joined(session: Session, event: CloudEvent) -> None:
         member_id=data.member_id,
         identities=[(i.platform, i.external_id) for i in data.identities],
     )
-

@@ -7,14 +7,20 @@ from fastapi import APIRouter, Query
 
 from services.common import clock
 from services.common.db import SessionDep
+from services.common.http.problems import problem_responses
 from services.content.calendar import service
 from services.content.calendar.models import Calendar
 from services.content.deps import CommunityDep
+from services.content.problems import OccurrenceWindowInvalid
 
 router = APIRouter(prefix="/v1", tags=["calendar"])
 
 
-@router.get("/communities/{community_id}/calendar", response_model=Calendar)
+@router.get(
+    "/communities/{community_id}/calendar",
+    response_model=Calendar,
+    responses=problem_responses(OccurrenceWindowInvalid),
+)
 def get_calendar(
     community: CommunityDep,
     session: SessionDep,

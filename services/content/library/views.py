@@ -10,6 +10,7 @@ from services.common.db import SessionDep
 from services.common.http.idempotency import OnceDep
 from services.common.http.identity import ActorDep, WorkspaceDep
 from services.common.http.pagination import Page, Paging, desc, paginate
+from services.common.http.problems import problem_responses
 from services.content.deps import CommunityDep
 from services.content.library import service
 from services.content.library.models import (
@@ -22,6 +23,7 @@ from services.content.library.models import (
     Review,
     RevisionPublic,
 )
+from services.content.problems import ContentStateConflict
 
 router = APIRouter(prefix="/v1", tags=["content"])
 
@@ -75,7 +77,11 @@ def get_content(item_id: str, session: SessionDep, workspace_id: WorkspaceDep) -
     return _public(service.get_item(session, workspace_id=workspace_id, item_id=item_id))
 
 
-@router.patch("/contents/{item_id}", response_model=ContentPublic)
+@router.patch(
+    "/contents/{item_id}",
+    response_model=ContentPublic,
+    responses=problem_responses(ContentStateConflict),
+)
 def edit_content(
     item_id: str,
     body: ContentUpdate,
@@ -91,7 +97,11 @@ def edit_content(
     return _public(item)
 
 
-@router.post("/contents/{item_id}/submit", response_model=ContentPublic)
+@router.post(
+    "/contents/{item_id}/submit",
+    response_model=ContentPublic,
+    responses=problem_responses(ContentStateConflict),
+)
 def submit_content(item_id: str, session: SessionDep, workspace_id: WorkspaceDep) -> ContentPublic:
     """Send a draft to review."""
     item = service.get_item(session, workspace_id=workspace_id, item_id=item_id, for_update=True)
@@ -100,7 +110,11 @@ def submit_content(item_id: str, session: SessionDep, workspace_id: WorkspaceDep
     return _public(item)
 
 
-@router.post("/contents/{item_id}/review", response_model=ContentPublic)
+@router.post(
+    "/contents/{item_id}/review",
+    response_model=ContentPublic,
+    responses=problem_responses(ContentStateConflict),
+)
 def review_content(
     item_id: str, body: Review, session: SessionDep, workspace_id: WorkspaceDep, actor: ActorDep
 ) -> ContentPublic:
@@ -111,7 +125,11 @@ def review_content(
     return _public(item)
 
 
-@router.post("/contents/{item_id}/archive", response_model=ContentPublic)
+@router.post(
+    "/contents/{item_id}/archive",
+    response_model=ContentPublic,
+    responses=problem_responses(ContentStateConflict),
+)
 def archive_content(item_id: str, session: SessionDep, workspace_id: WorkspaceDep) -> ContentPublic:
     """Retire an item; schedules that name it skip their occurrences from now on."""
     item = service.get_item(session, workspace_id=workspace_id, item_id=item_id, for_update=True)

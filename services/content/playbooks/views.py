@@ -8,9 +8,11 @@ from services.common.db import SessionDep
 from services.common.http.idempotency import OnceDep
 from services.common.http.identity import ActorDep, WorkspaceDep
 from services.common.http.pagination import Page, Paging, desc, paginate
+from services.common.http.problems import problem_responses
 from services.content.deps import CommunityDep
 from services.content.playbooks import service
 from services.content.playbooks.models import Playbook, PlaybookCreate, PlaybookPublic, RunPublic
+from services.content.problems import ContentNotApproved
 
 router = APIRouter(prefix="/v1", tags=["playbooks"])
 
@@ -19,6 +21,7 @@ router = APIRouter(prefix="/v1", tags=["playbooks"])
     "/communities/{community_id}/sops",
     status_code=status.HTTP_201_CREATED,
     response_model=PlaybookPublic,
+    responses=problem_responses(ContentNotApproved),
 )
 def create_playbook(
     body: PlaybookCreate,

@@ -12,7 +12,17 @@ from services.common.db import SessionDep
 from services.common.http.idempotency import OnceDep
 from services.common.http.identity import ActorDep, WorkspaceDep
 from services.common.http.pagination import Page, Paging, desc, paginate
+from services.common.http.problems import problem_responses
 from services.content.deps import CommunityDep
+from services.content.problems import (
+    ContentNotApproved,
+    ContentStateConflict,
+    InvalidRecurrence,
+    OccurrenceWindowInvalid,
+    QuietHoursIncomplete,
+    ScheduleTargetInvalid,
+    ScheduleTimezoneUnknown,
+)
 from services.content.replica import service as replica
 from services.content.schedules import service
 from services.content.schedules.models import (
@@ -31,6 +41,13 @@ router = APIRouter(prefix="/v1", tags=["schedules"])
     "/communities/{community_id}/schedules",
     status_code=status.HTTP_201_CREATED,
     response_model=SchedulePublic,
+    responses=problem_responses(
+        ContentNotApproved,
+        InvalidRecurrence,
+        ScheduleTimezoneUnknown,
+        ScheduleTargetInvalid,
+        QuietHoursIncomplete,
+    ),
 )
 def create_schedule(
     body: ScheduleCreate,
@@ -75,7 +92,18 @@ def get_schedule(
     )
 
 
-@router.patch("/schedules/{schedule_id}", response_model=SchedulePublic)
+@router.patch(
+    "/schedules/{schedule_id}",
+    response_model=SchedulePublic,
+    responses=problem_responses(
+        ContentStateConflict,
+        ContentNotApproved,
+        InvalidRecurrence,
+        ScheduleTimezoneUnknown,
+        ScheduleTargetInvalid,
+        QuietHoursIncomplete,
+    ),
+)
 def update_schedule(
     schedule_id: str, body: ScheduleUpdate, session: SessionDep, workspace_id: WorkspaceDep
 ) -> SchedulePublic:
@@ -91,7 +119,11 @@ def update_schedule(
     return service.public(schedule)
 
 
-@router.post("/schedules/{schedule_id}/pause", response_model=SchedulePublic)
+@router.post(
+    "/schedules/{schedule_id}/pause",
+    response_model=SchedulePublic,
+    responses=problem_responses(ContentStateConflict),
+)
 def pause_schedule(
     schedule_id: str, session: SessionDep, workspace_id: WorkspaceDep
 ) -> SchedulePublic:
@@ -103,7 +135,11 @@ def pause_schedule(
     return service.public(schedule)
 
 
-@router.post("/schedules/{schedule_id}/resume", response_model=SchedulePublic)
+@router.post(
+    "/schedules/{schedule_id}/resume",
+    response_model=SchedulePublic,
+    responses=problem_responses(ContentStateConflict),
+)
 def resume_schedule(
     schedule_id: str, session: SessionDep, workspace_id: WorkspaceDep
 ) -> SchedulePublic:
@@ -116,7 +152,11 @@ def resume_schedule(
     return service.public(schedule)
 
 
-@router.get("/schedules/{schedule_id}/occurrences", response_model=OccurrenceList)
+@router.get(
+    "/schedules/{schedule_id}/occurrences",
+    response_model=OccurrenceList,
+    responses=problem_responses(OccurrenceWindowInvalid),
+)
 def list_occurrences(
     schedule_id: str,
     session: SessionDep,

@@ -8,7 +8,13 @@ from services.common.db import SessionDep
 from services.common.http.idempotency import OnceDep
 from services.common.http.identity import ActorDep, WorkspaceDep
 from services.common.http.pagination import Page, Paging, asc, paginate
+from services.common.http.problems import problem_responses
 from services.content.deps import CommunityDep
+from services.content.problems import (
+    ContentStateConflict,
+    RejectionReasonRequired,
+    SubmissionAuthorUnknown,
+)
 from services.content.submissions import service
 from services.content.submissions.models import (
     Acceptance,
@@ -68,7 +74,11 @@ def get_submission(
     )
 
 
-@router.post("/submissions/{submission_id}/accept", response_model=SubmissionPublic)
+@router.post(
+    "/submissions/{submission_id}/accept",
+    response_model=SubmissionPublic,
+    responses=problem_responses(ContentStateConflict, SubmissionAuthorUnknown),
+)
 def accept_submission(
     submission_id: str,
     body: Acceptance,
@@ -85,7 +95,11 @@ def accept_submission(
     return _public(submission)
 
 
-@router.post("/submissions/{submission_id}/reject", response_model=SubmissionPublic)
+@router.post(
+    "/submissions/{submission_id}/reject",
+    response_model=SubmissionPublic,
+    responses=problem_responses(ContentStateConflict, RejectionReasonRequired),
+)
 def reject_submission(
     submission_id: str,
     body: Rejection,

@@ -108,10 +108,7 @@ def send_due_steps(session: Session, now: datetime, *, settings: ContentSettings
     if rows:
         inserted = set(
             session.execute(
-                insert(_publications)
-                .values(rows)
-                .on_conflict_do_nothing()
-                .returning(_publications.c.id)
+                insert(_publications).on_conflict_do_nothing().returning(_publications.c.id), rows
             ).scalars()
         )
     built: list[tuple[CloudEvent, str]] = []

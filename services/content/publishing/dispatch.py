@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, select
 
 from services.common import outbox
@@ -27,7 +26,7 @@ from services.common.cloudevents import CloudEvent
 from services.common.contracts import EventData, OccurrenceFailed, OccurrenceSkipped
 from services.common.ids import new_id
 from services.content.library.models import ContentItem, ContentStatus
-from services.content.publishing import metrics, posts
+from services.content.publishing import bulk, metrics, posts
 from services.content.publishing.audience import AudienceUnavailable, segment_recipients
 from services.content.publishing.models import (
     OccurrenceRecord,
@@ -41,7 +40,6 @@ from services.content.schedules.service import recurrence_of
 from services.content.settings import ContentSettings
 
 SOURCE = "/qunyun/content"
-_CHUNK = 1000
 _occurrences = OccurrenceRecord.__table__  # type: ignore[attr-defined]
 _publications = Publication.__table__  # type: ignore[attr-defined]
 
@@ -283,26 +281,14 @@ def _publication(
     work.publication_events[row["id"]] = (event, schedule.workspace_id, row["target_key"])
 
 
-def _insert_new(session: Session, table: Any, rows: list[dict[str, Any]]) -> set[str]:
-    """Insert what is not there yet; returns the ids really inserted."""
-    inserted: set[str] = set()
-    for start in range(0, len(rows), _CHUNK):
-        chunk = rows[start : start + _CHUNK]
-        result = session.execute(
-            insert(table).values(chunk).on_conflict_do_nothing().returning(table.c.id)
-        )
-        inserted.update(result.scalars())
-    return inserted
-
-
 def _write(session: Session, work: _Pass) -> None:
-    new_occurrences = _insert_new(session, _occurrences, work.occurrences)
+    new_occurrences = bulk.insert_new(session, _occurrences, work.occurrences)
     publications = [
         {k: v for k, v in p.items() if k != "_occurrence"}
         for p in work.publications
         if p["_occurrence"] in new_occurrences
     ]
-    new_publications = _insert_new(session, _publications, publications)
+    new_publications = bulk.insert_new(session, _publications, publications)
     events: list[tuple[CloudEvent, str]] = []
     announced = [
         (work.occurrence_events[o], o) for o in work.occurrence_events if o in new_occurrences

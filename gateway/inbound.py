@@ -236,8 +236,9 @@ async def push(
     webhook_signature: Annotated[str, Header(alias="webhook-signature", max_length=2000)],
 ) -> InboundAccepted:
     """A bot pushes one event: `{"type": "message_posted" | "group_member_joined" |
-    "group_member_left" | "publication_result" | "submission", "data": {...}}`, signed with its integration's secret. A retry with the
-    same `webhook-id` is accepted again and changes nothing (`duplicate: true`)."""
+    "group_member_left" | "publication_result" | "submission", "data": {...}}`, signed with
+    its integration's secret. A retry with the same `webhook-id` is accepted again and
+    changes nothing (`duplicate: true`)."""
     body = await read_body(request)
     return await run_in_threadpool(
         _accept,

@@ -1,14 +1,13 @@
-"""Dependencies routes share: the caller's community (from the replica) and the settings."""
+"""Dependencies routes share: the caller's community, from the replica."""
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from services.common.db import SessionDep
 from services.common.http.identity import WorkspaceDep
 from services.content.replica import service as replica
 from services.content.replica.models import Community
-from services.content.settings import ContentSettings
 
 
 def caller_community(
@@ -19,11 +18,3 @@ def caller_community(
 
 
 CommunityDep = Annotated[Community, Depends(caller_community)]
-
-
-def content_settings(request: Request) -> ContentSettings:
-    settings = request.app.state.settings
-    return settings if isinstance(settings, ContentSettings) else ContentSettings()
-
-
-SettingsDep = Annotated[ContentSettings, Depends(content_settings)]

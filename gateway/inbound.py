@@ -105,7 +105,7 @@ def create_integration(
         session.add(integration)
         created = IntegrationCreated(**_public(integration), secret=integration.secret)
         session.commit()
-    set_location(response, f"/v1/integrations/{integration.id}")
+    set_location(response, f"/v1/integrations/{created.id}")
     return created
 
 

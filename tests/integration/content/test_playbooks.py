@@ -4,10 +4,17 @@ member's steps cancelled, end actions (a tag request, another playbook)."""
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.common.contracts import MemberJoined, MemberStatusChanged, PlatformIdentity
+from services.common.contracts import (
+    GroupMemberJoined,
+    GroupMemberLeft,
+    MemberJoined,
+    MemberStatusChanged,
+    PlatformIdentity,
+)
+from services.content.playbooks.handlers import on_group_member_joined, on_group_member_left
 from services.content.playbooks.models import Step
 from services.content.playbooks.timing import due_at
-from tests.integration.content.conftest import ContentApi, eventually
+from tests.integration.content.conftest import WORKSPACE, ContentApi, eventually
 from tests.integration.content.test_publishing import _events
 
 
@@ -119,3 +126,64 @@ def test_a_playbook_of_unapproved_content_is_refused(content: ContentApi) -> Non
     assert response.status_code == 422
     assert response.json()["type"].endswith("/content-not-approved")
     assert content.get(f"/v1/communities/{community_id}/sops").json()["data"] == []
+
+
+def test_a_group_join_starts_a_run_and_leaving_the_group_cancels_it(content: ContentApi) -> None:
+    community_id = content.community(timezone="Europe/Berlin")
+    group_id = content.group(community_id)
+    other_group = content.group(community_id)
+    item = content.approved_item(community_id, kind="announcement", body="欢迎 {{group_name}}")
+    playbook = content.post(
+        f"/v1/communities/{community_id}/sops",
+        json={
+            "name": "入群欢迎",
+            "anchor": "member_joined_group",
+            "group_ids": [group_id],
+            "steps": [
+                {"content_item_id": item["id"], "after_minutes": 0, "to": "group"},
+                {"content_item_id": item["id"], "day": 3, "at": "20:00:00", "to": "member"},
+            ],
+        },
+    ).json()
+    now = datetime.now(UTC)
+
+    def joined(group: str, who: str) -> None:
+        content.apply(
+            on_group_member_joined,
+            GroupMemberJoined(
+                platform="wechat",
+                group_external_id=f"ext-{group}",
+                sender_external_id=who,
+                occurred_at=now,
+            ),
+            workspace=WORKSPACE,
+            community_id=community_id,
+        )
+
+    joined(group_id, "wx-a")
+    joined(group_id, "wx-a")  # the bot said it twice: still one run
+    joined(other_group, "wx-b")  # not a group this playbook is for
+    runs = content.get(f"/v1/sops/{playbook['id']}/runs").json()
+    assert [(r["group_id"], [s["state"] for s in r["steps"]]) for r in runs] == [
+        (group_id, ["pending", "pending"])
+    ]
+    assert content.run_job("content-send-playbook-steps", now + timedelta(seconds=1)) == 1
+    content.apply(
+        on_group_member_left,
+        GroupMemberLeft(
+            platform="wechat",
+            group_external_id=f"ext-{group_id}",
+            sender_external_id="wx-a",
+            occurred_at=now,
+        ),
+        workspace=WORKSPACE,
+        community_id=community_id,
+    )
+    (run,) = content.get(f"/v1/sops/{playbook['id']}/runs").json()
+    assert run["state"] == "cancelled"
+    assert [(s["state"], s["reason"]) for s in run["steps"]] == [
+        ("sent", None),
+        ("cancelled", "member left the group"),
+    ]
+    (due,) = _events(content, "io.qunyun.content.publication_due.v1", expect=1)
+    assert (due.data["group_id"], due.data["text"]) == (group_id, f"欢迎 群 {group_id[-4:]}")

@@ -1,72 +1,37 @@
-"""The content service in-process, on its own copy of a migrated template database and its
-own Kafka topics (a unique prefix), with the real broker: its outbox relay and consumer run
-as in production. Periodic jobs are run by the tests, one pass at a time, at a chosen
-`now`, so time-dependent behaviour is tested without waiting."""
+"""The content service in-process on a copy of its migrated template database and its own
+Kafka topics, with the real broker (the shared tests/integration/conftest.py): its outbox
+relay and consumer run as in production. Periodic jobs are run by the tests, one pass at a
+time, at a chosen `now`, so time-dependent behaviour is tested without waiting."""
 
-import time
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from psycopg import sql
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from deploy.local.postgres import database_url, ensure_databases
 from services.common.contracts import CommunityCreated, EventData, GroupCreated
-from services.common.db import make_engine, migrate
-from services.common.http.identity import ACTOR_HEADER, INTERNAL_TOKEN_HEADER, WORKSPACE_HEADER
 from services.common.ids import new_id
-from services.common.kafka import KafkaPublisher, OutgoingRecord
 from services.common.periodic import run_job_once
-from services.common.runtime import create_service_app
+from services.common.runtime import ServiceSpec, create_service_app
 from services.content.app import build_spec
 from services.content.replica.handlers import on_community_created, on_group_created
 from services.content.settings import ContentSettings
+from tests.integration.conftest import WORKSPACE, ServiceApi, eventually, test_settings
 
-TOKEN = "test-internal-token"
-WORKSPACE = "ws_test"
+__all__ = ["WORKSPACE", "ContentApi", "eventually"]
 
 
-class ContentApi:
-    """The content service as the gateway sees it, plus ways to feed it events and run its
-    periodic jobs."""
+class ContentApi(ServiceApi):
+    """The content service as the gateway sees it, plus ways to feed it events, write its
+    replica and run its periodic jobs."""
 
     def __init__(self, client: TestClient, settings: ContentSettings):
-        self.client = client
-        self.settings = settings
+        super().__init__(client, settings)
+        self.settings: ContentSettings = settings
         self.spec = build_spec(settings)
-        self.engine: Engine = make_engine(settings.database_url, pool_size=2)
-        self._publisher = KafkaPublisher(
-            settings.kafka_bootstrap_servers,
-            client_id="test",
-            topic_prefix=settings.kafka_topic_prefix,
-        )
-
-    def request(
-        self, method: str, path: str, *, workspace: str = WORKSPACE, **kwargs: Any
-    ) -> httpx.Response:
-        headers = {
-            INTERNAL_TOKEN_HEADER: TOKEN,
-            WORKSPACE_HEADER: workspace,
-            ACTOR_HEADER: "api_key:key_test",
-            **kwargs.pop("headers", {}),
-        }
-        return self.client.request(method, path, headers=headers, **kwargs)
-
-    def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        return self.request("GET", path, **kwargs)
-
-    def post(self, path: str, **kwargs: Any) -> httpx.Response:
-        return self.request("POST", path, **kwargs)
-
-    def patch(self, path: str, **kwargs: Any) -> httpx.Response:
-        return self.request("PATCH", path, **kwargs)
 
     # ---- the replica, written as members' events would write it -------------------------
 
@@ -138,64 +103,23 @@ class ContentApi:
     def dispatch(self, now: datetime) -> int | None:
         return self.run_job("content-dispatch-due", now)
 
-    def publish(
-        self, data: EventData, *, community_id: str | None, workspace: str = WORKSPACE
-    ) -> str:
-        """Put an event on Kafka as its producer would; returns the event id."""
-        event = data.to_event(
-            source="/test", workspace_id=workspace, community_id=community_id, subject=None
-        )
-        self._publisher.publish(
-            [OutgoingRecord(data.topic, event.key, event.kafka_value(), event.kafka_headers())]
-        )
-        return event.id
-
-    def session(self) -> Session:
-        return Session(self.engine)
-
-    def close(self) -> None:
-        self._publisher.close()
-        self.engine.dispose()
-
-
-@pytest.fixture(scope="session")
-def content_template(postgres_url: str) -> str:
-    """A database with every content migration applied, copied for each test."""
-    name = f"tpl_content_{uuid.uuid4().hex[:8]}"
-    ensure_databases(postgres_url, [name])
-    engine = make_engine(database_url(postgres_url, name), pool_size=1)
-    migrate(engine, build_spec(ContentSettings()).migrations_dir)
-    engine.dispose()
-    return name
-
 
 @pytest.fixture
-def content_database_url(postgres_url: str, content_template: str) -> str:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(content_template)
-            )
-        )
-    return database_url(postgres_url, name)
-
-
-@pytest.fixture
-def content_settings(content_database_url: str, kafka_bootstrap: str) -> ContentSettings:
+def content_settings(
+    new_database: Callable[[ServiceSpec], str], kafka_bootstrap: str
+) -> ContentSettings:
+    """The shared test settings, with content's own: nothing listens at `members_url`, so
+    tests that need members start a stub."""
+    shared = test_settings(new_database(build_spec(ContentSettings())), kafka_bootstrap)
     return ContentSettings(
-        database_url=content_database_url,
-        kafka_partitions=1,
-        kafka_bootstrap_servers=kafka_bootstrap,
-        kafka_topic_prefix=f"t{uuid.uuid4().hex[:8]}.",
-        internal_token=TOKEN,
-        periodic_enabled=False,
-        outbox_poll_seconds=0.05,
-        consumer_backoff_seconds=0.01,
-        consumer_backoff_max_seconds=0.1,
-        members_url="http://127.0.0.1:9",  # nothing listens: tests that need members stub it
-        members_timeout_seconds=1.0,
+        **shared.model_dump(), members_url="http://127.0.0.1:9", members_timeout_seconds=1.0
     )
+
+
+@pytest.fixture
+def service_engine(content: ContentApi) -> Engine:
+    """What the shared `outbox` fixture reads."""
+    return content.engine
 
 
 @pytest.fixture
@@ -205,13 +129,3 @@ def content(content_settings: ContentSettings) -> Iterator[ContentApi]:
         api = ContentApi(client, content_settings)
         yield api
         api.close()
-
-
-def eventually(probe: Callable[[], Any], *, timeout: float = 20) -> Any:
-    """The first truthy result of `probe`, retried until the timeout (then its last result)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.1)

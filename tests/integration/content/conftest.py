@@ -4,24 +4,37 @@ relay and consumer run as in production. Periodic jobs are run by the tests, one
 time, at a chosen `now`, so time-dependent behaviour is tested without waiting."""
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from services.common.contracts import CommunityCreated, EventData, GroupCreated
+from services.common.cloudevents import CloudEvent
+from services.common.contracts import CommunityCreated, EventData, GroupCreated, topics
 from services.common.ids import new_id
 from services.common.periodic import run_job_once
 from services.common.runtime import ServiceSpec, create_service_app
 from services.content.app import build_spec
 from services.content.replica.handlers import on_community_created, on_group_created
 from services.content.settings import ContentSettings
+from tests.integration.common.conftest import read_topic
 from tests.integration.conftest import WORKSPACE, ServiceApi, eventually, test_settings
 
-__all__ = ["WORKSPACE", "ContentApi", "eventually"]
+__all__ = ["WORKSPACE", "ContentApi", "eventually", "local_time", "next_minute"]
+
+
+def local_time(at: datetime, timezone: str) -> str:
+    """`at` as a wall-clock time in `timezone`, as a schedule's `starts_at` takes it."""
+    return at.astimezone(ZoneInfo(timezone)).replace(tzinfo=None).isoformat(timespec="seconds")
+
+
+def next_minute() -> datetime:
+    """A whole minute safely ahead of now: a schedule made now is due then."""
+    return (datetime.now(UTC) + timedelta(minutes=2)).replace(second=0, microsecond=0)
 
 
 class ContentApi(ServiceApi):
@@ -95,6 +108,17 @@ class ContentApi(ServiceApi):
         return response.json()  # type: ignore[no-any-return]
 
     # ---- time and Kafka --------------------------------------------------------------------
+
+    def events(self, event_type: str, *, expect: int) -> list[CloudEvent]:
+        """The events of one type on content's topic, reading until `expect` of any type came."""
+        records = read_topic(
+            self.settings.kafka_bootstrap_servers,
+            self.settings.kafka_topic_prefix + topics.CONTENT,
+            expect=expect,
+            timeout=15,
+        )
+        found = [CloudEvent.from_kafka(r.headers, r.value) for r in records]
+        return [e for e in found if e.type == event_type]
 
     def run_job(self, name: str, now: datetime, engine: Engine | None = None) -> int | None:
         job = next(j for j in self.spec.periodic if j.name == name)

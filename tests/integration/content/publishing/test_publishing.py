@@ -4,51 +4,22 @@ downtime only what is within the grace period is published (late), the rest is s
 
 import json
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from prometheus_client import REGISTRY
 from sqlmodel import Session, select
 
 from deploy.local.processes import free_port
-from services.common.cloudevents import CloudEvent
 from services.common.contracts import (
-    CommunityCreated,
-    GroupCreated,
-    GroupDissolved,
-    GroupUpdated,
     PublicationResultReported,
-    topics,
 )
 from services.common.db import make_engine
-from services.common.ids import new_id
 from services.content.publishing.dispatch import dispatch_due
-from services.content.publishing.models import OccurrenceRecord, Publication
-from services.content.replica.models import Community, Group
-from tests.integration.common.conftest import read_topic
-from tests.integration.content.conftest import ContentApi, eventually
-
-
-def _local(at: datetime, timezone: str) -> str:
-    return at.astimezone(ZoneInfo(timezone)).replace(tzinfo=None).isoformat(timespec="seconds")
-
-
-def _next_minute() -> datetime:
-    return (datetime.now(UTC) + timedelta(minutes=2)).replace(second=0, microsecond=0)
-
-
-def _events(content: ContentApi, event_type: str, expect: int) -> list[CloudEvent]:
-    records = read_topic(
-        content.settings.kafka_bootstrap_servers,
-        content.settings.kafka_topic_prefix + topics.CONTENT,
-        expect=expect,
-        timeout=15,
-    )
-    events = [CloudEvent.from_kafka(r.headers, r.value) for r in records]
-    return [e for e in events if e.type == event_type]
+from services.content.publishing.models import Publication
+from tests.integration.content.conftest import ContentApi, eventually, local_time, next_minute
 
 
 def _sample(name: str, labels: dict[str, str] | None = None) -> float:
@@ -64,12 +35,12 @@ def _one_off(content: ContentApi, *, groups: int = 2, at: datetime | None = None
         name="早报",
         content_item_id=item["id"],
         target={"kind": "groups", "group_ids": group_ids},
-        starts_at=_local(at or _next_minute(), "Asia/Shanghai"),
+        starts_at=local_time(at or next_minute(), "Asia/Shanghai"),
     )
 
 
 def test_a_due_occurrence_is_published_once_per_group(content: ContentApi) -> None:
-    due_at = _next_minute()
+    due_at = next_minute()
     schedule = _one_off(content, at=due_at)
     lateness_before = _sample("qunyun_content_publication_lateness_seconds_count")
     dispatched_before = _sample("qunyun_content_publications_total", {"outcome": "dispatched"})
@@ -84,7 +55,7 @@ def test_a_due_occurrence_is_published_once_per_group(content: ContentApi) -> No
     assert {p["text"] for p in publications} == {"今日要闻 读书会"}
     assert content.get(f"/v1/schedules/{schedule['id']}").json()["state"] == "ended"
 
-    due = _events(content, "io.qunyun.content.publication_due.v1", expect=2)
+    due = content.events("io.qunyun.content.publication_due.v1", expect=2)
     assert sorted(e.data["publication_id"] for e in due) == sorted(p["id"] for p in publications)
     assert {e.data["platform"] for e in due} == {"wechat"}
     assert all(e.data["external_id"].startswith("ext-grp_") and not e.data["late"] for e in due)
@@ -94,7 +65,7 @@ def test_a_due_occurrence_is_published_once_per_group(content: ContentApi) -> No
 
 
 def test_two_replicas_racing_dispatch_each_publication_once(content: ContentApi) -> None:
-    due_at = _next_minute()
+    due_at = next_minute()
     community_id = content.community()
     group_ids = [content.group(community_id) for _ in range(2)]
     item = content.approved_item(community_id)
@@ -104,7 +75,7 @@ def test_two_replicas_racing_dispatch_each_publication_once(content: ContentApi)
             name=f"s{n}",
             content_item_id=item["id"],
             target={"kind": "groups", "group_ids": group_ids},
-            starts_at=_local(due_at, "Asia/Shanghai"),
+            starts_at=local_time(due_at, "Asia/Shanghai"),
         )
     settings = content.settings.model_copy(update={"dispatch_batch": 7})
     engines = [make_engine(settings.database_url, pool_size=1) for _ in range(2)]
@@ -143,13 +114,13 @@ def test_after_downtime_only_the_grace_period_is_published_late(content: Content
     community_id = content.community()
     group_id = content.group(community_id)
     item = content.approved_item(community_id)
-    first = _next_minute()
+    first = next_minute()
     schedule = content.schedule(
         community_id,
         name="每小时",
         content_item_id=item["id"],
         target={"kind": "groups", "group_ids": [group_id]},
-        starts_at=_local(first, "Asia/Shanghai"),
+        starts_at=local_time(first, "Asia/Shanghai"),
         rrule="FREQ=HOURLY",
     )
     # The service was down for five hours and ten minutes; the grace period is two hours.
@@ -170,12 +141,12 @@ def test_after_downtime_only_the_grace_period_is_published_late(content: Content
     assert content.dispatch(first + timedelta(hours=6, seconds=2)) == 1
     latest = content.get(f"/v1/schedules/{schedule['id']}/history").json()["data"][0]
     assert (latest["status"], latest["late"]) == ("dispatched", False)
-    skipped = _events(content, "io.qunyun.content.occurrence_skipped.v1", expect=7)
+    skipped = content.events("io.qunyun.content.occurrence_skipped.v1", expect=7)
     assert [e.data["reason"] for e in skipped] == ["missed"] * 4
 
 
 def test_results_from_bots_are_recorded_once(content: ContentApi) -> None:
-    due_at = _next_minute()
+    due_at = next_minute()
     schedule = _one_off(content, at=due_at)
     content.dispatch(due_at + timedelta(seconds=1))
     said, unsaid = content.get(f"/v1/schedules/{schedule['id']}/publications").json()["data"]
@@ -199,16 +170,16 @@ def test_results_from_bots_are_recorded_once(content: ContentApi) -> None:
         said["id"]: ("published", "msg-1"),
         unsaid["id"]: ("failed", "bot was removed from the group"),
     }
-    published = _events(content, "io.qunyun.content.publication_published.v1", expect=5)
+    published = content.events("io.qunyun.content.publication_published.v1", expect=5)
     assert [(e.data["external_message_id"], e.data["group_id"]) for e in published] == [
         ("msg-1", said["group_id"])
     ]
-    failed = _events(content, "io.qunyun.content.publication_failed.v1", expect=5)
+    failed = content.events("io.qunyun.content.publication_failed.v1", expect=5)
     assert [e.data["publication_id"] for e in failed] == [unsaid["id"]]
 
 
 def test_publications_without_a_result_expire(content: ContentApi) -> None:
-    due_at = _next_minute()
+    due_at = next_minute()
     schedule = _one_off(content, groups=1, at=due_at)
     content.dispatch(due_at + timedelta(seconds=1))
     expiry = timedelta(minutes=content.settings.publication_expiry_minutes)
@@ -220,7 +191,7 @@ def test_publications_without_a_result_expire(content: ContentApi) -> None:
     )
     (publication,) = content.get(f"/v1/schedules/{schedule['id']}/publications").json()["data"]
     assert publication["status"] == "expired"
-    expired = _events(content, "io.qunyun.content.publication_expired.v1", expect=2)
+    expired = content.events("io.qunyun.content.publication_expired.v1", expect=2)
     assert [e.data["publication_id"] for e in expired] == [publication["id"]]
 
 
@@ -230,13 +201,13 @@ def test_a_queue_uses_each_approved_item_once_and_skips_when_empty(content: Cont
     first_item = content.approved_item(community_id, title="一")
     second_item = content.approved_item(community_id, title="二")
     content.approved_item(community_id, kind="article", title="不是早报")
-    first = _next_minute()
+    first = next_minute()
     schedule = content.schedule(
         community_id,
         name="早报队列",
         queue={"kind": "morning_brief"},
         target={"kind": "community"},
-        starts_at=_local(first, "Asia/Shanghai"),
+        starts_at=local_time(first, "Asia/Shanghai"),
         rrule="FREQ=HOURLY;COUNT=3",
     )
     for hour in range(3):
@@ -273,13 +244,13 @@ class _Members(BaseHTTPRequestHandler):
 def test_segment_targets_ask_members_and_fail_visibly_without_it(content: ContentApi) -> None:
     community_id = content.community()
     item = content.approved_item(community_id)
-    first = _next_minute()
+    first = next_minute()
     schedule = content.schedule(
         community_id,
         name="一对一",
         content_item_id=item["id"],
         target={"kind": "segment", "segment_id": "seg_vip"},
-        starts_at=_local(first, "Asia/Shanghai"),
+        starts_at=local_time(first, "Asia/Shanghai"),
         rrule="FREQ=HOURLY;COUNT=2",
     )
 
@@ -316,81 +287,5 @@ def test_segment_targets_ask_members_and_fail_visibly_without_it(content: Conten
     assert content.dispatch(first + timedelta(hours=1, seconds=1)) == 1
     latest = content.get(f"/v1/schedules/{schedule['id']}/history").json()["data"][0]
     assert latest["status"] == "failed" and "members did not answer" in latest["reason"]
-    failed = _events(content, "io.qunyun.content.occurrence_failed.v1", expect=3)
+    failed = content.events("io.qunyun.content.occurrence_failed.v1", expect=3)
     assert len(failed) == 1 and failed[0].data["schedule_id"] == schedule["id"]
-
-
-def test_the_replica_follows_members_events_on_kafka(content: ContentApi) -> None:
-    community_id, group_id = new_id("cmt"), new_id("grp")
-    at = datetime.now(UTC)
-    group = {
-        "group_id": group_id,
-        "community_id": community_id,
-        "platform": "qq",
-        "external_id": "qq-1",
-        "kind": "temporary",
-        "capacity": 2000,
-        "position": 1,
-        "dissolve_at": None,
-        "segment_id": None,
-    }
-    content.publish(
-        CommunityCreated(
-            community_id=community_id,
-            name="夜话",
-            purpose="interest",
-            timezone="Europe/Berlin",
-            created_at=at,
-        ),
-        community_id=community_id,
-    )
-    content.publish(
-        GroupCreated(**group, name="夜话一群", created_at=at), community_id=community_id
-    )
-    newer = GroupUpdated(
-        **group,
-        name="夜话新群",
-        state="full",
-        changed=["name"],
-        updated_at=at + timedelta(seconds=2),
-    )
-    older = GroupUpdated(
-        **group,
-        name="旧名",
-        state="filling",
-        changed=["name"],
-        updated_at=at + timedelta(seconds=1),
-    )
-    content.publish(newer, community_id=community_id)
-    content.publish(older, community_id=community_id)  # arrives late: must not undo the newer
-    assert eventually(
-        lambda: content.get(f"/v1/communities/{community_id}/contents").status_code == 200
-    )
-
-    def group_row() -> Group | None:
-        with content.session() as session:
-            return session.get(Group, group_id)
-
-    assert eventually(lambda: (g := group_row()) is not None and g.name == "夜话新群")
-    eventually(lambda: False, timeout=1.5)
-    row = group_row()
-    assert row is not None and (row.name, row.state) == ("夜话新群", "full")
-    content.publish(
-        GroupDissolved(
-            group_id=group_id,
-            community_id=community_id,
-            platform="qq",
-            external_id="qq-1",
-            name="夜话新群",
-            kind="temporary",
-            reason="temporary group ended",
-            members_released=3,
-            dissolved_at=at + timedelta(seconds=5),
-        ),
-        community_id=community_id,
-    )
-    assert eventually(lambda: (g := group_row()) is not None and g.state == "dissolved")
-    with content.session() as session:
-        community = session.get(Community, community_id)
-        assert community is not None and community.timezone == "Europe/Berlin"
-        assert session.exec(select(OccurrenceRecord)).all() == []

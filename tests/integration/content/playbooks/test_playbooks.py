@@ -14,8 +14,11 @@ from services.common.contracts import (
 from services.content.playbooks.handlers import on_group_member_joined, on_group_member_left
 from services.content.playbooks.models import Step
 from services.content.playbooks.timing import due_at
-from tests.integration.content.conftest import WORKSPACE, ContentApi, eventually
-from tests.integration.content.test_publishing import _events
+from tests.integration.content.conftest import (
+    WORKSPACE,
+    ContentApi,
+    eventually,
+)
 
 
 def _joined(member_id: str, community_id: str, at: datetime) -> MemberJoined:
@@ -97,12 +100,12 @@ def test_a_welcome_sequence_runs_and_a_removed_members_steps_are_cancelled(
     assert stays["state"] == "completed"
     assert [s["state"] for s in stays["steps"]] == ["sent", "sent"]
 
-    due = _events(content, "io.qunyun.content.publication_due.v1", expect=2)
+    due = content.events("io.qunyun.content.publication_due.v1", expect=2)
     assert [(e.data["member_id"], e.data["external_id"], e.data["text"]) for e in due] == [
         ("mem_stays", "wx-mem_stays", "欢迎加入！"),
         ("mem_stays", "wx-mem_stays", "请阅读群规"),
     ]
-    (tagged,) = _events(content, "io.qunyun.content.member_tag_requested.v1", expect=3)
+    (tagged,) = content.events("io.qunyun.content.member_tag_requested.v1", expect=3)
     assert (tagged.data["member_id"], tagged.data["tag_name"]) == ("mem_stays", "新人完成")
     # The end action started the follow-up playbook for the same member.
     follow_runs = content.get(f"/v1/sops/{follow_up['id']}/runs").json()
@@ -185,5 +188,5 @@ def test_a_group_join_starts_a_run_and_leaving_the_group_cancels_it(content: Con
         ("sent", None),
         ("cancelled", "member left the group"),
     ]
-    (due,) = _events(content, "io.qunyun.content.publication_due.v1", expect=1)
+    (due,) = content.events("io.qunyun.content.publication_due.v1", expect=1)
     assert (due.data["group_id"], due.data["text"]) == (group_id, f"欢迎 群 {group_id[-4:]}")

@@ -5,8 +5,11 @@ from datetime import UTC, datetime
 
 from services.common.contracts import MemberJoined, PlatformIdentity, SubmissionReceived
 from services.content.replica.handlers import on_member_joined
-from tests.integration.content.conftest import WORKSPACE, ContentApi, eventually
-from tests.integration.content.test_publishing import _events
+from tests.integration.content.conftest import (
+    WORKSPACE,
+    ContentApi,
+    eventually,
+)
 
 
 def test_accepting_a_submission_credits_its_author(content: ContentApi) -> None:
@@ -34,7 +37,7 @@ def test_accepting_a_submission_credits_its_author(content: ContentApi) -> None:
     )
     assert content.post(f"/v1/submissions/{submission['id']}/accept", json={}).status_code == 409
     assert content.get(f"/v1/communities/{community_id}/submissions").json()["data"] == []
-    (event,) = _events(content, "io.qunyun.content.submission_accepted.v1", expect=1)
+    (event,) = content.events("io.qunyun.content.submission_accepted.v1", expect=1)
     assert event.data["member_id"] == "mem_1" and event.data["submission_id"] == submission["id"]
 
 
@@ -52,7 +55,7 @@ def test_rejecting_needs_a_reason_the_bot_can_tell(content: ContentApi) -> None:
         f"/v1/submissions/{submission['id']}/reject", json={"reason": "与社群主题无关"}
     )
     assert rejected.json()["status"] == "rejected"
-    (event,) = _events(content, "io.qunyun.content.submission_rejected.v1", expect=1)
+    (event,) = content.events("io.qunyun.content.submission_rejected.v1", expect=1)
     assert (event.data["member_id"], event.data["reason"]) == ("mem_2", "与社群主题无关")
 
 

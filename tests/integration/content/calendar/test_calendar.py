@@ -5,21 +5,20 @@ from datetime import UTC, datetime, timedelta
 
 from services.common.contracts import GroupCreated
 from services.content.playbooks.handlers import on_group_created
-from tests.integration.content.conftest import WORKSPACE, ContentApi
-from tests.integration.content.test_publishing import _local, _next_minute
+from tests.integration.content.conftest import WORKSPACE, ContentApi, local_time, next_minute
 
 
 def test_the_calendar_shows_occurrences_and_steps_in_local_time(content: ContentApi) -> None:
     community_id = content.community(timezone="America/New_York")
     group_id = content.group(community_id)
     item = content.approved_item(community_id, title="晨报")
-    first = _next_minute()
+    first = next_minute()
     schedule = content.schedule(
         community_id,
         name="每日晨报",
         content_item_id=item["id"],
         target={"kind": "groups", "group_ids": [group_id]},
-        starts_at=_local(first, "America/New_York"),
+        starts_at=local_time(first, "America/New_York"),
         rrule="FREQ=DAILY",
     )
     content.dispatch(first + timedelta(seconds=1))

@@ -31,6 +31,7 @@ from services.members.community.models import (
 )
 from services.members.community.settings import CommunitySettings
 from services.members.deps import CommunityDep, MemberDep, MergeStepsDep
+from services.members.onboarding import service as onboarding
 from services.members.vocabulary import MemberStatus, Role, Stage
 
 # Creating and listing communities; everything else is under one community.
@@ -243,6 +244,8 @@ def update_member(
     """Change a member's profile, custom attributes (merged by name) or role."""
     member = _member(session, workspace_id, community_id, member_id, for_update=True)
     members.update_member(session=session, member=member, update=body)
+    # An introduction given through the profile may be the ritual's last step.
+    onboarding.finish_if_complete(session=session, member=member)
     session.commit()
     return members.member_public(session=session, member=member)
 

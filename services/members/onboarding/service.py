@@ -107,23 +107,45 @@ def record(*, session: Session, member: Member, step: OnboardingIn) -> Onboardin
         session.add(progress)
     session.add(member)
     session.flush()
-    if member.onboarded_at is None and not missing_items(session=session, member=member):
-        member.onboarded_at = now()
-        session.add(member)
-        latest = rules.current(session=session, community_id=member.community_id)
-        publishing.emit(
-            session,
-            MemberOnboarded(
-                member_id=member.id,
-                community_id=member.community_id,
-                rules_version=latest.version if latest else None,
-                onboarded_at=member.onboarded_at,
-            ),
-            member=member,
-            community_id=member.community_id,
-            workspace_id=member.workspace_id,
-        )
+    finish_if_complete(session=session, member=member)
     return status_of(session=session, member=member)
+
+
+def acknowledge_rules(
+    *, session: Session, member: Member, version: int
+) -> tuple[models.RulesAcknowledgement, bool]:
+    """Record that the member read `version`, and whether it is the current one. Reading the
+    rules may be the ritual's last step, so it can complete onboarding too."""
+    rules.require_present(member)
+    ack = rules.acknowledge(session=session, member=member, version=version)
+    latest = rules.current(session=session, community_id=member.community_id)
+    finish_if_complete(session=session, member=member)
+    return ack, latest is not None and latest.version == ack.version
+
+
+def finish_if_complete(*, session: Session, member: Member) -> bool:
+    """Set `onboarded_at` and announce it when nothing is missing any more, whichever step
+    came last (an introduction, a profile edit, reading the rules); once only."""
+    if member.onboarded_at is not None or member.status not in vocabulary.PRESENT:
+        return False
+    if missing_items(session=session, member=member):
+        return False
+    member.onboarded_at = now()
+    session.add(member)
+    latest = rules.current(session=session, community_id=member.community_id)
+    publishing.emit(
+        session,
+        MemberOnboarded(
+            member_id=member.id,
+            community_id=member.community_id,
+            rules_version=latest.version if latest else None,
+            onboarded_at=member.onboarded_at,
+        ),
+        member=member,
+        community_id=member.community_id,
+        workspace_id=member.workspace_id,
+    )
+    return True
 
 
 def unfinished(

@@ -170,13 +170,13 @@ def acknowledge_rules(
 ) -> AcknowledgementPublic:
     """Record that a member read a rules version. An older version is recorded too, but only
     the current one counts; repeating it is harmless and keeps the first time."""
-    rules.require_present(member)
-    ack = rules.acknowledge(session=session, member=member, version=body.version)
-    latest = rules.current(session=session, community_id=member.community_id)
+    ack, is_current = service.acknowledge_rules(
+        session=session, member=member, version=body.version
+    )
     session.commit()
     return AcknowledgementPublic(
         member_id=member.id,
         version=ack.version,
         acknowledged_at=ack.acknowledged_at,
-        is_current=latest is not None and latest.version == ack.version,
+        is_current=is_current,
     )

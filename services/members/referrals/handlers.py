@@ -1,4 +1,5 @@
-"""What referrals hear: a member who joined with someone's invite code starts a referral."""
+"""What referrals hear: a member who joined with someone's invite code starts a referral; the
+invitee finishing onboarding or leaving may decide it on the spot."""
 
 from datetime import timedelta
 
@@ -8,13 +9,14 @@ from sqlmodel import Session
 
 from services.common.clock import now
 from services.common.cloudevents import CloudEvent
-from services.common.contracts import MemberJoined
+from services.common.contracts import MemberJoined, MemberOnboarded, MemberStatusChanged
 from services.common.ids import new_id
 from services.members.community import service
 from services.members.incentives.service import member_for_event
 from services.members.referrals.models import FailureReason, Referral, ReferralState
 from services.members.referrals.records import Verdict
-from services.members.referrals.service import decide
+from services.members.referrals.service import decide, decide_for_invitee, decide_if_told
+from services.members.vocabulary import GONE
 
 
 def on_member_joined(session: Session, event: CloudEvent) -> None:
@@ -50,11 +52,28 @@ def on_member_joined(session: Session, event: CloudEvent) -> None:
         .on_conflict_do_nothing()
         .returning(sa.column("id"))
     ).scalar_one_or_none()
-    if referral_id is not None and referrer.id == invitee.id:
-        referral = session.get_one(Referral, referral_id)
+    if referral_id is None:
+        return
+    referral = session.get_one(Referral, referral_id)
+    if referrer.id == invitee.id:
         decide(
             session,
             referral=referral,
             outcome=Verdict(ReferralState.failed, FailureReason.self_invite),
             at=now(),
         )
+        return
+    decide_if_told(session, referral=referral, at=now())
+
+
+def on_member_onboarded(session: Session, event: CloudEvent) -> None:
+    """An invitee who finished the ritual may have made their referral succeed."""
+    data = MemberOnboarded.model_validate(event.data)
+    decide_for_invitee(session, invitee_id=data.member_id, at=now())
+
+
+def on_member_status_changed(session: Session, event: CloudEvent) -> None:
+    """An invitee who left before their referral fell due has made it fail."""
+    data = MemberStatusChanged.model_validate(event.data)
+    if data.to_status in GONE:
+        decide_for_invitee(session, invitee_id=data.member_id, at=now())

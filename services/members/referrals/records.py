@@ -22,6 +22,7 @@ def verdict(
     *,
     referrer_id: str,
     invitee_id: str,
+    joined_at: datetime,
     due_at: datetime,
     onboarded_at: datetime | None,
     left_at: datetime | None,
@@ -32,9 +33,18 @@ def verdict(
     `left_at` is the invitee's first departure (removed, banned, merged) since joining.
     Success needs the ritual done and membership unbroken through `due_at`; a departure after
     `due_at` no longer matters, so a late-running job decides as an on-time one would.
+
+    With no waiting period (`success_after_days: 0`, so `due_at == joined_at`) the referral
+    succeeds as soon as the invitee finishes onboarding, and fails only if they leave first.
     """
     if referrer_id == invitee_id:
         return Verdict(ReferralState.failed, FailureReason.self_invite)
+    if due_at <= joined_at:
+        if onboarded_at is not None and (left_at is None or left_at > onboarded_at):
+            return Verdict(ReferralState.succeeded)
+        if left_at is not None:
+            return Verdict(ReferralState.failed, FailureReason.left_early)
+        return None
     if left_at is not None and left_at <= due_at:
         return Verdict(ReferralState.failed, FailureReason.left_early)
     if at < due_at:

@@ -3,8 +3,9 @@ credit a referrer earns once an invitee has onboarded and stayed.
 
 Core records `member.referred_by` at join; this module keeps the referral from the service's
 own `member.joined` event, so it is created once per invitee whatever the delivery count.
-A job decides referrals whose waiting period is over (`ReferralSettings.success_after_days`),
-from the invitee's onboarding time and status history as of that moment.
+A referral is decided as soon as its outcome can be told: when the invitee finishes
+onboarding or leaves (from the service's own events), and when its waiting period
+(`ReferralSettings.success_after_days`) is over, which a job checks every minute.
 """
 
 from datetime import datetime
@@ -110,8 +111,38 @@ def decide(session: Session, *, referral: Referral, outcome: Verdict, at: dateti
     )
 
 
+def decide_if_told(session: Session, *, referral: Referral, at: datetime) -> bool:
+    """Decide the referral if its outcome can be told at `at`; whether it was decided."""
+    invitee = session.get_one(Member, referral.invitee_id)
+    outcome = verdict(
+        referrer_id=referral.referrer_id,
+        invitee_id=referral.invitee_id,
+        joined_at=referral.joined_at,
+        due_at=referral.due_at,
+        onboarded_at=invitee.onboarded_at,
+        left_at=_first_departure(session, invitee.id, referral.joined_at),
+        at=at,
+    )
+    if outcome is None:
+        return False
+    decide(session, referral=referral, outcome=outcome, at=at)
+    return True
+
+
+def decide_for_invitee(session: Session, *, invitee_id: str, at: datetime) -> int:
+    """Decide the invitee's pending referral now if it can be told: called when they finish
+    onboarding or leave, so a verdict never waits for the job; returns how many."""
+    pending = session.exec(
+        select(Referral)
+        .where(Referral.invitee_id == invitee_id, Referral.state == ReferralState.pending)
+        .with_for_update()
+    ).all()
+    return sum(decide_if_told(session, referral=r, at=at) for r in pending)
+
+
 def decide_due(session: Session, at: datetime) -> int:
-    """Decide the referrals whose waiting period is over (a periodic job); returns how many."""
+    """Decide the referrals whose waiting period is over (a periodic job, the safety net
+    under the decisions made at onboarding and departure); returns how many."""
     due = session.exec(
         select(Referral)
         .where(Referral.state == ReferralState.pending, col(Referral.due_at) <= at)
@@ -119,21 +150,7 @@ def decide_due(session: Session, at: datetime) -> int:
         .limit(BATCH)
         .with_for_update(skip_locked=True)
     ).all()
-    decided = 0
-    for referral in due:
-        invitee = session.get_one(Member, referral.invitee_id)
-        outcome = verdict(
-            referrer_id=referral.referrer_id,
-            invitee_id=referral.invitee_id,
-            due_at=referral.due_at,
-            onboarded_at=invitee.onboarded_at,
-            left_at=_first_departure(session, invitee.id, referral.joined_at),
-            at=at,
-        )
-        if outcome is not None:
-            decide(session, referral=referral, outcome=outcome, at=at)
-            decided += 1
-    return decided
+    return sum(decide_if_told(session, referral=r, at=at) for r in due)
 
 
 def _reverse(session: Session, referral: Referral, member: Member) -> None:

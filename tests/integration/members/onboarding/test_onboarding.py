@@ -171,3 +171,37 @@ def test_another_workspace_cannot_see_or_touch_onboarding(members: MembersApi) -
         == 404
     )
     assert members.get(path).json()["city"] is None
+
+
+@pytest.mark.parametrize(
+    ("rules_first", "intro_through"),
+    [(True, "onboarding"), (False, "onboarding"), (True, "profile")],
+    ids=["rules-first", "intro-first", "rules-then-profile"],
+)
+def test_whichever_step_comes_last_completes_the_ritual(
+    members: MembersApi, outbox: Outbox, rules_first: bool, intro_through: str
+) -> None:
+    community = members.community(settings={"onboarding": {"required_intro_fields": ["intro"]}})
+    cid = community["id"]
+    members.post(f"/v1/communities/{cid}/rules", json={"text": "群规 v1"})
+    mid = members.join(cid)["id"]
+    path = f"/v1/communities/{cid}/members/{mid}/onboarding"
+    acknowledge = f"/v1/communities/{cid}/members/{mid}/rules-acknowledgements"
+
+    steps = [
+        lambda: members.post(acknowledge, json={"version": 1}),
+        lambda: (
+            members.post(path, json={"intro": "做后端"})
+            if intro_through == "onboarding"
+            else members.patch(f"/v1/communities/{cid}/members/{mid}", json={"intro": "做后端"})
+        ),
+    ]
+    for step in steps if rules_first else reversed(steps):
+        assert step().status_code in (200, 201)
+
+    status = members.get(path).json()
+    assert (status["onboarded"], status["missing"]) == (True, [])
+    assert [e["member_id"] for e in outbox.events(ONBOARDED)] == [mid]
+    unfinished = f"/v1/communities/{cid}/onboarding/unfinished?older_than_hours=0"
+    chase = members.get(unfinished).json()["data"]
+    assert mid not in [m["member_id"] for m in chase]

@@ -119,7 +119,12 @@ def test_leaving_early_or_not_onboarding_earns_nothing_leaving_later_does_not_ma
         )
     members.post(f"/v1/communities/{cid}/members/{stayed_long_enough['id']}/remove")
 
-    assert decide(members, timedelta(days=8)) == 4
+    # A departure decides at once what it can: the two who left early and the one whose
+    # period was over; only the one who never onboarded waits for its due time.
+    assert eventually(
+        lambda: sum(r["state"] != "pending" for r in invited_by(members, cid, referrer["id"])) == 3
+    )
+    assert decide(members, timedelta(days=8)) == 1
     states = {
         r["invitee_id"]: (r["state"], r["failure_reason"])
         for r in invited_by(members, cid, referrer["id"])
@@ -137,6 +142,29 @@ def test_leaving_early_or_not_onboarding_earns_nothing_leaving_later_does_not_ma
         f"/v1/communities/{cid}/members/{referrer['id']}/referrals", params={"state": "failed"}
     ).json()["data"]
     assert len(only_failed) == 3
+
+
+def test_with_no_waiting_period_the_referral_succeeds_when_the_invitee_onboards(
+    members: MembersApi, outbox: Outbox
+) -> None:
+    settings = {
+        "referrals": {"success_after_days": 0},
+        "onboarding": {"required_intro_fields": ["intro"], "require_rules_acknowledgement": False},
+    }
+    cid = members.community(settings=settings)["id"]
+    referrer = members.join(cid)
+    (invitee,) = invite(members, cid, referrer)
+    assert invited_by(members, cid, referrer["id"])[0]["state"] == "pending"
+
+    path = f"/v1/communities/{cid}/members/{invitee['id']}/onboarding"
+    assert members.post(path, json={"intro": "做后端"}).json()["onboarded"] is True
+
+    # No job runs: the invitee's onboarding decides it.
+    assert eventually(lambda: invited_by(members, cid, referrer["id"])[0]["state"] == "succeeded")
+    assert member(members, cid, referrer["id"])["points"] == 50
+    assert [e["invitee_id"] for e in outbox.events("io.qunyun.referral.succeeded.v1")] == [
+        invitee["id"]
+    ]
 
 
 def test_inviting_oneself_earns_nothing(members: MembersApi) -> None:

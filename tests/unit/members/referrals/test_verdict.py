@@ -13,7 +13,7 @@ offsets = st.integers(-5 * 86400, 60 * 86400).map(lambda s: JOINED + timedelta(s
 
 
 @given(
-    days=st.integers(0, 30),
+    days=st.integers(1, 30),
     self_invite=st.booleans(),
     onboarded_at=st.none() | offsets,
     left_at=st.none() | offsets,
@@ -30,6 +30,7 @@ def test_credited_iff_onboarded_and_still_a_member_at_d_days_and_not_self(
     outcome = verdict(
         referrer_id="mbr_a",
         invitee_id="mbr_a" if self_invite else "mbr_b",
+        joined_at=JOINED,
         due_at=due,
         onboarded_at=onboarded_at,
         left_at=left_at,
@@ -58,8 +59,34 @@ def test_a_late_job_decides_as_an_on_time_one(
     facts = {
         "referrer_id": "mbr_a",
         "invitee_id": "mbr_b",
+        "joined_at": JOINED,
         "due_at": due,
         "onboarded_at": onboarded_at,
         "left_at": left_at,
     }
     assert verdict(**facts, at=due) == verdict(**facts, at=due + timedelta(seconds=late))
+
+
+@given(onboarded_at=st.none() | offsets, left_at=st.none() | offsets, at=offsets)
+def test_with_no_waiting_period_onboarding_decides_at_once(
+    onboarded_at: datetime | None, left_at: datetime | None, at: datetime
+) -> None:
+    """`success_after_days: 0` means "as soon as the invitee has finished onboarding"."""
+    outcome = verdict(
+        referrer_id="mbr_a",
+        invitee_id="mbr_b",
+        joined_at=JOINED,
+        due_at=JOINED,
+        onboarded_at=onboarded_at,
+        left_at=left_at,
+        at=at,
+    )
+    onboarded_while_present = onboarded_at is not None and (
+        left_at is None or left_at > onboarded_at
+    )
+    if onboarded_while_present:
+        assert outcome is not None and outcome.state == ReferralState.succeeded
+    elif left_at is not None:
+        assert outcome is not None and outcome.reason == FailureReason.left_early
+    else:
+        assert outcome is None  # still waiting for the ritual, however long it takes

@@ -30,7 +30,9 @@ from services.common.contracts import (
     EventData,
     GroupMemberJoined,
     GroupMemberLeft,
+    PublicationResultReported,
     RegistrationRequested,
+    SubmissionReceived,
 )
 from services.common.http.idempotency import IdempotencyKey, fingerprint, run_once
 from services.common.http.openapi import set_location
@@ -52,6 +54,9 @@ INBOUND_TYPES: dict[str, type[EventData]] = {
     "group_member_left": GroupMemberLeft,
     "registration_requested": RegistrationRequested,
     "check_in": CheckInPushed,
+    # Content: a bot's result for a `publication_due`, and a member's submission (投稿).
+    "publication_result": PublicationResultReported,
+    "submission": SubmissionReceived,
 }
 
 INVALID_SIGNATURE = register_problem(ProblemKind("invalid-signature", 401, "Invalid signature"))
@@ -93,6 +98,8 @@ class InboundEvent(BaseModel):
         "group_member_left",
         "registration_requested",
         "check_in",
+        "publication_result",
+        "submission",
     ]
     data: dict[str, Any]
 
@@ -314,9 +321,9 @@ async def push(
     webhook_signature: Annotated[str, Header(alias="webhook-signature", max_length=2000)],
 ) -> InboundAccepted:
     """A bot pushes one event: `{"type": "message_posted" | "group_member_joined" |
-    "group_member_left" | "registration_requested" | "check_in", "data": {...}}`, signed with
-    its integration's secret. A retry with the
-    same `webhook-id` is accepted again and changes nothing (`duplicate: true`)."""
+    "group_member_left" | "registration_requested" | "check_in" | "publication_result" |
+    "submission", "data": {...}}`, signed with its integration's secret. A retry with the same
+    `webhook-id` is accepted again and changes nothing (`duplicate: true`)."""
     body = await read_body(request)
     return await run_in_threadpool(
         _accept,

@@ -79,6 +79,9 @@ class Stack:
                 "QUNYUN_BOOTSTRAP_WORKSPACE_ID": self.workspace_id,
                 "QUNYUN_BOOTSTRAP_API_KEY": self.admin_api_key,
             }
+        if name == "content":
+            # Content asks members who is in a segment when a one-to-one schedule fires.
+            env["QUNYUN_MEMBERS_URL"] = self.url("members")
         return env | self.extra_env.get(name, {})
 
     def create_databases(self) -> None:

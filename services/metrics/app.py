@@ -1,31 +1,37 @@
-"""The metrics service: everything measured, from its own read models fed by Kafka."""
+"""The metrics service: everything measured, from its own read models fed by Kafka.
+
+Every router, event handler and periodic job of the service is named here, in one place.
+Chat messages are folded set-based (`rollups/messages.py`); until the kit's consumer hands
+over whole polled batches, each arrives as a batch of one through its per-event handler.
+"""
 
 from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.common.contracts import (
-    CommunityCreated,
-    MemberJoined,
-    MembersMerged,
-    MemberStatusChanged,
-)
+from services.common.contracts import topics
 from services.common.runtime import ServiceSpec, create_service_app
-from services.metrics import service
-from services.metrics.api import router
+from services.metrics.replica import handlers as replica
+from services.metrics.rollups import handlers as rollups
+from services.metrics.rollups import views as rollup_views
+
+ROUTERS = [rollup_views.router]
+
+HANDLERS = {**replica.HANDLERS, **rollups.HANDLERS}
+
+JOBS: list = []
 
 SPEC = ServiceSpec(
     name="metrics",
-    version="0.1.0",
-    routers=[router],
+    version="0.2.0",
+    routers=ROUTERS,
     migrations_dir=Path(__file__).parent / "migrations",
-    handlers={
-        CommunityCreated.type: service.on_community_created,
-        MemberJoined.type: service.on_member_joined,
-        MemberStatusChanged.type: service.on_member_status_changed,
-        MembersMerged.type: service.on_members_merged,
-    },
-    description="Time series, funnels and health of communities, from events.",
+    produces=[topics.METRICS],
+    handlers=HANDLERS,
+    periodic=JOBS,
+    description="Daily stats, time series, retention, funnel, health scores with reasons, "
+    "alerts and weekly reports of communities and their groups, from events. Definitions of "
+    "every metric: docs/metrics.md.",
 )
 
 

@@ -11,11 +11,14 @@ from fastapi import FastAPI
 
 from services.common.contracts import topics
 from services.common.runtime import ServiceSpec, create_service_app
+from services.metrics.exports import views as exports
+from services.metrics.funnel import views as funnel
 from services.metrics.replica import handlers as replica
+from services.metrics.retention import views as retention
 from services.metrics.rollups import handlers as rollups
-from services.metrics.rollups import views as rollup_views
+from services.metrics.rollups import views as daily
 
-ROUTERS = [rollup_views.router]
+ROUTERS = [daily.router, retention.router, funnel.router, exports.router]
 
 HANDLERS = {**replica.HANDLERS, **rollups.HANDLERS}
 

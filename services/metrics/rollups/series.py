@@ -65,6 +65,15 @@ def bucket_of(day: date, interval: Interval) -> date:
     return day
 
 
+def next_bucket(start: date, interval: Interval) -> date:
+    """The first day of the bucket after the one starting on `start`."""
+    if interval is Interval.week:
+        return start + timedelta(days=7)
+    if interval is Interval.month:
+        return (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return start + timedelta(days=1)
+
+
 def series(
     session: Session, *, scope: Scope, metric: str, interval: Interval, first: date, last: date
 ) -> list[Point]:

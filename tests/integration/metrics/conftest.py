@@ -1,13 +1,16 @@
 """Metrics' read models on a real Postgres: a database migrated once as a template and
 copied per test, and factories for the events metrics folds."""
 
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 from psycopg import sql
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -22,10 +25,16 @@ from services.common.contracts import (
     MemberJoined,
     PlatformIdentity,
 )
+from services.common.contracts.base import topic_of
 from services.common.db import make_engine, migrate
+from services.common.http.identity import INTERNAL_TOKEN_HEADER, WORKSPACE_HEADER
+from services.common.kafka import KafkaPublisher, OutgoingRecord
+from services.common.runtime import create_service_app
+from services.common.settings import ServiceSettings
 from services.metrics.app import HANDLERS, SPEC
 
 WORKSPACE = "ws_metrics"
+TOKEN = "test-internal-token"
 
 
 @pytest.fixture(scope="session")
@@ -182,3 +191,62 @@ def message(
 @pytest.fixture
 def feed(engine: Engine) -> Feed:
     return Feed(engine)
+
+
+class MetricsApi:
+    """The metrics service as the gateway sees it, and a way to put events on Kafka."""
+
+    def __init__(self, client: TestClient, settings: ServiceSettings):
+        self.client, self.settings = client, settings
+        self.engine = make_engine(settings.database_url, pool_size=2)
+        self.feed = Feed(self.engine)
+        self._publisher = KafkaPublisher(
+            settings.kafka_bootstrap_servers,
+            client_id="test",
+            topic_prefix=settings.kafka_topic_prefix,
+        )
+
+    def get(self, path: str, *, workspace: str = WORKSPACE, **kwargs: Any) -> httpx.Response:
+        headers = {INTERNAL_TOKEN_HEADER: TOKEN, WORKSPACE_HEADER: workspace}
+        return self.client.get(path, headers=headers, **kwargs)
+
+    def publish(self, *events: CloudEvent) -> None:
+        self._publisher.publish(
+            [
+                OutgoingRecord(topic_of(e.type), e.key, e.kafka_value(), e.kafka_headers())
+                for e in events
+            ]
+        )
+
+    def close(self) -> None:
+        self._publisher.close()
+        self.engine.dispose()
+
+
+@pytest.fixture
+def metrics(metrics_database_url: str, kafka_bootstrap: str) -> Iterator[MetricsApi]:
+    settings = ServiceSettings(
+        database_url=metrics_database_url,
+        kafka_partitions=1,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        kafka_topic_prefix=f"t{uuid.uuid4().hex[:8]}.",
+        internal_token=TOKEN,
+        periodic_enabled=False,
+        outbox_poll_seconds=0.05,
+        consumer_backoff_seconds=0.01,
+        consumer_backoff_max_seconds=0.1,
+    )
+    with TestClient(create_service_app(SPEC, settings)) as client:
+        api = MetricsApi(client, settings)
+        yield api
+        api.close()
+
+
+def eventually(probe: Callable[[], Any], *, timeout: float = 20) -> Any:
+    """The first truthy result of `probe`, retried until the timeout (then its last result)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.1)

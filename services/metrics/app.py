@@ -10,19 +10,34 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.common.contracts import topics
+from services.common.periodic import PeriodicJob
 from services.common.runtime import ServiceSpec, create_service_app
+from services.metrics.alerts import service as alerts
+from services.metrics.alerts import views as alert_views
 from services.metrics.exports import views as exports
 from services.metrics.funnel import views as funnel
+from services.metrics.health import service as health
+from services.metrics.health import views as health_views
 from services.metrics.replica import handlers as replica
 from services.metrics.retention import views as retention
 from services.metrics.rollups import handlers as rollups
 from services.metrics.rollups import views as daily
 
-ROUTERS = [daily.router, retention.router, funnel.router, exports.router]
+ROUTERS = [
+    daily.router,
+    retention.router,
+    funnel.router,
+    health_views.router,
+    alert_views.router,
+    exports.router,
+]
 
 HANDLERS = {**replica.HANDLERS, **rollups.HANDLERS}
 
-JOBS: list = []
+JOBS = [
+    PeriodicJob("metrics-health-scores", 900, health.refresh_scores),
+    PeriodicJob("metrics-alerts", 600, alerts.evaluate_alerts),
+]
 
 SPEC = ServiceSpec(
     name="metrics",

@@ -34,6 +34,7 @@ from services.common.contracts.members import (
     MemberStatusChanged,
     PlatformIdentity,
 )
+from services.common.contracts.metrics import AlertOpened, AlertResolved, WeeklyReportPublished
 from services.common.contracts.moderation import ModerationCaseDismissed, ViolationRecorded
 from services.common.contracts.onboarding import MemberOnboarded, PruneRunCompleted, RulesPublished
 from services.common.contracts.tags import MemberTagged, MemberUntagged
@@ -43,6 +44,8 @@ from services.common.contracts.topics import ALL_TOPICS, dead_letter_topic
 __all__ = [
     "ALL_TOPICS",
     "CONTRACTS",
+    "AlertOpened",
+    "AlertResolved",
     "AttendanceRecorded",
     "ChatMessagePosted",
     "CheckInRecorded",
@@ -78,6 +81,7 @@ __all__ = [
     "RulesPublished",
     "SubmissionAccepted",
     "ViolationRecorded",
+    "WeeklyReportPublished",
     "dead_letter_topic",
     "topic_of",
 ]

@@ -140,6 +140,7 @@ def on_group_member_joined(session: Session, event: CloudEvent) -> None:
         speaker=speaker_key(data.platform, data.sender_external_id),
         present=True,
         at=data.occurred_at,
+        invited=data.inviter_external_id is not None,
     )
 
 

@@ -160,6 +160,7 @@ def member_joined(
         day=local_day(at, community.timezone),
         members_total=community.members_total,
         joined=1,
+        referred_joins=1 if referred_by else 0,
     )
     return True
 
@@ -234,8 +235,10 @@ def group_membership_changed(
     speaker: str,
     present: bool,
     at: datetime,
+    invited: bool = False,
 ) -> bool:
-    """A bot saw someone join or leave a group; True when the group's count changed."""
+    """A bot saw someone join (`invited` by another member) or leave a group; True when the
+    group's count changed."""
     group = session.exec(
         select(ChatGroup)
         .where(
@@ -278,4 +281,12 @@ def group_membership_changed(
         members_total=group.members_total,
         **({"joined": 1} if present else {"departed": 1}),
     )
+    if invited:
+        add_to_community_day(
+            session,
+            workspace_id=workspace_id,
+            community_id=group.community_id,
+            day=local_day(at, community.timezone),
+            invited_group_joins=1,
+        )
     return True

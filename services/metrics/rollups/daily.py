@@ -18,6 +18,17 @@ def ratio(part: float, whole: float) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
+# Counted for a whole community only.
+COMMUNITY_ONLY = (
+    "check_ins",
+    "attendances",
+    "referred_joins",
+    "invited_group_joins",
+    "referral_successes",
+    "referral_failures",
+)
+
+
 @dataclass(frozen=True)
 class Scope:
     """Whose days: a whole community, or one of its groups."""
@@ -47,7 +58,7 @@ def daily_stats(session: Session, *, scope: Scope, first: date, last: date) -> l
     span = range((last - first).days + 1)
     days = {first + timedelta(days=i): DayStats(day=first + timedelta(days=i)) for i in span}
     params = {"owner": scope.owner, "first": first, "last": last}
-    community_only = "" if scope.group_id else ", check_ins, attendances"
+    community_only = "" if scope.group_id else ", " + ", ".join(COMMUNITY_ONLY)
     rows = session.execute(
         sa.text(
             "SELECT day, members_total, joined, departed, messages, member_messages, "
@@ -68,7 +79,8 @@ def daily_stats(session: Session, *, scope: Scope, first: date, last: date) -> l
         stats.negative_messages, stats.speakers = row["negative_messages"], row["speakers"]
         stats.violations = row["violations"]
         if not scope.group_id:
-            stats.check_ins, stats.attendances = row["check_ins"], row["attendances"]
+            for name in COMMUNITY_ONLY:
+                setattr(stats, name, row[name])
     carried = (
         session.execute(
             sa.text(

@@ -44,6 +44,10 @@ class CommunityDay(DayCounts, table=True):
     day: date = Field(primary_key=True)
     check_ins: int = 0
     attendances: int = 0
+    referred_joins: int = 0  # joins that name who referred them
+    invited_group_joins: int = 0  # bot-reported group joins through someone's invitation
+    referral_successes: int = 0
+    referral_failures: int = 0
 
 
 class GroupSpeakerDay(MetricsTable, table=True):
@@ -129,6 +133,12 @@ class DayStats(SQLModel):
         default=0, description="Daily check-ins (打卡) recorded; community only."
     )
     attendances: int = Field(default=0, description="Activity check-ins (签到); community only.")
+    referred_joins: int = Field(default=0, description="Joins naming who referred them.")
+    invited_group_joins: int = Field(
+        default=0, description="Group joins bots reported as invited by someone."
+    )
+    referral_successes: int = Field(default=0, description="Referrals credited that day.")
+    referral_failures: int = Field(default=0, description="Referrals decided as failed.")
     violations: int = Field(default=0, description="Rule violations recorded.")
     violations_by_kind: dict[str, int] = Field(
         default_factory=dict, description="Violations per kind (a violation may be several)."

@@ -37,6 +37,10 @@ ADDITIVE = (
     "check_ins",
     "attendances",
     "violations",
+    "referred_joins",
+    "invited_group_joins",
+    "referral_successes",
+    "referral_failures",
 )
 METRICS = (
     *ADDITIVE,

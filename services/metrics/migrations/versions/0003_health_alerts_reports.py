@@ -58,8 +58,38 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
 
+    for column in (
+        "referred_joins",
+        "invited_group_joins",
+        "referral_successes",
+        "referral_failures",
+    ):
+        op.add_column(
+            "community_day",
+            sa.Column(column, sa.Integer, nullable=False, server_default="0"),
+        )
+    op.create_table(
+        "referral",
+        sa.Column("referral_id", sa.Text, primary_key=True),
+        sa.Column("community_id", sa.Text, nullable=False),
+        sa.Column("referrer_id", sa.Text, nullable=False),
+        sa.Column("invitee_id", sa.Text, nullable=False),
+        sa.Column("outcome", sa.Text, nullable=False),
+        sa.Column("reason", sa.Text),
+        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_referral_community_decided", "referral", ["community_id", "decided_at"])
+
 
 def downgrade() -> None:
+    op.drop_table("referral")
+    for column in (
+        "referred_joins",
+        "invited_group_joins",
+        "referral_successes",
+        "referral_failures",
+    ):
+        op.drop_column("community_day", column)
     op.drop_table("alert_thresholds")
     op.drop_table("alert")
     op.drop_table("health_score")

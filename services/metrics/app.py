@@ -24,6 +24,8 @@ from services.metrics.health import views as health_views
 from services.metrics.referrals import handlers as referrals
 from services.metrics.referrals import views as referral_views
 from services.metrics.replica import handlers as replica
+from services.metrics.reports import service as reports
+from services.metrics.reports import views as report_views
 from services.metrics.retention import views as retention
 from services.metrics.rollups import handlers as rollups
 from services.metrics.rollups import views as daily
@@ -36,6 +38,7 @@ ROUTERS = [
     alert_views.router,
     referral_views.router,
     contributors.router,
+    report_views.router,
     exports.router,
 ]
 
@@ -56,6 +59,7 @@ HANDLERS = _one_handler_each(replica.HANDLERS, rollups.HANDLERS, referrals.HANDL
 JOBS = [
     PeriodicJob("metrics-health-scores", 900, health.refresh_scores),
     PeriodicJob("metrics-alerts", 600, alerts.evaluate_alerts),
+    PeriodicJob("metrics-weekly-reports", 300, reports.publish_due_reports),
 ]
 
 SPEC = ServiceSpec(

@@ -79,9 +79,21 @@ def upgrade() -> None:
         sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_referral_community_decided", "referral", ["community_id", "decided_at"])
+    op.create_table(
+        "weekly_report",
+        sa.Column("report_id", sa.Text, primary_key=True),
+        sa.Column("workspace_id", sa.Text, nullable=False),
+        sa.Column("community_id", sa.Text, nullable=False),
+        sa.Column("week_start", sa.Date, nullable=False),
+        sa.Column("body", JSONB, nullable=False),
+        sa.Column("markdown", sa.Text, nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("community_id", "week_start"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("weekly_report")
     op.drop_table("referral")
     for column in (
         "referred_joins",

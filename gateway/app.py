@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlmodel import Session
@@ -31,7 +32,13 @@ async def openapi(request: Request) -> JSONResponse:
     state = request.app.state
     own = request.app.openapi()  # the gateway's own routes (integrations, inbound webhooks)
     return JSONResponse(
-        await merged_openapi(state.http, state.upstreams.urls, own=own, version=VERSION)
+        await merged_openapi(
+            state.http,
+            state.upstreams.urls,
+            own=own,
+            version=VERSION,
+            server_url=state.settings.public_url,
+        )
     )
 
 
@@ -93,7 +100,16 @@ SPEC = ServiceSpec(
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    settings = settings or GatewaySettings()
     # The merged document is served by `openapi` above; FastAPI's own would list only the proxy.
-    return create_service_app(
-        SPEC, settings or GatewaySettings(), openapi_url=None, docs_url=None, redoc_url=None
+    app = create_service_app(SPEC, settings, openapi_url=None, docs_url=None, redoc_url=None)
+    # Outermost, so preflights are answered here and even a 500 can be read by the browser.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_allow_origins,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"],
+        expose_headers=["Location", "Retry-After", "X-Request-Id", "Idempotent-Replayed"],
+        max_age=settings.cors_max_age_seconds,
     )
+    return app

@@ -25,7 +25,15 @@ from services.common.contracts import (
     GroupMemberJoined,
     GroupMemberLeft,
 )
-from services.common.http.problems import Problem, not_found
+from services.common.http.openapi import set_location
+from services.common.http.problems import (
+    Problem,
+    ProblemKind,
+    not_found,
+    problem_responses,
+    register_problem,
+)
+from services.common.http.schemas import RequestModel
 from services.common.ids import new_id
 
 SOURCE = "/qunyun/gateway/inbound"
@@ -35,10 +43,12 @@ INBOUND_TYPES: dict[str, type[EventData]] = {
     "group_member_left": GroupMemberLeft,
 }
 
+INVALID_SIGNATURE = register_problem(ProblemKind("invalid-signature", 401, "Invalid signature"))
+
 router = APIRouter(prefix="/v1", tags=["integrations"])
 
 
-class IntegrationCreate(BaseModel):
+class IntegrationCreate(RequestModel):
     name: str = Field(min_length=1, max_length=120)
 
 
@@ -74,7 +84,7 @@ def _public(integration: Integration) -> dict[str, Any]:
     "/integrations", status_code=status.HTTP_201_CREATED, response_model=IntegrationCreated
 )
 def create_integration(
-    body: IntegrationCreate, request: Request, caller: CallerDep
+    body: IntegrationCreate, request: Request, response: Response, caller: CallerDep
 ) -> IntegrationCreated:
     """Register a bot that pushes group activity; its signing secret is in the answer, once."""
     integration = Integration(
@@ -84,7 +94,21 @@ def create_integration(
         session.add(integration)
         created = IntegrationCreated(**_public(integration), secret=integration.secret)
         session.commit()
-        return created
+    set_location(response, f"/v1/integrations/{integration.id}")
+    return created
+
+
+@router.get("/integrations/{integration_id}", response_model=IntegrationPublic)
+def get_integration(integration_id: str, request: Request, caller: CallerDep) -> IntegrationPublic:
+    with Session(request.app.state.engine) as session:
+        integration = session.exec(
+            select(Integration).where(
+                Integration.id == integration_id, Integration.workspace_id == caller.workspace_id
+            )
+        ).one_or_none()
+        if integration is None:
+            raise not_found("integration", integration_id)
+        return IntegrationPublic(**_public(integration))
 
 
 @router.get("/integrations", response_model=list[IntegrationPublic])
@@ -191,6 +215,7 @@ def _accept(
     status_code=status.HTTP_202_ACCEPTED,
     response_model=InboundAccepted,
     openapi_extra={"security": []},
+    responses=problem_responses(INVALID_SIGNATURE, 413),
 )
 async def push(
     integration_id: str,

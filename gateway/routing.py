@@ -2,6 +2,7 @@
 
 import re
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import httpx
 from fastapi import Request
@@ -28,7 +29,15 @@ ROUTES: list[tuple[re.Pattern[str], str]] = [
 
 # Sent on to the service; everything else the client sent stays at the gateway.
 _FORWARDED_REQUEST_HEADERS = ("content-type", "accept", "idempotency-key", "accept-language")
-_RETURNED_RESPONSE_HEADERS = ("content-type", "location", "retry-after", "idempotent-replayed")
+# Bytes a client may send unescaped in a target; anything else (raw UTF-8) is escaped on.
+_URL_SAFE = "/:?#[]@!$&'()*+,;=%"
+_RETURNED_RESPONSE_HEADERS = (
+    "content-type",
+    "location",
+    "retry-after",
+    "idempotent-replayed",
+    "allow",
+)
 
 
 @dataclass(frozen=True)
@@ -63,16 +72,27 @@ async def forward(
     internal_token: str,
     body: bytes,
 ) -> Response:
-    headers = {k: v for k in _FORWARDED_REQUEST_HEADERS if (v := request.headers.get(k))}
-    headers[INTERNAL_TOKEN_HEADER] = internal_token
-    headers[WORKSPACE_HEADER] = caller.workspace_id
-    headers[ACTOR_HEADER] = f"api_key:{caller.key_id}"
-    headers[REQUEST_ID_HEADER] = request_id_var.get() or ""
+    # Header values go on as the bytes that came in: a client's non-ASCII `Idempotency-Key`
+    # is the service's to judge, and must not fail to encode here.
+    headers = [
+        (k.encode(), v.encode("latin-1"))
+        for k in _FORWARDED_REQUEST_HEADERS
+        if (v := request.headers.get(k))
+    ]
+    headers += [
+        (INTERNAL_TOKEN_HEADER.encode(), internal_token.encode()),
+        (WORKSPACE_HEADER.encode(), caller.workspace_id.encode()),
+        (ACTOR_HEADER.encode(), f"api_key:{caller.key_id}".encode()),
+        (REQUEST_ID_HEADER.encode(), (request_id_var.get() or "").encode()),
+    ]
+    # The path and query as the client encoded them, not decoded and encoded again.
+    raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
+    query: bytes = request.scope.get("query_string", b"")
+    target = base_url + quote(raw_path + (b"?" + query if query else b""), safe=_URL_SAFE)
     try:
         upstream = await client.request(
             request.method,
-            base_url + request.url.path,
-            params=request.query_params,
+            httpx.URL(target),
             content=body,
             headers=headers,
         )

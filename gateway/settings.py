@@ -1,4 +1,7 @@
-from pydantic import Field
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
 
 from services.common.settings import ServiceSettings
 
@@ -18,3 +21,17 @@ class GatewaySettings(ServiceSettings):
     rate_limit_per_second: float = Field(default=50, gt=0)
     rate_limit_burst: int = Field(default=100, ge=1)
     max_body_bytes: int = Field(default=1_048_576, ge=1)
+
+    # Browser origins allowed to call the API (`https://console.example.com`), comma-separated
+    # in QUNYUN_CORS_ALLOW_ORIGINS. None by default: a browser page elsewhere gets nothing.
+    cors_allow_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    cors_max_age_seconds: int = Field(default=600, ge=0)
+    # Where clients reach the API, for the OpenAPI document's `servers`; relative by default.
+    public_url: str = "/"
+
+    @field_validator("cors_allow_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value

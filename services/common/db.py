@@ -15,10 +15,20 @@ _MIGRATION_LOCK_KEY = 0x5179756E
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
-    """An engine for a service's own database; psycopg 3 is the driver."""
+    """An engine for a service's own database; psycopg 3 is the driver.
+
+    `hide_parameters`: a failed statement's error names no values, so a logged traceback
+    carries no member's data or integration secret.
+    """
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        hide_parameters=True,
+    )
 
 
 def migrate(engine: Engine, migrations_dir: Path) -> None:

@@ -56,8 +56,14 @@ CONSUMER_LAG = Gauge(
 )
 
 
+# Extra fields never written as given: secrets, keys, and what members wrote.
+REDACTED_FIELDS = frozenset(
+    {"secret", "api_key", "authorization", "password", "token", "text", "body", "content"}
+)
+
+
 class JsonFormatter(logging.Formatter):
-    _standard = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+    _standard = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -70,19 +76,36 @@ class JsonFormatter(logging.Formatter):
             entry["request_id"] = rid
         if eid := event_id_var.get():
             entry["event_id"] = eid
-        entry.update({k: v for k, v in record.__dict__.items() if k not in self._standard})
+        entry.update(
+            {
+                k: "[redacted]" if k in REDACTED_FIELDS else v
+                for k, v in record.__dict__.items()
+                if k not in self._standard
+            }
+        )
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:
+    """Every line of the process as JSON on stdout, uvicorn's own included."""
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # kafka-python is chatty at INFO about every reconnect.
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    # uvicorn gives its loggers plain-text handlers of their own; ours replace them.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi"):
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers[:] = []
+        uvicorn_logger.propagate = True
+    # The request middleware measures every request; one access line each adds nothing.
     logging.getLogger("uvicorn.access").disabled = True
+    # kafka-python is chatty at INFO about every reconnect; httpx logs every URL it calls,
+    # query strings (search terms, names) included.
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Statements name members' data; never at INFO, whatever the level asked for.
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
     logging.getLogger(__name__).info("logging configured", extra={"service": service})

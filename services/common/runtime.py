@@ -11,15 +11,22 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request, Response
 from sqlalchemy import Engine
+from sqlalchemy.exc import DataError
 
 from services.common.consumer import EventConsumer, Handler, prune_processed
 from services.common.contracts import topic_of
 from services.common.db import make_engine, migrate
 from services.common.http.health import broker_check, database_check, health_router
 from services.common.http.middleware import install_request_middleware
-from services.common.http.problems import install_problem_handlers
+from services.common.http.openapi import check_operation_ids, install_openapi, operation_id
+from services.common.http.problems import (
+    ProblemKind,
+    install_problem_handlers,
+    problem_response,
+    register_problem,
+)
 from services.common.kafka import KafkaEventSource, KafkaPublisher, ensure_topics
 from services.common.observability import configure_logging
 from services.common.outbox import OutboxRelay
@@ -27,6 +34,8 @@ from services.common.periodic import PeriodicJob, run_periodic
 from services.common.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+
+register_problem(ProblemKind("value-not-storable", 422, "The request is not valid"))
 
 
 @dataclass(frozen=True)
@@ -151,9 +160,11 @@ def create_service_app(
 ) -> FastAPI:
     settings = settings or ServiceSettings()
 
+    # Before uvicorn logs its first line about this app, so every line is JSON.
+    configure_logging(spec.name, settings.log_level)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging(spec.name, settings.log_level)
         engine = make_engine(settings.database_url)
         migrate(engine, spec.migrations_dir)
         app.state.engine = engine
@@ -171,17 +182,40 @@ def create_service_app(
         finally:
             engine.dispose()
 
+    fastapi_options.setdefault("generate_unique_id_function", operation_id)
     app = FastAPI(
         title=f"Qunyun {spec.name}",
         version=spec.version,
         description=spec.description,
         lifespan=lifespan,
+        # `/v1/things/` redirected to `/v1/things` with this process's own address, which
+        # behind the gateway is an internal one: a trailing slash is a 404 instead.
+        redirect_slashes=False,
         **fastapi_options,
     )
     app.state.settings = settings
     install_problem_handlers(app)
+    app.add_exception_handler(DataError, _refused_by_database)
     install_request_middleware(app)
+    install_openapi(app)
     app.include_router(health_router({"database": database_check, "broker": broker_check}))
     for router in spec.routers:
         app.include_router(router)
+    check_operation_ids(app)
     return app
+
+
+async def _refused_by_database(request: Request, exc: Exception) -> Response:
+    """A value the database cannot hold (out of range, malformed) is the caller's to fix.
+
+    The screening middleware and request schemas refuse such input first; this is the net
+    under them, and it never repeats the statement or its parameters.
+    """
+    log.warning("database refused a value", extra={"error": type(exc.orig).__name__})  # type: ignore[attr-defined]
+    return problem_response(
+        422,
+        "value-not-storable",
+        "The request is not valid",
+        "A value in the request is out of range or malformed for where it is stored.",
+        request.url.path,
+    )

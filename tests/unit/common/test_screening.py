@@ -1,0 +1,126 @@
+"""Input no route can store is refused at the door, on every app built with the kit."""
+
+from datetime import datetime
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from services.common.http.middleware import install_request_middleware
+from services.common.http.problems import install_problem_handlers
+from services.common.http.schemas import Instant, RequestModel
+from services.common.http.screening import json_errors, odd_path, query_errors
+
+
+class Note(RequestModel):
+    text: str
+    amount: int = 0
+    due: datetime | None = None
+    remind_at: Instant | None = None
+
+
+app = FastAPI()
+install_problem_handlers(app)
+install_request_middleware(app)
+
+
+@app.post("/notes/{note_id}")
+def write(note_id: str, note: Note) -> dict[str, object]:
+    return {"id": note_id, "text": note.text, "amount": note.amount}
+
+
+@app.get("/notes")
+def search(q: str = "") -> dict[str, str]:
+    return {"q": q}
+
+
+client = TestClient(app, raise_server_exceptions=False)
+
+
+def _fields(response: object) -> set[str]:
+    body = response.json()  # type: ignore[attr-defined]
+    return {e["field"] for e in body["errors"]}
+
+
+def test_a_control_character_in_the_path_is_a_404_problem() -> None:
+    for path in ("/notes/%01", "/notes/a%00b", "/notes/%7f"):
+        response = client.post(path, json={"text": "x"})
+        assert response.status_code == 404, path
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["x-request-id"]
+
+
+def test_a_nul_anywhere_in_a_json_body_is_a_422_naming_where() -> None:
+    response = client.post("/notes/n1", json={"text": "a\x00b"})
+    assert response.status_code == 422
+    assert _fields(response) == {"text"}
+    assert response.json()["errors"][0]["code"] == "null_character"
+
+
+def test_an_escaped_backslash_before_u0000_is_ordinary_text() -> None:
+    response = client.post(
+        "/notes/n1", content=rb'{"text": "a\\u0000"}', headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 200 and response.json()["text"] == "a\\u0000"
+
+
+def test_integers_beyond_64_bits_and_non_finite_numbers_are_422s() -> None:
+    response = client.post("/notes/n1", json={"text": "x", "amount": 2**64})
+    assert response.status_code == 422 and _fields(response) == {"amount"}
+    response = client.post(
+        "/notes/n1",
+        content=b'{"text": "x", "amount": NaN}',
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 422 and _fields(response) == {"amount"}
+
+
+def test_a_nul_in_a_query_string_is_a_422() -> None:
+    response = client.get("/notes", params={"q": "a\x00"})
+    assert response.status_code == 422 and _fields(response) == {"q"}
+    assert client.get("/notes", params={"q": "数据"}).json() == {"q": "数据"}
+
+
+def test_unknown_members_are_a_422_naming_them() -> None:
+    response = client.post("/notes/n1", json={"text": "x", "status": "banned"})
+    assert response.status_code == 422
+    (error,) = response.json()["errors"]
+    assert (error["field"], error["code"]) == ("status", "extra_forbidden")
+
+
+@pytest.mark.parametrize("field", ["due", "remind_at"])
+def test_a_date_time_without_offset_is_a_422_on_any_request_model_field(field: str) -> None:
+    response = client.post("/notes/n1", json={"text": "x", field: "2026-03-01T09:00:00"})
+    assert response.status_code == 422 and _fields(response) == {field}
+    ok = client.post("/notes/n1", json={"text": "x", field: "2026-03-01T09:00:00+08:00"})
+    assert ok.status_code == 200
+
+
+def test_a_body_that_is_not_json_is_left_to_the_route_to_refuse() -> None:
+    response = client.post(
+        "/notes/n1", content=b"{nope", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422 and response.json()["errors"][0]["code"] == "json_invalid"
+
+
+def test_a_body_nested_too_deep_is_a_422_not_a_recursion_error() -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    response = client.post("/notes/n1", content=deep, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+
+
+def test_the_checks_themselves() -> None:
+    assert odd_path("/a/\x1f") and not odd_path("/a/é")
+    assert query_errors(b"a=1&b=%00") == [
+        {
+            "field": "b",
+            "in": "query",
+            "message": "NUL characters are not allowed.",
+            "code": "null_character",
+        }
+    ]
+    assert [e["field"] for e in json_errors({"a": [1, {"b\x00": "x"}], "c": -(2**63) - 1})] == [
+        "a.1.b\x00",
+        "c",
+    ]
+    assert json_errors({"ok": [True, 2**63 - 1, 1.5, None]}) == []

@@ -11,8 +11,11 @@ from services.metrics.alerts import service
 from services.metrics.alerts.models import AlertPage, Thresholds, ThresholdsUpdate
 from services.metrics.alerts.thresholds import thresholds_of, update_thresholds
 from services.metrics.deps import CommunityDep
+from services.metrics.problems import FIGURE_PROBLEMS
 
-router = APIRouter(prefix="/v1/metrics/communities/{community_id}", tags=["metrics"])
+router = APIRouter(
+    prefix="/v1/metrics/communities/{community_id}", tags=["metrics"], responses=FIGURE_PROBLEMS
+)
 
 
 @router.get("/alerts", response_model=AlertPage)

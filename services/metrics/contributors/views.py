@@ -7,8 +7,11 @@ from services.common.http.pagination import Paging
 from services.metrics.contributors import service
 from services.metrics.contributors.models import ContributorPage
 from services.metrics.deps import CommunityDep, DayRangeDep
+from services.metrics.problems import FIGURE_PROBLEMS
 
-router = APIRouter(prefix="/v1/metrics/communities/{community_id}", tags=["metrics"])
+router = APIRouter(
+    prefix="/v1/metrics/communities/{community_id}", tags=["metrics"], responses=FIGURE_PROBLEMS
+)
 
 
 @router.get("/contributors", response_model=ContributorPage)

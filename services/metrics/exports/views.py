@@ -12,12 +12,17 @@ from services.metrics import problems
 from services.metrics.deps import CommunityDep, DayRangeDep
 from services.metrics.exports.service import DAY_COLUMNS, csv_lines, daily_rows, rows_of
 from services.metrics.funnel.service import funnel
+from services.metrics.problems import SERIES_PROBLEMS
 from services.metrics.replica.models import ChatGroup
 from services.metrics.retention.service import COHORT_WEEKS, cohorts, period_retention
 from services.metrics.rollups.daily import Scope
 from services.metrics.rollups.series import METRICS, Interval, series
 
-router = APIRouter(prefix="/v1/metrics/communities/{community_id}/exports", tags=["metrics"])
+router = APIRouter(
+    prefix="/v1/metrics/communities/{community_id}/exports",
+    tags=["metrics"],
+    responses=SERIES_PROBLEMS,
+)
 
 _CSV = {"content": {"text/csv": {}}, "description": "CSV with a header row, streamed."}
 

@@ -6,8 +6,11 @@ from services.common.db import SessionDep
 from services.metrics.deps import CommunityDep, DayRangeDep
 from services.metrics.funnel import service
 from services.metrics.funnel.models import FunnelPublic
+from services.metrics.problems import FIGURE_PROBLEMS
 
-router = APIRouter(prefix="/v1/metrics/communities/{community_id}", tags=["metrics"])
+router = APIRouter(
+    prefix="/v1/metrics/communities/{community_id}", tags=["metrics"], responses=FIGURE_PROBLEMS
+)
 
 
 @router.get("/funnel", response_model=FunnelPublic)

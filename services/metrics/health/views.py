@@ -11,9 +11,12 @@ from services.metrics.deps import CommunityDep, GroupDep
 from services.metrics.health import service
 from services.metrics.health.models import GroupRankingPublic, HealthPublic
 from services.metrics.health.score import health
+from services.metrics.problems import FIGURE_PROBLEMS
 from services.metrics.rollups.daily import Scope
 
-router = APIRouter(prefix="/v1/metrics/communities/{community_id}", tags=["metrics"])
+router = APIRouter(
+    prefix="/v1/metrics/communities/{community_id}", tags=["metrics"], responses=FIGURE_PROBLEMS
+)
 
 
 @router.get("/health", response_model=HealthPublic)

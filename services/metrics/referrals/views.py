@@ -4,10 +4,13 @@ from fastapi import APIRouter
 
 from services.common.db import SessionDep
 from services.metrics.deps import CommunityDep, DayRangeDep
+from services.metrics.problems import FIGURE_PROBLEMS
 from services.metrics.referrals import service
 from services.metrics.referrals.models import ReferralsPublic
 
-router = APIRouter(prefix="/v1/metrics/communities/{community_id}", tags=["metrics"])
+router = APIRouter(
+    prefix="/v1/metrics/communities/{community_id}", tags=["metrics"], responses=FIGURE_PROBLEMS
+)
 
 
 @router.get("/referrals", response_model=ReferralsPublic)

@@ -11,11 +11,16 @@ from services.common.db import SessionDep
 from services.common.http.pagination import Paging, desc, paginate
 from services.metrics import problems
 from services.metrics.deps import CommunityDep
+from services.metrics.problems import FIGURE_PROBLEMS
 from services.metrics.replica.models import Community
 from services.metrics.reports.models import ReportPage, ReportSummary, WeeklyReport
 from services.metrics.reports.service import path_of
 
-router = APIRouter(prefix="/v1/metrics/communities/{community_id}/reports", tags=["metrics"])
+router = APIRouter(
+    prefix="/v1/metrics/communities/{community_id}/reports",
+    tags=["metrics"],
+    responses=FIGURE_PROBLEMS,
+)
 
 
 @router.get("", response_model=ReportPage)

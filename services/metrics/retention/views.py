@@ -7,11 +7,14 @@ from fastapi import APIRouter, Query
 from services.common.clock import local_day, now
 from services.common.db import SessionDep
 from services.metrics.deps import CommunityDep, DayRangeDep
+from services.metrics.problems import FIGURE_PROBLEMS
 from services.metrics.retention import service
 from services.metrics.retention.models import CohortsPublic, RetentionPublic
 from services.metrics.rollups.series import Interval
 
-router = APIRouter(prefix="/v1/metrics/communities/{community_id}", tags=["metrics"])
+router = APIRouter(
+    prefix="/v1/metrics/communities/{community_id}", tags=["metrics"], responses=FIGURE_PROBLEMS
+)
 
 
 @router.get("/cohorts", response_model=CohortsPublic)

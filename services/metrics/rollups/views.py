@@ -10,6 +10,7 @@ from services.common.clock import local_day, now
 from services.common.db import SessionDep
 from services.metrics import problems
 from services.metrics.deps import CommunityDep, DayRangeDep, GroupDep
+from services.metrics.problems import SERIES_PROBLEMS
 from services.metrics.replica.models import ChatGroup
 from services.metrics.rollups.daily import Scope, daily_stats
 from services.metrics.rollups.models import (
@@ -20,7 +21,9 @@ from services.metrics.rollups.models import (
 )
 from services.metrics.rollups.series import METRICS, Interval, series
 
-router = APIRouter(prefix="/v1/metrics/communities/{community_id}", tags=["metrics"])
+router = APIRouter(
+    prefix="/v1/metrics/communities/{community_id}", tags=["metrics"], responses=SERIES_PROBLEMS
+)
 
 MetricQuery = Annotated[
     str, Query(description="One of: " + ", ".join(METRICS) + " (see docs/metrics.md).")

@@ -84,7 +84,7 @@ def test_an_alert_opens_once_and_resolves_once(feed: Feed, engine: Engine) -> No
     feed.group()
     feed.join("mbr_a", "a", at("2026-02-01T01:00:00"))
     feed(*[message("a", _day(date(2026, 3, d))) for d in range(1, 21)])
-    (_, alerts_job) = JOBS
+    alerts_job = next(job for job in JOBS if job.name == "metrics-alerts")
     now = at("2026-03-31T04:00:00")
     run_job_once(engine, alerts_job, now)
     run_job_once(engine, alerts_job, now + timedelta(minutes=10))

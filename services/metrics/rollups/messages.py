@@ -8,16 +8,18 @@ sorted, so two consumers folding overlapping batches lock rows in the same order
 """
 
 import logging
-from collections import Counter, defaultdict
+import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
+import orjson
 import pydantic
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from services.common.clock import local_day
+from services.common.clock import Span, as_utc, day_bounds, local_day
 from services.common.cloudevents import CloudEvent
 from services.common.contracts import ChatMessagePosted
 from services.metrics.replica.models import speaker_key
@@ -45,8 +47,34 @@ class FoldResult:
     rejected: list[str] = field(default_factory=list)  # ids of events that are not messages
 
 
+_NEGATIVE = re.compile("|".join(map(re.escape, NEGATIVE_WORDS)))
+
+
 def is_negative(text: str) -> bool:
-    return any(word in text for word in NEGATIVE_WORDS)
+    return _NEGATIVE.search(text) is not None
+
+
+def _rows(rows: list[dict[str, object]]) -> str:
+    """A batch's rows as one JSON parameter: Postgres expands it with `json_to_recordset`,
+    which costs far less to send than one array parameter per column."""
+    return orjson.dumps(rows).decode()
+
+
+class _LocalDays:
+    """`local_day` for many instants of few days: the last day found in each zone answers
+    the instants inside it without converting them."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[Span, date]] = {}
+
+    def day(self, at: datetime, timezone: str) -> date:
+        known = self._last.get(timezone)
+        at = as_utc(at)
+        if known is not None and at in known[0]:
+            return known[1]
+        day = local_day(at, timezone)
+        self._last[timezone] = (day_bounds(day, timezone), day)
+        return day
 
 
 def fold_messages(session: Session, events: Sequence[CloudEvent]) -> FoldResult:
@@ -66,11 +94,14 @@ def fold_messages(session: Session, events: Sequence[CloudEvent]) -> FoldResult:
     groups = _groups_of(session, messages)
     operators = _operators_among(session, messages, groups)
 
-    group_days: defaultdict[tuple[str, date], Counter[str]] = defaultdict(Counter)
-    community_days: defaultdict[tuple[str, date], Counter[str]] = defaultdict(Counter)
-    group_speakers: Counter[tuple[str, date, str]] = Counter()
-    community_speakers: defaultdict[tuple[str, date, str], list[int]] = defaultdict(lambda: [0, 0])
+    # (owner, day) → [messages, member, operator, negative, replies]; plain lists, not
+    # Counters: this loop runs once per message.
+    group_days: dict[tuple[str, date], list[int]] = {}
+    community_days: dict[tuple[str, date], list[int]] = {}
+    group_speakers: dict[tuple[str, date, str], int] = {}
+    community_speakers: dict[tuple[str, date, str], list[int]] = {}
     owners: dict[str, tuple[str, str]] = {}  # group or community id → (workspace, community)
+    days_of = _LocalDays()
     for event, data in messages:
         group = groups.get((event.workspaceid, data.platform, data.group_external_id))
         if group is None:
@@ -78,23 +109,25 @@ def fold_messages(session: Session, events: Sequence[CloudEvent]) -> FoldResult:
             continue
         group_id, community_id, timezone = group
         owners[group_id] = owners[community_id] = (event.workspaceid, community_id)
-        day = local_day(data.occurred_at, timezone)
+        day = days_of.day(data.occurred_at, timezone)
         speaker = speaker_key(data.platform, data.sender_external_id)
-        counts = Counter(messages=1)
-        if (community_id, speaker) in operators:
-            counts["operator_messages"] = 1
-        else:
-            counts["member_messages"] = 1
-            group_speakers[(group_id, day, speaker)] += 1
-            tally = community_speakers[(community_id, day, speaker)]
+        operator = (community_id, speaker) in operators
+        reply = data.reply_to_external_id is not None
+        negative = is_negative(data.text)
+        for counts in (
+            group_days.setdefault((group_id, day), [0, 0, 0, 0, 0]),
+            community_days.setdefault((community_id, day), [0, 0, 0, 0, 0]),
+        ):
+            counts[0] += 1
+            counts[2 if operator else 1] += 1
+            counts[3] += negative
+            counts[4] += reply
+        if not operator:
+            key = (group_id, day, speaker)
+            group_speakers[key] = group_speakers.get(key, 0) + 1
+            tally = community_speakers.setdefault((community_id, day, speaker), [0, 0])
             tally[0] += 1
-            tally[1] += data.reply_to_external_id is not None
-        if is_negative(data.text):
-            counts["negative_messages"] = 1
-        if data.reply_to_external_id is not None:
-            counts["replies"] = 1
-        group_days[(group_id, day)].update(counts)
-        community_days[(community_id, day)].update(counts)
+            tally[1] += reply
         result.folded += 1
 
     new_group_speakers = _upsert_group_speakers(session, group_speakers, owners)
@@ -113,10 +146,10 @@ def _claim(session: Session, event_ids: list[str]) -> set[str]:
     rows = session.execute(
         sa.text(
             "INSERT INTO processed_event (consumer, event_id) "
-            "SELECT :consumer, unnest(CAST(:ids AS text[])) "
+            "SELECT :consumer, value FROM json_array_elements_text(CAST(:ids AS json)) "
             "ON CONFLICT DO NOTHING RETURNING event_id"
         ),
-        {"consumer": FOLD_CONSUMER, "ids": event_ids},
+        {"consumer": FOLD_CONSUMER, "ids": orjson.dumps(event_ids).decode()},
     )
     return {row[0] for row in rows}
 
@@ -131,9 +164,10 @@ def _groups_of(
             "SELECT g.workspace_id, g.platform, g.external_id, g.group_id, g.community_id, "
             "c.timezone FROM chat_group g JOIN community c ON c.community_id = g.community_id "
             "WHERE (g.workspace_id, g.platform, g.external_id) IN ("
-            "SELECT * FROM unnest(CAST(:w AS text[]), CAST(:p AS text[]), CAST(:x AS text[])))"
+            "SELECT w, p, x FROM json_to_recordset(CAST(:keys AS json)) "
+            "AS k(w text, p text, x text))"
         ),
-        {"w": [k[0] for k in keys], "p": [k[1] for k in keys], "x": [k[2] for k in keys]},
+        {"keys": _rows([{"w": k[0], "p": k[1], "x": k[2]} for k in keys])},
     )
     return {(r[0], r[1], r[2]): (r[3], r[4], r[5]) for r in rows}
 
@@ -158,40 +192,42 @@ def _operators_among(
             "SELECT i.community_id, i.speaker FROM member_identity i "
             "JOIN member m ON m.member_id = i.member_id "
             "WHERE m.role = ANY(CAST(:roles AS text[])) AND (i.community_id, i.speaker) IN ("
-            "SELECT * FROM unnest(CAST(:c AS text[]), CAST(:s AS text[])))"
+            "SELECT c, s FROM json_to_recordset(CAST(:pairs AS json)) AS p(c text, s text))"
         ),
-        {"roles": list(OPERATOR_ROLES), "c": [p[0] for p in pairs], "s": [p[1] for p in pairs]},
+        {"roles": list(OPERATOR_ROLES), "pairs": _rows([{"c": c, "s": s} for c, s in pairs])},
     )
     return {(r[0], r[1]) for r in rows}
 
 
 def _upsert_group_speakers(
     session: Session,
-    tallies: Counter[tuple[str, date, str]],
+    tallies: dict[tuple[str, date, str], int],
     owners: dict[str, tuple[str, str]],
 ) -> Counter[tuple[str, date]]:
     """Add each speaker's messages to their group day; returns new speakers per group day."""
     if not tallies:
         return Counter()
-    keys = sorted(tallies)
     rows = session.execute(
         sa.text(
-            "INSERT INTO group_speaker_day (group_id, day, speaker, community_id, messages) "
-            "SELECT * FROM unnest(CAST(:g AS text[]), CAST(:d AS date[]), CAST(:s AS text[]), "
-            "CAST(:c AS text[]), CAST(:m AS int[])) "
+            "WITH up AS (INSERT INTO group_speaker_day "
+            "(group_id, day, speaker, community_id, messages) "
+            "SELECT g, d, s, c, m FROM json_to_recordset(CAST(:rows AS json)) "
+            "AS r(g text, d date, s text, c text, m int) "
             "ON CONFLICT (group_id, day, speaker) DO UPDATE "
             "SET messages = group_speaker_day.messages + excluded.messages "
-            "RETURNING group_id, day, (xmax = 0) AS inserted"
+            "RETURNING group_id, day, (xmax = 0) AS inserted) "
+            "SELECT group_id, day, count(*) FROM up WHERE inserted GROUP BY group_id, day"
         ),
         {
-            "g": [k[0] for k in keys],
-            "d": [k[1] for k in keys],
-            "s": [k[2] for k in keys],
-            "c": [owners[k[0]][1] for k in keys],
-            "m": [tallies[k] for k in keys],
+            "rows": _rows(
+                [
+                    {"g": g, "d": d, "s": s, "c": owners[g][1], "m": tallies[(g, d, s)]}
+                    for g, d, s in sorted(tallies)
+                ]
+            )
         },
     )
-    return Counter((r[0], r[1]) for r in rows if r[2])
+    return Counter({(r[0], r[1]): r[2] for r in rows})
 
 
 def _upsert_community_speakers(
@@ -199,59 +235,63 @@ def _upsert_community_speakers(
 ) -> Counter[tuple[str, date]]:
     if not tallies:
         return Counter()
-    keys = sorted(tallies)
     rows = session.execute(
         sa.text(
-            "INSERT INTO community_speaker_day (community_id, day, speaker, messages, replies) "
-            "SELECT * FROM unnest(CAST(:c AS text[]), CAST(:d AS date[]), CAST(:s AS text[]), "
-            "CAST(:m AS int[]), CAST(:r AS int[])) "
+            "WITH up AS (INSERT INTO community_speaker_day "
+            "(community_id, day, speaker, messages, replies) "
+            "SELECT c, d, s, m, r FROM json_to_recordset(CAST(:rows AS json)) "
+            "AS x(c text, d date, s text, m int, r int) "
             "ON CONFLICT (community_id, day, speaker) DO UPDATE "
             "SET messages = community_speaker_day.messages + excluded.messages, "
             "replies = community_speaker_day.replies + excluded.replies "
-            "RETURNING community_id, day, (xmax = 0) AS inserted"
+            "RETURNING community_id, day, (xmax = 0) AS inserted) "
+            "SELECT community_id, day, count(*) FROM up WHERE inserted GROUP BY community_id, day"
         ),
         {
-            "c": [k[0] for k in keys],
-            "d": [k[1] for k in keys],
-            "s": [k[2] for k in keys],
-            "m": [tallies[k][0] for k in keys],
-            "r": [tallies[k][1] for k in keys],
+            "rows": _rows(
+                [
+                    {"c": c, "d": d, "s": s, "m": tallies[(c, d, s)][0], "r": tallies[(c, d, s)][1]}
+                    for c, d, s in sorted(tallies)
+                ]
+            )
         },
     )
-    return Counter((r[0], r[1]) for r in rows if r[2])
+    return Counter({(r[0], r[1]): r[2] for r in rows})
 
 
 def _upsert_days(
     session: Session,
     table: str,
     key: str,
-    days: dict[tuple[str, date], Counter[str]],
+    days: dict[tuple[str, date], list[int]],
     new_speakers: Counter[tuple[str, date]],
     owners: dict[str, tuple[str, str]],
 ) -> None:
     """Add the batch's counts to each (owner, day) row of `table`, once per row."""
     if not days:
         return
-    keys = sorted(days)
     columns = [*_COUNTS, "speakers"]
     extra = ", community_id" if table == "group_day" else ""
-    extra_cast = ", CAST(:community AS text[])" if table == "group_day" else ""
     assignments = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in columns)
-    params: dict[str, list[object]] = {
-        "owner": [k[0] for k in keys],
-        "day": [k[1] for k in keys],
-        "workspace": [owners[k[0]][0] for k in keys],
-        "community": [owners[k[0]][1] for k in keys],
-        **{c: [days[k][c] for k in keys] for c in _COUNTS},
-        "speakers": [new_speakers[k] for k in keys],
-    }
+    rows = [
+        {
+            "owner": owner,
+            "day": day,
+            "workspace_id": owners[owner][0],
+            "community_id": owners[owner][1],
+            **dict(zip(_COUNTS, days[(owner, day)], strict=True)),
+            "speakers": new_speakers[(owner, day)],
+        }
+        for owner, day in sorted(days)
+    ]
+    record = ", ".join(f"{c} int" for c in columns)
     session.execute(
         sa.text(
             f"INSERT INTO {table} ({key}, day, workspace_id{extra}, {', '.join(columns)}) "
-            "SELECT * FROM unnest(CAST(:owner AS text[]), CAST(:day AS date[]), "
-            f"CAST(:workspace AS text[]){extra_cast}, "
-            + ", ".join(f"CAST(:{c} AS int[])" for c in columns)
-            + f") ON CONFLICT ({key}, day) DO UPDATE SET {assignments}"
+            f"SELECT owner, day, workspace_id{extra}, {', '.join(columns)} "
+            "FROM json_to_recordset(CAST(:rows AS json)) AS r(owner text, day date, "
+            f"workspace_id text, community_id text, {record}) "
+            f"ON CONFLICT ({key}, day) DO UPDATE SET {assignments}"
         ),
-        params,
+        {"rows": _rows(rows)},
     )

@@ -196,3 +196,23 @@ def test_weekly_buckets_sum_counts_and_count_speakers_once(feed: Feed, engine: E
     assert [(p.start, p.value) for p in messages] == [(date(2026, 2, 23), 3), (MAR_2, 2)]
     assert [p.value for p in speakers] == [1, 2]
     assert [(p.start, p.value) for p in totals] == [(MAR_1, 3)]
+
+
+def test_a_rollup_across_midnight_in_shanghai_lands_on_the_local_day(
+    feed: Feed, engine: Engine
+) -> None:
+    feed.community(timezone="Asia/Shanghai")
+    feed.group()
+    with Session(engine) as session, session.begin():
+        fold_messages(
+            session,
+            [
+                message("a", at("2026-03-01T15:59:59.999")),  # 23:59:59.999 on 1 March
+                message("b", at("2026-03-01T16:00:00")),  # 00:00 on 2 March
+                message("c", at("2026-03-01T23:30:00")),  # 07:30 on 2 March, still 1 March in UTC
+            ],
+        )
+    mar1, mar2 = _days(engine, MAR_1, MAR_2)
+    assert (mar1.messages, mar1.speakers, mar2.messages, mar2.speakers) == (1, 1, 2, 2)
+    mar1, mar2 = _days(engine, MAR_1, MAR_2, group_id="grp_1")
+    assert (mar1.messages, mar2.messages) == (1, 2)

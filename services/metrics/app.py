@@ -16,6 +16,8 @@ from services.common.periodic import PeriodicJob
 from services.common.runtime import ServiceSpec, create_service_app
 from services.metrics.alerts import service as alerts
 from services.metrics.alerts import views as alert_views
+from services.metrics.content_response import handlers as content_response
+from services.metrics.content_response import views as content_response_views
 from services.metrics.contributors import views as contributors
 from services.metrics.exports import views as exports
 from services.metrics.funnel import views as funnel
@@ -38,6 +40,7 @@ ROUTERS = [
     alert_views.router,
     referral_views.router,
     contributors.router,
+    content_response_views.router,
     report_views.router,
     exports.router,
 ]
@@ -54,7 +57,9 @@ def _one_handler_each(*tables: Mapping[str, Handler]) -> dict[str, Handler]:
     return gathered
 
 
-HANDLERS = _one_handler_each(replica.HANDLERS, rollups.HANDLERS, referrals.HANDLERS)
+HANDLERS = _one_handler_each(
+    replica.HANDLERS, rollups.HANDLERS, referrals.HANDLERS, content_response.HANDLERS
+)
 
 JOBS = [
     PeriodicJob("metrics-health-scores", 900, health.refresh_scores),

@@ -49,3 +49,8 @@ def observe_fold(result: FoldResult, seconds: float | None = None) -> None:
     FOLD_BATCH_SIZE.observe(result.received)
     if seconds is not None:
         FOLD_SECONDS.observe(seconds)
+
+
+PUBLICATIONS = Counter(
+    "qunyun_metrics_publications_total", "Publications in groups recorded for content response."
+)

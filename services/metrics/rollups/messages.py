@@ -101,6 +101,9 @@ def fold_messages(session: Session, events: Sequence[CloudEvent]) -> FoldResult:
     group_speakers: dict[tuple[str, date, str], int] = {}
     community_speakers: dict[tuple[str, date, str], list[int]] = {}
     owners: dict[str, tuple[str, str]] = {}  # group or community id → (workspace, community)
+    group_hours: dict[tuple[str, datetime], list[int]] = {}  # → [messages, member messages]
+    replied: dict[tuple[str, str], int] = {}  # (group, replied message) → replies
+    repliers: set[tuple[str, str, str]] = set()
     days_of = _LocalDays()
     for event, data in messages:
         group = groups.get((event.workspaceid, data.platform, data.group_external_id))
@@ -122,6 +125,15 @@ def fold_messages(session: Session, events: Sequence[CloudEvent]) -> FoldResult:
             counts[2 if operator else 1] += 1
             counts[3] += negative
             counts[4] += reply
+        hour = as_utc(data.occurred_at).replace(minute=0, second=0, microsecond=0)
+        in_hour = group_hours.setdefault((group_id, hour), [0, 0])
+        in_hour[0] += 1
+        in_hour[1] += not operator
+        if data.reply_to_external_id is not None:
+            target = (group_id, data.reply_to_external_id)
+            replied[target] = replied.get(target, 0) + 1
+            if not operator:
+                repliers.add((*target, speaker))
         if not operator:
             key = (group_id, day, speaker)
             group_speakers[key] = group_speakers.get(key, 0) + 1
@@ -136,7 +148,56 @@ def fold_messages(session: Session, events: Sequence[CloudEvent]) -> FoldResult:
     _upsert_days(
         session, "community_day", "community_id", community_days, new_community_speakers, owners
     )
+    _upsert_hours_and_replies(session, group_hours, replied, repliers)
     return result
+
+
+def _upsert_hours_and_replies(
+    session: Session,
+    hours: dict[tuple[str, datetime], list[int]],
+    replied: dict[tuple[str, str], int],
+    repliers: set[tuple[str, str, str]],
+) -> None:
+    """What content response reads: messages per group hour, replies per replied message."""
+    if hours:
+        session.execute(
+            sa.text(
+                "INSERT INTO group_hour (group_id, hour, messages, member_messages) "
+                "SELECT g, h, m, mm FROM json_to_recordset(CAST(:rows AS json)) "
+                "AS r(g text, h timestamptz, m int, mm int) "
+                "ON CONFLICT (group_id, hour) DO UPDATE SET "
+                "messages = group_hour.messages + excluded.messages, "
+                "member_messages = group_hour.member_messages + excluded.member_messages"
+            ),
+            {
+                "rows": _rows(
+                    [
+                        {"g": g, "h": h, "m": hours[(g, h)][0], "mm": hours[(g, h)][1]}
+                        for g, h in sorted(hours)
+                    ]
+                )
+            },
+        )
+    if replied:
+        session.execute(
+            sa.text(
+                "INSERT INTO reply_target (group_id, message_external_id, replies) "
+                "SELECT g, x, n FROM json_to_recordset(CAST(:rows AS json)) "
+                "AS r(g text, x text, n int) "
+                "ON CONFLICT (group_id, message_external_id) DO UPDATE SET "
+                "replies = reply_target.replies + excluded.replies"
+            ),
+            {"rows": _rows([{"g": g, "x": x, "n": replied[(g, x)]} for g, x in sorted(replied)])},
+        )
+    if repliers:
+        session.execute(
+            sa.text(
+                "INSERT INTO reply_target_speaker (group_id, message_external_id, speaker) "
+                "SELECT g, x, s FROM json_to_recordset(CAST(:rows AS json)) "
+                "AS r(g text, x text, s text) ON CONFLICT DO NOTHING"
+            ),
+            {"rows": _rows([{"g": g, "x": x, "s": sp} for g, x, sp in sorted(repliers)])},
+        )
 
 
 def _claim(session: Session, event_ids: list[str]) -> set[str]:

@@ -12,8 +12,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
+from services.common.clock import day_bounds
+from services.metrics.content_response.models import Publication
+from services.metrics.content_response.service import respond
 from services.metrics.health.models import ComponentPublic, HealthPublic
 from services.metrics.rollups.daily import Scope, daily_stats, ratio
 from services.metrics.rollups.models import DayStats
@@ -61,13 +64,7 @@ def health(session: Session, *, scope: Scope, today: date) -> HealthPublic:
         _speaking_rate(session, scope, window_first, last, recent[-1].members_total),
         _retention(session, scope, last),
         _growth(days),
-        Part(
-            "content_response",
-            None,
-            None,
-            {},
-            "no data: publications are not reported to metrics yet",
-        ),
+        _content_response(session, scope, window_first, last),
         _operator_only(recent),
     ]
     weighed = sum(WEIGHTS[p.name] for p in parts if p.score is not None)
@@ -172,6 +169,30 @@ def _growth(days: list[DayStats]) -> Part:
     score = min(max(0.5 + rate / (2 * GROWTH_FULL), 0.0), 1.0)
     sentence = f"{net:+d} members in 28 days ({rate * 100:+.1f}% of {start_total})"
     return Part("growth", rate, score, counts, sentence)
+
+
+def _content_response(session: Session, scope: Scope, first: date, last: date) -> Part:
+    """The mean lift of the publications of the window over their baseline hours."""
+    start = day_bounds(first, scope.community.timezone).start
+    end = day_bounds(last, scope.community.timezone).end
+    statement = select(Publication).where(
+        Publication.community_id == scope.community.community_id,
+        col(Publication.published_at) >= start,
+        col(Publication.published_at) < end,
+    )
+    if scope.group_id:
+        statement = statement.where(Publication.group_id == scope.group_id)
+    responses = [respond(session, p) for p in session.exec(statement).all()]
+    lifts = [r.lift for r in responses if r.lift is not None]
+    counts = {"publications_14d": len(responses), "with_a_baseline": len(lifts)}
+    if not lifts:
+        return Part("content_response", None, None, counts, "no data: no publication measured")
+    lift = round(sum(lifts) / len(lifts), 4)
+    sentence = (
+        f"publications drew {lift:.1f}× the usual messages in the 2 hours after them "
+        f"({len(lifts)} publications)"
+    )
+    return Part("content_response", lift, min(lift / 2, 1.0), counts, sentence)
 
 
 def _operator_only(recent: list[DayStats]) -> Part:

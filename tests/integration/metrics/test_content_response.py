@@ -10,7 +10,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from services.metrics.content_response.service import content_response, record_publication
+from services.metrics.health.score import health
 from services.metrics.replica.models import Community
+from services.metrics.rollups.daily import Scope
 from tests.integration.metrics.conftest import Feed, at, message
 
 
@@ -71,3 +73,8 @@ def test_a_publication_is_measured_against_its_hours_weeks_before(
     ]
     assert [g.key for g in by_dimension] == ["information", "unknown"]
     assert mix == {"information": 0.5, "unknown": 0.5}
+    with Session(engine) as session:
+        scored = health(session, scope=Scope(community, "grp_1"), today=date(2026, 4, 1))
+    (part,) = [c for c in scored.components if c.name == "content_response"]
+    assert (part.value, part.score) == (5.0, 1.0)
+    assert part.counts == {"publications_14d": 2, "with_a_baseline": 1}

@@ -42,5 +42,7 @@ demo: deps ## against a running `make run`: watch a join travel gateway → memb
 k8s-check: ## render every kustomize overlay and check what it renders
 	bash deploy/k8s/check.sh
 
-clean: ## wipe local data (.run/); caches stay
+clean: ## wipe local data (.run/, and the Postgres home outside it that .run/pg leads to as root); caches stay
+	@home=$$(readlink .run/pg 2>/dev/null); \
+	if [ -n "$$home" ] && [ -f "$$home/.qunyun-postgres-home" ]; then rm -rf "$$home"; fi
 	rm -rf .run

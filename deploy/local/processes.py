@@ -1,12 +1,16 @@
 """Starting and stopping child processes so that none outlives the supervisor."""
 
+import grp
 import os
+import pwd
 import signal
 import socket
 import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 def free_port() -> int:
@@ -21,10 +25,44 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return s.connect_ex((host, port)) == 0
 
 
+@dataclass(frozen=True)
+class Account:
+    """An OS account a child runs as: its user, its primary group and its other groups."""
+
+    name: str
+    uid: int
+    gid: int
+    groups: tuple[int, ...]
+
+    @classmethod
+    def named(cls, name: str) -> "Account":
+        """An existing account; KeyError when there is none of that name."""
+        entry = pwd.getpwnam(name)
+        return cls(name, entry.pw_uid, entry.pw_gid, tuple(os.getgrouplist(name, entry.pw_gid)))
+
+    @property
+    def group_name(self) -> str:
+        try:
+            return grp.getgrgid(self.gid).gr_name
+        except KeyError:
+            return str(self.gid)
+
+    def popen_credentials(self) -> dict[str, Any]:
+        """Popen arguments doing what `runuser` does: setgroups (initgroups' list), setgid,
+        setuid, in that order, so the child keeps none of the caller's groups (root's group
+        in particular, which a folder with closed group bits would otherwise let through)."""
+        return {"user": self.uid, "group": self.gid, "extra_groups": list(self.groups)}
+
+
 def spawn(
-    args: list[str], *, log_path: Path, env: dict[str, str] | None = None, user: str | None = None
+    args: list[str],
+    *,
+    log_path: Path,
+    env: dict[str, str] | None = None,
+    account: Account | None = None,
+    cwd: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    """A child in its own process group, output to a log file."""
+    """A child in its own process group, output to a log file, optionally as another account."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "ab")  # noqa: SIM115 - the child owns it for its lifetime
     return subprocess.Popen(
@@ -34,7 +72,8 @@ def spawn(
         stdin=subprocess.DEVNULL,
         env={**os.environ, **(env or {})},
         start_new_session=True,
-        user=user,
+        cwd=cwd,
+        **(account.popen_credentials() if account else {}),
     )
 
 

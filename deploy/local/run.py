@@ -60,6 +60,8 @@ def main() -> int:
             )
             _say(f"starting Postgres on 127.0.0.1:{postgres.port} (data in .run/pg)")
             postgres.start()
+            if postgres.home:
+                _say(f"as root, Postgres runs as an unprivileged account; data in {postgres.home}")
             database = postgres.url()
         bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
         if not bootstrap:

@@ -160,7 +160,8 @@ def measure_open_alerts(session: Session) -> None:
         .group_by(col(Alert.kind), col(Community.purpose))
     ).all()
     counts = Counter({(kind, purpose): n for kind, purpose, n in rows})
-    purposes = {purpose for _, purpose in counts} | {"interest"}
+    # Every purpose a community has, so a count that fell to zero is set to zero.
+    purposes = set(session.exec(select(Community.purpose).distinct()).all())
     for kind in GROUP_KINDS:
         for purpose in purposes:
             telemetry.ALERTS_OPEN.labels(kind, purpose).set(counts[(kind, purpose)])

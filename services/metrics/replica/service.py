@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, select
 
 from services.common.clock import as_utc, local_day
+from services.metrics import telemetry
 from services.metrics.replica.models import (
     ChatGroup,
     Community,
@@ -121,7 +122,10 @@ def member_joined(
     """Count a member in, unless they are in already; True when they were counted."""
     community = session.get(Community, community_id, with_for_update=True)
     if community is None:
-        return False  # its `community.created` is still on the way; counted on replay
+        # Its `community.created` comes first on the same partition; a join without one is
+        # from before metrics kept replicas, and is counted nowhere.
+        telemetry.UNMATCHED.labels("io.qunyun.member.joined.v1").inc()
+        return False
     for speaker in speakers:
         session.execute(
             insert(_identity)
@@ -249,6 +253,8 @@ def group_membership_changed(
         .with_for_update()
     ).one_or_none()
     if group is None:
+        kind = "joined" if present else "left"
+        telemetry.UNMATCHED.labels(f"io.qunyun.ingest.group_member_{kind}.v1").inc()
         return False
     community = session.get(Community, group.community_id)
     if community is None:

@@ -1,17 +1,21 @@
 """CSV exports of each report, streamed with a header row."""
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from services.common.clock import local_day, now
+from services.common.http.pagination import MAX_LIMIT, PageParams
 from services.metrics import problems
+from services.metrics.contributors.service import contributors
 from services.metrics.deps import CommunityDep, DayRangeDep
 from services.metrics.exports.service import DAY_COLUMNS, csv_lines, daily_rows, rows_of
 from services.metrics.funnel.service import funnel
+from services.metrics.health.service import rank_groups
 from services.metrics.problems import SERIES_PROBLEMS
 from services.metrics.replica.models import ChatGroup
 from services.metrics.retention.service import COHORT_WEEKS, cohorts, period_retention
@@ -127,3 +131,49 @@ def export_funnel(
 
     header = ["stage", "members_now", "entered", "advanced", "conversion", "median_days_in_stage"]
     return _csv("funnel", header, rows_of(request.app.state.engine, produce))
+
+
+def _pages(
+    engine: Engine, fetch: Callable[[Session, PageParams], tuple[list[Any], str | None]]
+) -> Iterator[Any]:
+    """Every item of a paged list, a page per short session, following the cursors."""
+    cursor: str | None = None
+    while True:
+        with Session(engine) as session:
+            items, cursor = fetch(session, PageParams(limit=MAX_LIMIT, cursor=cursor))
+        yield from items
+        if cursor is None:
+            return
+
+
+@router.get("/groups.csv", response_class=StreamingResponse, responses={200: _CSV})
+def export_group_ranking(request: Request, community: CommunityDep) -> StreamingResponse:
+    """The community's groups by their latest health score, worst first."""
+
+    def fetch(session: Session, paging: PageParams) -> tuple[list[Any], str | None]:
+        return rank_groups(session, community=community, worst_first=True, paging=paging)
+
+    rows = (
+        [g.group_id, g.name, g.score, g.band, g.day, " | ".join(g.reasons)]
+        for g in _pages(request.app.state.engine, fetch)
+    )
+    return _csv("groups", ["group_id", "name", "score", "band", "day", "reasons"], rows)
+
+
+@router.get("/contributors.csv", response_class=StreamingResponse, responses={200: _CSV})
+def export_contributors(
+    request: Request, community: CommunityDep, days: DayRangeDep
+) -> StreamingResponse:
+    """Every speaker of the range by messages, with KOL candidates marked."""
+
+    def fetch(session: Session, paging: PageParams) -> tuple[list[Any], str | None]:
+        return contributors(
+            session, community=community, first=days.first, last=days.last, paging=paging
+        )
+
+    header = ["speaker", "member_id", "role", "messages", "active_days", "replies", "kol_candidate"]
+    rows = (
+        [c.speaker, c.member_id, c.role, c.messages, c.active_days, c.replies, c.kol_candidate]
+        for c in _pages(request.app.state.engine, fetch)
+    )
+    return _csv("contributors", header, rows)

@@ -6,7 +6,11 @@ import io
 from datetime import UTC, datetime
 
 from services.common.contracts import CommunityCreated, GroupCreated, MemberJoined, PlatformIdentity
+from services.common.periodic import run_job_once
+from services.metrics.app import JOBS
 from tests.integration.metrics.conftest import MetricsApi, at, event, eventually, message
+
+HEALTH_JOB = next(job for job in JOBS if job.name == "metrics-health-scores")
 
 
 def _setup(metrics: MetricsApi, when: datetime) -> None:
@@ -110,6 +114,15 @@ def test_daily_series_and_csv_answer_for_a_range(metrics: MetricsApi) -> None:
     series_csv = metrics.get(
         f"{base}/exports/series.csv", params=window | {"metric": "speakers"}
     ).content.decode("utf-8-sig")
+    contributors_csv = metrics.get(f"{base}/exports/contributors.csv", params=window)
+    assert contributors_csv.content.decode("utf-8-sig").splitlines() == [
+        "speaker,member_id,role,messages,active_days,replies,kol_candidate",
+        "wechat:a,mbr_a,member,3,2,0,False",
+    ]
+    run_job_once(metrics.engine, HEALTH_JOB, at("2026-03-04T02:00:00"))
+    groups_csv = metrics.get(f"{base}/exports/groups.csv").content.decode("utf-8-sig")
+    assert groups_csv.splitlines()[0] == "group_id,name,score,band,day,reasons"
+    assert groups_csv.splitlines()[1].startswith("grp_1,一群,")
     assert series_csv.splitlines() == [
         "start,speakers",
         "2026-03-01,1",

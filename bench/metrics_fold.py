@@ -186,14 +186,18 @@ def _fold_read(engine: Engine, servers: str, topic: str, count: int) -> tuple[fl
     return rate, seen / folding, duplicates
 
 
-def _visible_latency(engine: Engine, servers: str, rate: int, seconds: int) -> list[float]:
-    """Produce at `rate` per second while folding; each message's produce → commit time."""
+def _visible_latency(
+    engine: Engine, servers: str, rate: int, seconds: int
+) -> tuple[list[float], list[float]]:
+    """Produce at `rate` per second while folding; each message's produce → poll time (the
+    baseline: what the raw consumer sees) and produce → commit time (visible in the stats)."""
     topic = f"bench.visible.{uuid.uuid4().hex[:6]}"
     _create_topic(servers, topic)
     consumer = _consumer(servers, topic, f"visible-{uuid.uuid4().hex[:6]}")
     consumer.poll(timeout_ms=1000)  # join the group before the clock starts
     total = rate * seconds
     latencies: list[float] = []
+    received: list[float] = []
 
     def produce() -> None:
         rng = random.Random(11)
@@ -213,9 +217,9 @@ def _visible_latency(engine: Engine, servers: str, rate: int, seconds: int) -> l
     while len(latencies) < total:
         batch = [r for records in consumer.poll(timeout_ms=200).values() for r in records]
         if not batch:
-            if not thread.is_alive() and not batch and len(latencies) >= total:
-                break
             continue
+        polled = time.time()
+        received += [polled - r.timestamp / 1000 for r in batch]
         events = [CloudEvent.from_kafka(r.headers, r.value) for r in batch]
         with Session(engine) as session, session.begin():
             fold_messages(session, events)
@@ -224,7 +228,7 @@ def _visible_latency(engine: Engine, servers: str, rate: int, seconds: int) -> l
         latencies += [visible - r.timestamp / 1000 for r in batch]
     thread.join()
     consumer.close()
-    return latencies
+    return received, latencies
 
 
 def _create_topic(servers: str, topic: str) -> None:
@@ -301,23 +305,19 @@ def benchmark(server_url: str) -> bool:
         )
         ok &= folded >= TARGET_RATE and total == count and duplicates == count
 
-        latencies = sorted(_visible_latency(engine, servers, 5000, 10))
-    p50 = statistics.median(latencies)
-    p99 = latencies[int(len(latencies) * 0.99) - 1]
-    print(
-        table(
-            ["ingest → visible at 5,000 messages/s", "p50 s", "p99 s", "target"],
-            [
-                [
-                    f"{len(latencies):,} messages",
-                    f"{p50:.3f}",
-                    f"{p99:.3f}",
-                    f"p99 < {TARGET_VISIBLE_P99_S}",
-                ]
-            ],
-        )
-    )
-    ok &= p99 < TARGET_VISIBLE_P99_S
+        received, visible = _visible_latency(engine, servers, 5000, 10)
+    rows = []
+    for name, latencies in (
+        ("baseline: produce → polled by kafka-python", received),
+        ("produce → folded and committed (visible)", visible),
+    ):
+        latencies.sort()
+        p50, p99 = statistics.median(latencies), latencies[int(len(latencies) * 0.99) - 1]
+        rows.append([name, f"{p50:.3f}", f"{p99:.3f}", ""])
+        visible_p99 = p99
+    rows[1][3] = f"p99 < {TARGET_VISIBLE_P99_S}"
+    print(table(["ingest → visible, 50,000 messages at 5,000/s", "p50 s", "p99 s", "target"], rows))
+    ok &= visible_p99 < TARGET_VISIBLE_P99_S
 
     last = _year_of_rollups(engine, groups)
     first = last - timedelta(days=364)

@@ -5,6 +5,7 @@ Formulas are written out in docs/metrics.md; each is one line here."""
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -54,15 +55,20 @@ class Scope:
         return self.group_id or self.community.community_id
 
 
+# The counters each day starts from; a day without a row keeps them.
+_ZERO = {name: 0 for name, info in DayStats.model_fields.items() if info.default == 0}
+
+
 def daily_stats(session: Session, *, scope: Scope, first: date, last: date) -> list[DayStats]:
     """One DayStats per local day from `first` to `last`, both included."""
+    # Plain dicts while computing (a year is ~10,000 assignments), one model per day at the end.
     span = range((last - first).days + 1)
-    days = {first + timedelta(days=i): DayStats(day=first + timedelta(days=i)) for i in span}
+    days: dict[date, dict[str, Any]] = {first + timedelta(days=i): dict(_ZERO) for i in span}
     params = {"owner": scope.owner, "first": first, "last": last}
     community_only = "" if scope.group_id else ", " + ", ".join(COMMUNITY_ONLY)
     rows = session.execute(
         sa.text(
-            "SELECT day, members_total, joined, departed, messages, member_messages, "
+            'SELECT day, members_total, joined, departed AS "left", messages, member_messages, '
             "operator_messages, replies, negative_messages, speakers, violations"
             f"{community_only} FROM {scope.days_table} "
             f"WHERE {scope.owner_column} = :owner AND day BETWEEN :first AND :last"
@@ -71,17 +77,9 @@ def daily_stats(session: Session, *, scope: Scope, first: date, last: date) -> l
     ).mappings()
     totals: dict[date, int] = {}
     for row in rows:
-        stats = days[row["day"]]
         if row["members_total"] is not None:
             totals[row["day"]] = row["members_total"]
-        stats.joined, stats.left = row["joined"], row["departed"]
-        stats.messages, stats.member_messages = row["messages"], row["member_messages"]
-        stats.operator_messages, stats.replies = row["operator_messages"], row["replies"]
-        stats.negative_messages, stats.speakers = row["negative_messages"], row["speakers"]
-        stats.violations = row["violations"]
-        if not scope.group_id:
-            for name in COMMUNITY_ONLY:
-                setattr(stats, name, row[name])
+        days[row["day"]].update((k, v) for k, v in row.items() if k not in ("day", "members_total"))
     carried = (
         session.execute(
             sa.text(
@@ -92,23 +90,27 @@ def daily_stats(session: Session, *, scope: Scope, first: date, last: date) -> l
         ).scalar_one_or_none()
         or 0
     )
-    for day, stats in sorted(days.items()):
+    for day in sorted(days):
         carried = totals.get(day, carried)
-        stats.members_total = carried
+        days[day]["members_total"] = carried
     _active_windows(session, scope, days, first, last)
     _newcomers(session, scope, days, first, last)
     _violation_kinds(session, scope, days, first, last)
-    for stats in days.values():
-        stats.net = stats.joined - stats.left
-        stats.dau = stats.speakers
-        stats.speaking_rate = ratio(stats.speakers, stats.members_total)
-        stats.operator_share = ratio(stats.operator_messages, stats.messages)
-        stats.stickiness = ratio(stats.dau, stats.mau)
-    return [days[d] for d in sorted(days)]
+    result = []
+    for day in sorted(days):
+        stats = days[day]
+        stats["net"] = stats["joined"] - stats["left"]
+        stats["dau"] = stats["speakers"]
+        stats["speaking_rate"] = ratio(stats["speakers"], stats["members_total"])
+        stats["operator_share"] = ratio(stats["operator_messages"], stats["messages"])
+        stats["stickiness"] = ratio(stats["dau"], stats["mau"])
+        stats.setdefault("violations_by_kind", {})
+        result.append(DayStats(day=day, **stats))
+    return result
 
 
 def _active_windows(
-    session: Session, scope: Scope, days: dict[date, DayStats], first: date, last: date
+    session: Session, scope: Scope, days: dict[date, dict[str, Any]], first: date, last: date
 ) -> None:
     """WAU and MAU of each day: distinct speakers in the 7 and 30 local days ending on it.
 
@@ -117,30 +119,30 @@ def _active_windows(
     overlapping scans."""
     rows = session.execute(
         sa.text(
-            f"SELECT day, speaker FROM {scope.speakers_table} "
-            f"WHERE {scope.owner_column} = :owner AND day BETWEEN :start AND :last"
+            f"SELECT day, array_agg(speaker) FROM {scope.speakers_table} "
+            f"WHERE {scope.owner_column} = :owner AND day BETWEEN :start AND :last GROUP BY day"
         ),
         {"owner": scope.owner, "start": first - timedelta(days=29), "last": last},
     )
-    by_day: defaultdict[date, list[str]] = defaultdict(list)
-    for day, speaker in rows:
-        by_day[day].append(speaker)
-    week: Counter[str] = Counter()
-    month: Counter[str] = Counter()
+    by_day: dict[date, list[str]] = {day: speakers for day, speakers in rows}
+    windows = ((7, "wau", Counter[str]()), (30, "mau", Counter[str]()))
+    distinct = {"wau": 0, "mau": 0}
     day = first - timedelta(days=29)
     while day <= last:
-        week.update(by_day.get(day, ()))
-        month.update(by_day.get(day, ()))
-        week.subtract(by_day.get(day - timedelta(days=7), ()))
-        month.subtract(by_day.get(day - timedelta(days=30), ()))
+        for length, name, seen in windows:
+            for speaker in by_day.get(day, ()):
+                seen[speaker] += 1
+                distinct[name] += seen[speaker] == 1
+            for speaker in by_day.get(day - timedelta(days=length), ()):
+                seen[speaker] -= 1
+                distinct[name] -= seen[speaker] == 0
         if day >= first:
-            week, month = +week, +month  # drop speakers whose count fell to zero
-            days[day].wau, days[day].mau = len(week), len(month)
+            days[day]["wau"], days[day]["mau"] = distinct["wau"], distinct["mau"]
         day += timedelta(days=1)
 
 
 def _newcomers(
-    session: Session, scope: Scope, days: dict[date, DayStats], first: date, last: date
+    session: Session, scope: Scope, days: dict[date, dict[str, Any]], first: date, last: date
 ) -> None:
     """Who joined each day, and how many of them spoke on that day or the 6 after it."""
     if scope.group_id:
@@ -176,11 +178,11 @@ def _newcomers(
         },
     )
     for day, newcomers, spoke in rows:
-        days[day].newcomers, days[day].newcomers_spoke_7d = newcomers, spoke
+        days[day]["newcomers"], days[day]["newcomers_spoke_7d"] = newcomers, spoke
 
 
 def _violation_kinds(
-    session: Session, scope: Scope, days: dict[date, DayStats], first: date, last: date
+    session: Session, scope: Scope, days: dict[date, dict[str, Any]], first: date, last: date
 ) -> None:
     group_filter = "AND group_id = :group" if scope.group_id else ""
     rows = session.execute(
@@ -199,4 +201,4 @@ def _violation_kinds(
     for day, kind, count in rows:
         by_day[day][kind] = int(count)
     for day, kinds in by_day.items():
-        days[day].violations_by_kind = dict(sorted(kinds.items()))
+        days[day]["violations_by_kind"] = dict(sorted(kinds.items()))

@@ -6,6 +6,8 @@ rows, never raw events, so an answer over a year of days reads 365 rows per grou
 
 from datetime import date, datetime
 
+from pydantic import BaseModel
+from pydantic import Field as PField
 from sqlmodel import Field, SQLModel
 
 from services.metrics.tables import MetricsTable
@@ -90,57 +92,58 @@ class ViolationDay(MetricsTable, table=True):
 # ---- API schemas ----
 
 
-class DayStats(SQLModel):
-    """One local day of a group or community; definitions in docs/metrics.md."""
+class DayStats(BaseModel):
+    """One local day of a group or community; definitions in docs/metrics.md. A plain
+    pydantic model: a year of days is built per request, and SQLModel's are slower to make."""
 
-    day: date = Field(description="The local day, in the community's timezone.")
-    members_total: int = Field(default=0, description="Members at the end of the day.")
-    joined: int = Field(default=0, description="Members who joined that day.")
-    left: int = Field(
+    day: date = PField(description="The local day, in the community's timezone.")
+    members_total: int = PField(default=0, description="Members at the end of the day.")
+    joined: int = PField(default=0, description="Members who joined that day.")
+    left: int = PField(
         default=0, description="Members who left, were removed, banned or merged away."
     )
-    net: int = Field(default=0, description="joined − left.")
-    messages: int = Field(default=0, description="All messages, operators' and bots' included.")
-    member_messages: int = Field(
+    net: int = PField(default=0, description="joined − left.")
+    messages: int = PField(default=0, description="All messages, operators' and bots' included.")
+    member_messages: int = PField(
         default=0, description="Messages by members (not owners or admins)."
     )
-    operator_messages: int = Field(default=0, description="Messages by owners and admins.")
-    operator_share: float | None = Field(
+    operator_messages: int = PField(default=0, description="Messages by owners and admins.")
+    operator_share: float | None = PField(
         default=None, description="operator_messages / messages; null on a day without messages."
     )
-    replies: int = Field(default=0, description="Messages that reply to another message.")
-    negative_messages: int = Field(default=0, description="Messages with a complaint keyword.")
-    speakers: int = Field(default=0, description="Distinct members who sent at least one message.")
-    speaking_rate: float | None = Field(
+    replies: int = PField(default=0, description="Messages that reply to another message.")
+    negative_messages: int = PField(default=0, description="Messages with a complaint keyword.")
+    speakers: int = PField(default=0, description="Distinct members who sent at least one message.")
+    speaking_rate: float | None = PField(
         default=None, description="speakers / members_total; null when there are no members."
     )
-    dau: int = Field(default=0, description="Daily active members: speakers that day.")
-    wau: int = Field(
+    dau: int = PField(default=0, description="Daily active members: speakers that day.")
+    wau: int = PField(
         default=0, description="Distinct speakers in the 7 local days ending that day."
     )
-    mau: int = Field(
+    mau: int = PField(
         default=0, description="Distinct speakers in the 30 local days ending that day."
     )
-    stickiness: float | None = Field(default=None, description="dau / mau; null when mau is 0.")
-    newcomers: int = Field(
+    stickiness: float | None = PField(default=None, description="dau / mau; null when mau is 0.")
+    newcomers: int = PField(
         default=0, description="Members who joined that day (and are known now)."
     )
-    newcomers_spoke_7d: int = Field(
+    newcomers_spoke_7d: int = PField(
         default=0,
         description="Of those, how many spoke on the day they joined or the 6 days after.",
     )
-    check_ins: int = Field(
+    check_ins: int = PField(
         default=0, description="Daily check-ins (打卡) recorded; community only."
     )
-    attendances: int = Field(default=0, description="Activity check-ins (签到); community only.")
-    referred_joins: int = Field(default=0, description="Joins naming who referred them.")
-    invited_group_joins: int = Field(
+    attendances: int = PField(default=0, description="Activity check-ins (签到); community only.")
+    referred_joins: int = PField(default=0, description="Joins naming who referred them.")
+    invited_group_joins: int = PField(
         default=0, description="Group joins bots reported as invited by someone."
     )
-    referral_successes: int = Field(default=0, description="Referrals credited that day.")
-    referral_failures: int = Field(default=0, description="Referrals decided as failed.")
-    violations: int = Field(default=0, description="Rule violations recorded.")
-    violations_by_kind: dict[str, int] = Field(
+    referral_successes: int = PField(default=0, description="Referrals credited that day.")
+    referral_failures: int = PField(default=0, description="Referrals decided as failed.")
+    violations: int = PField(default=0, description="Rule violations recorded.")
+    violations_by_kind: dict[str, int] = PField(
         default_factory=dict, description="Violations per kind (a violation may be several)."
     )
 

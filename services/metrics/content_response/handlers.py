@@ -12,7 +12,6 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session
 
 from services.common.cloudevents import CloudEvent
-from services.common.contracts import CONTRACTS
 from services.metrics import telemetry
 from services.metrics.content_response.service import record_publication
 
@@ -51,8 +50,3 @@ def on_publication_published(session: Session, event: CloudEvent) -> None:
         published_at=data.published_at,
     )
     telemetry.PUBLICATIONS.inc()
-
-
-HANDLERS = (
-    {PUBLICATION_PUBLISHED: on_publication_published} if PUBLICATION_PUBLISHED in CONTRACTS else {}
-)

@@ -52,9 +52,3 @@ def _decided(
             day=local_day(data.decided_at, community.timezone),
             **{counter: 1},
         )
-
-
-HANDLERS = {
-    ReferralSucceeded.type: on_referral_succeeded,
-    ReferralFailed.type: on_referral_failed,
-}

@@ -155,18 +155,3 @@ def on_group_member_left(session: Session, event: CloudEvent) -> None:
         present=False,
         at=data.occurred_at,
     )
-
-
-HANDLERS = {
-    CommunityCreated.type: on_community_created,
-    CommunityUpdated.type: on_community_updated,
-    GroupCreated.type: on_group_created,
-    GroupUpdated.type: on_group_updated,
-    GroupDissolved.type: on_group_dissolved,
-    MemberJoined.type: on_member_joined,
-    MemberStatusChanged.type: on_member_status_changed,
-    MembersMerged.type: on_members_merged,
-    MemberStageChanged.type: on_member_stage_changed,
-    GroupMemberJoined.type: on_group_member_joined,
-    GroupMemberLeft.type: on_group_member_left,
-}

@@ -73,11 +73,3 @@ def _count_activity(
         day=local_day(at, community.timezone),
         **delta,
     )
-
-
-HANDLERS = {
-    ChatMessagePosted.type: on_message_posted,
-    ViolationRecorded.type: on_violation_recorded,
-    CheckInRecorded.type: on_check_in_recorded,
-    AttendanceRecorded.type: on_attendance_recorded,
-}

@@ -11,17 +11,13 @@ from deploy.local.postgres import throwaway_server
 
 
 def main() -> int:
+    wanted = set(sys.argv[1:])
     modules = [
         importlib.import_module(f"bench.{info.name}")
         for info in pkgutil.iter_modules(bench.__path__)
-        if not info.name.startswith("_")
+        if not info.name.startswith("_") and (not wanted or info.name in wanted)
     ]
-    wanted = set(sys.argv[1:])
-    benchmarks = [
-        m
-        for m in modules
-        if hasattr(m, "benchmark") and (not wanted or m.__name__.removeprefix("bench.") in wanted)
-    ]
+    benchmarks = [m for m in modules if hasattr(m, "benchmark")]
     failed = []
     with throwaway_server("qunyun-bench-pg-") as url:
         for module in benchmarks:

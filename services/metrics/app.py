@@ -1,31 +1,116 @@
-"""The metrics service: everything measured, from its own read models fed by Kafka."""
+"""The metrics service: everything measured, from its own read models fed by Kafka.
+
+Everything the service runs is named here, once: its routers, the handler of each event
+type it consumes and its periodic jobs. Nothing registers itself by being imported.
+
+Chat messages are folded set-based (`rollups/messages.py`, `fold_messages(session, events)`);
+until the kit's consumer hands over whole polled batches, each arrives as a batch of one
+through its per-event handler.
+"""
 
 from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.common.consumer import Handler
 from services.common.contracts import (
+    CONTRACTS,
+    AttendanceRecorded,
+    ChatMessagePosted,
+    CheckInRecorded,
     CommunityCreated,
+    CommunityUpdated,
+    GroupCreated,
+    GroupDissolved,
+    GroupMemberJoined,
+    GroupMemberLeft,
+    GroupUpdated,
     MemberJoined,
     MembersMerged,
+    MemberStageChanged,
     MemberStatusChanged,
+    ReferralFailed,
+    ReferralSucceeded,
+    ViolationRecorded,
+    topics,
 )
+from services.common.periodic import PeriodicJob
 from services.common.runtime import ServiceSpec, create_service_app
-from services.metrics import service
-from services.metrics.api import router
+from services.metrics.alerts import service as alerts
+from services.metrics.alerts import views as alert_views
+from services.metrics.content_response import handlers as content_response
+from services.metrics.content_response import views as content_response_views
+from services.metrics.contributors import views as contributor_views
+from services.metrics.exports import views as export_views
+from services.metrics.funnel import views as funnel_views
+from services.metrics.health import service as health
+from services.metrics.health import views as health_views
+from services.metrics.referrals import handlers as referrals
+from services.metrics.referrals import views as referral_views
+from services.metrics.replica import handlers as replica
+from services.metrics.reports import service as reports
+from services.metrics.reports import views as report_views
+from services.metrics.retention import views as retention_views
+from services.metrics.rollups import handlers as rollups
+from services.metrics.rollups import views as daily_views
+
+ROUTERS = (
+    daily_views.router,
+    retention_views.router,
+    funnel_views.router,
+    health_views.router,
+    alert_views.router,
+    referral_views.router,
+    contributor_views.router,
+    content_response_views.router,
+    report_views.router,
+    export_views.router,
+)
+
+HANDLERS: dict[str, Handler] = {
+    # replicas: communities, groups, members (and bots' joins and leaves of groups)
+    CommunityCreated.type: replica.on_community_created,
+    CommunityUpdated.type: replica.on_community_updated,
+    GroupCreated.type: replica.on_group_created,
+    GroupUpdated.type: replica.on_group_updated,
+    GroupDissolved.type: replica.on_group_dissolved,
+    MemberJoined.type: replica.on_member_joined,
+    MemberStatusChanged.type: replica.on_member_status_changed,
+    MembersMerged.type: replica.on_members_merged,
+    MemberStageChanged.type: replica.on_member_stage_changed,
+    GroupMemberJoined.type: replica.on_group_member_joined,
+    GroupMemberLeft.type: replica.on_group_member_left,
+    # daily rollups
+    ChatMessagePosted.type: rollups.on_message_posted,
+    ViolationRecorded.type: rollups.on_violation_recorded,
+    CheckInRecorded.type: rollups.on_check_in_recorded,
+    AttendanceRecorded.type: rollups.on_attendance_recorded,
+    # referrals
+    ReferralSucceeded.type: referrals.on_referral_succeeded,
+    ReferralFailed.type: referrals.on_referral_failed,
+}
+# The content service's contract is not merged yet: metrics subscribes once it is (the
+# runtime subscribes by contract, and needs the contract to know the topic).
+if content_response.PUBLICATION_PUBLISHED in CONTRACTS:
+    HANDLERS[content_response.PUBLICATION_PUBLISHED] = content_response.on_publication_published
+
+JOBS = (
+    PeriodicJob("metrics-health-scores", 900, health.refresh_scores),
+    PeriodicJob("metrics-alerts", 600, alerts.evaluate_alerts),
+    PeriodicJob("metrics-weekly-reports", 300, reports.publish_due_reports),
+)
 
 SPEC = ServiceSpec(
     name="metrics",
-    version="0.1.0",
-    routers=[router],
+    version="0.2.0",
+    routers=ROUTERS,
     migrations_dir=Path(__file__).parent / "migrations",
-    handlers={
-        CommunityCreated.type: service.on_community_created,
-        MemberJoined.type: service.on_member_joined,
-        MemberStatusChanged.type: service.on_member_status_changed,
-        MembersMerged.type: service.on_members_merged,
-    },
-    description="Time series, funnels and health of communities, from events.",
+    produces=[topics.METRICS],
+    handlers=HANDLERS,
+    periodic=JOBS,
+    description="Daily stats, time series, retention, funnel, health scores with reasons, "
+    "alerts and weekly reports of communities and their groups, from events. Definitions of "
+    "every metric: docs/metrics.md.",
 )
 
 

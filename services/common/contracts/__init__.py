@@ -74,6 +74,7 @@ from services.common.contracts.members import (
     MemberStatusChanged,
     PlatformIdentity,
 )
+from services.common.contracts.metrics import AlertOpened, AlertResolved, WeeklyReportPublished
 from services.common.contracts.moderation import ModerationCaseDismissed, ViolationRecorded
 from services.common.contracts.onboarding import MemberOnboarded, PruneRunCompleted, RulesPublished
 from services.common.contracts.tags import MemberTagged, MemberUntagged
@@ -84,6 +85,8 @@ __all__ = [
     "ALL_TOPICS",
     "CONTRACTS",
     "ActivityCancelled",
+    "AlertOpened",
+    "AlertResolved",
     "AttendanceRecorded",
     "ChallengeCompleted",
     "ChallengeTierReached",
@@ -148,6 +151,7 @@ __all__ = [
     "TemporaryGroupRequested",
     "ViolationRecorded",
     "Waitlisted",
+    "WeeklyReportPublished",
     "dead_letter_topic",
     "topic_of",
 ]

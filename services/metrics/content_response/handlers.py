@@ -1,0 +1,52 @@
+"""The content service's publications → metrics' record of them.
+
+The content service's `publication_published` contract is being written as this is; until
+it is merged into `services/common/contracts/`, metrics does not subscribe (the runtime
+subscribes by contract), and the handler below waits. Metrics reads the event tolerantly:
+only the fields it needs, `content_kind` and `value_dimension` when the event carries them.
+"""
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+from sqlmodel import Session
+
+from services.common.cloudevents import CloudEvent
+from services.metrics import telemetry
+from services.metrics.content_response.service import record_publication
+
+PUBLICATION_PUBLISHED = "io.qunyun.content.publication_published.v1"
+
+
+class _Published(BaseModel):
+    """What metrics reads of `publication_published` (a reader, not the contract)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    publication_id: str
+    community_id: str
+    content_item_id: str
+    group_id: str | None
+    external_message_id: str | None = None
+    content_kind: str | None = None
+    value_dimension: str | None = None
+    published_at: datetime
+
+
+def on_publication_published(session: Session, event: CloudEvent) -> None:
+    data = _Published.model_validate(event.data)
+    if data.group_id is None:
+        return  # a one-to-one message to a member: no group to measure
+    record_publication(
+        session,
+        workspace_id=event.workspaceid,
+        publication_id=data.publication_id,
+        community_id=data.community_id,
+        group_id=data.group_id,
+        content_item_id=data.content_item_id,
+        content_kind=data.content_kind,
+        value_dimension=data.value_dimension,
+        external_message_id=data.external_message_id,
+        published_at=data.published_at,
+    )
+    telemetry.PUBLICATIONS.inc()

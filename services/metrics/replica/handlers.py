@@ -1,0 +1,157 @@
+"""Events of the members service (and bots' joins and leaves) → the replicas."""
+
+from sqlmodel import Session
+
+from services.common.cloudevents import CloudEvent
+from services.common.contracts import (
+    CommunityCreated,
+    CommunityUpdated,
+    GroupCreated,
+    GroupDissolved,
+    GroupMemberJoined,
+    GroupMemberLeft,
+    GroupUpdated,
+    MemberJoined,
+    MembersMerged,
+    MemberStageChanged,
+    MemberStatusChanged,
+)
+from services.metrics.replica import service
+from services.metrics.replica.models import ChatGroup, speaker_key
+
+# Statuses after which a member no longer counts as in the community.
+GONE = frozenset({"removed", "banned", "merged"})
+
+
+def on_community_created(session: Session, event: CloudEvent) -> None:
+    data = CommunityCreated.model_validate(event.data)
+    service.upsert_community(
+        session,
+        workspace_id=event.workspaceid,
+        community_id=data.community_id,
+        name=data.name,
+        purpose=data.purpose,
+        timezone=data.timezone,
+        at=data.created_at,
+    )
+
+
+def on_community_updated(session: Session, event: CloudEvent) -> None:
+    data = CommunityUpdated.model_validate(event.data)
+    service.upsert_community(
+        session,
+        workspace_id=event.workspaceid,
+        community_id=data.community_id,
+        name=data.name,
+        purpose=data.purpose,
+        timezone=data.timezone,
+        at=data.updated_at,
+    )
+
+
+def on_group_created(session: Session, event: CloudEvent) -> None:
+    data = GroupCreated.model_validate(event.data)
+    service.upsert_group(
+        session,
+        workspace_id=event.workspaceid,
+        group_id=data.group_id,
+        community_id=data.community_id,
+        platform=data.platform,
+        external_id=data.external_id,
+        name=data.name,
+        kind=data.kind,
+        state="open",
+        at=data.created_at,
+    )
+
+
+def on_group_updated(session: Session, event: CloudEvent) -> None:
+    data = GroupUpdated.model_validate(event.data)
+    service.upsert_group(
+        session,
+        workspace_id=event.workspaceid,
+        group_id=data.group_id,
+        community_id=data.community_id,
+        platform=data.platform,
+        external_id=data.external_id,
+        name=data.name,
+        kind=data.kind,
+        state=data.state,
+        at=data.updated_at,
+    )
+
+
+def on_group_dissolved(session: Session, event: CloudEvent) -> None:
+    data = GroupDissolved.model_validate(event.data)
+    group = session.get(ChatGroup, data.group_id)
+    if group is not None:
+        group.state = "dissolved"
+        session.add(group)
+
+
+def on_member_joined(session: Session, event: CloudEvent) -> None:
+    data = MemberJoined.model_validate(event.data)
+    service.member_joined(
+        session,
+        workspace_id=event.workspaceid,
+        community_id=data.community_id,
+        member_id=data.member_id,
+        role=data.role,
+        speakers=[speaker_key(i.platform, i.external_id) for i in data.identities],
+        referred_by=data.referred_by,
+        at=data.joined_at,
+    )
+
+
+def on_member_status_changed(session: Session, event: CloudEvent) -> None:
+    data = MemberStatusChanged.model_validate(event.data)
+    if data.to_status in GONE:
+        service.member_gone(session, member_id=data.member_id, at=data.changed_at)
+
+
+def on_members_merged(session: Session, event: CloudEvent) -> None:
+    data = MembersMerged.model_validate(event.data)
+    service.members_merged(
+        session, survivor_id=data.survivor_id, merged_id=data.merged_id, at=data.merged_at
+    )
+
+
+def on_member_stage_changed(session: Session, event: CloudEvent) -> None:
+    data = MemberStageChanged.model_validate(event.data)
+    service.stage_changed(
+        session,
+        event_id=event.id,
+        workspace_id=event.workspaceid,
+        community_id=data.community_id,
+        member_id=data.member_id,
+        from_stage=data.from_stage,
+        to_stage=data.to_stage,
+        at=data.changed_at,
+    )
+
+
+def on_group_member_joined(session: Session, event: CloudEvent) -> None:
+    data = GroupMemberJoined.model_validate(event.data)
+    service.group_membership_changed(
+        session,
+        workspace_id=event.workspaceid,
+        platform=data.platform,
+        group_external_id=data.group_external_id,
+        speaker=speaker_key(data.platform, data.sender_external_id),
+        present=True,
+        at=data.occurred_at,
+        invited=data.inviter_external_id is not None,
+    )
+
+
+def on_group_member_left(session: Session, event: CloudEvent) -> None:
+    data = GroupMemberLeft.model_validate(event.data)
+    service.group_membership_changed(
+        session,
+        workspace_id=event.workspaceid,
+        platform=data.platform,
+        group_external_id=data.group_external_id,
+        speaker=speaker_key(data.platform, data.sender_external_id),
+        present=False,
+        at=data.occurred_at,
+    )

@@ -1,5 +1,5 @@
-"""Start a throwaway Postgres (unless DATABASE_URL names a server), run every benchmark,
-exit non-zero if any misses its target."""
+"""Start a throwaway Postgres (unless DATABASE_URL names a server), run every benchmark (or
+those named: `python -m bench webhooks`), exit non-zero if any misses its target."""
 
 import importlib
 import pkgutil
@@ -16,7 +16,12 @@ def main() -> int:
         for info in pkgutil.iter_modules(bench.__path__)
         if not info.name.startswith("_")
     ]
-    benchmarks = [m for m in modules if hasattr(m, "benchmark")]
+    wanted = set(sys.argv[1:])
+    benchmarks = [
+        m
+        for m in modules
+        if hasattr(m, "benchmark") and (not wanted or m.__name__.removeprefix("bench.") in wanted)
+    ]
     failed = []
     with throwaway_server("qunyun-bench-pg-") as url:
         for module in benchmarks:

@@ -61,13 +61,16 @@ def emit(
     return event
 
 
-def enqueue(session: Session | Connection, event: CloudEvent, *, topic: str) -> None:
-    """Add an already-built event to the outbox, bound for `topic`."""
+def enqueue(
+    session: Session | Connection, event: CloudEvent, *, topic: str, key: str | None = None
+) -> None:
+    """Add an already-built event to the outbox, bound for `topic`, keyed by `key` (by default
+    the event's community, else its workspace)."""
     session.execute(
         outbox.insert().values(
             event_id=event.id,
             topic=topic,
-            key=event.key,
+            key=key or event.key,
             headers=[[k, v.decode()] for k, v in event.kafka_headers()],
             payload=event.kafka_value(),
         )

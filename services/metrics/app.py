@@ -14,7 +14,6 @@ from fastapi import FastAPI
 
 from services.common.consumer import Handler
 from services.common.contracts import (
-    CONTRACTS,
     AttendanceRecorded,
     ChatMessagePosted,
     CheckInRecorded,
@@ -29,6 +28,7 @@ from services.common.contracts import (
     MembersMerged,
     MemberStageChanged,
     MemberStatusChanged,
+    PublicationPublished,
     ReferralFailed,
     ReferralSucceeded,
     ViolationRecorded,
@@ -88,11 +88,9 @@ HANDLERS: dict[str, Handler] = {
     # referrals
     ReferralSucceeded.type: referrals.on_referral_succeeded,
     ReferralFailed.type: referrals.on_referral_failed,
+    # content response
+    PublicationPublished.type: content_response.on_publication_published,
 }
-# The content service's contract is not merged yet: metrics subscribes once it is (the
-# runtime subscribes by contract, and needs the contract to know the topic).
-if content_response.PUBLICATION_PUBLISHED in CONTRACTS:
-    HANDLERS[content_response.PUBLICATION_PUBLISHED] = content_response.on_publication_published
 
 JOBS = (
     PeriodicJob("metrics-health-scores", 900, health.refresh_scores),

@@ -1,9 +1,8 @@
 """The content service's publications → metrics' record of them.
 
-The content service's `publication_published` contract is being written as this is; until
-it is merged into `services/common/contracts/`, metrics does not subscribe (the runtime
-subscribes by contract), and the handler below waits. Metrics reads the event tolerantly:
-only the fields it needs, `content_kind` and `value_dimension` when the event carries them.
+Metrics reads `publication_published` tolerantly: only the fields it needs, and
+`content_kind` and `value_dimension` when the event carries them. The v1 contract does not,
+so responses by kind and by value dimension stay empty until a later version does.
 """
 
 from datetime import datetime
@@ -14,8 +13,6 @@ from sqlmodel import Session
 from services.common.cloudevents import CloudEvent
 from services.metrics import telemetry
 from services.metrics.content_response.service import record_publication
-
-PUBLICATION_PUBLISHED = "io.qunyun.content.publication_published.v1"
 
 
 class _Published(BaseModel):

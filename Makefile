@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 KAFKA_LIBS := .cache/kafka-libs
 
-.PHONY: run test test-unit lint bench demo k8s-check clean deps
+.PHONY: run test test-unit test-faults lint bench demo k8s-check clean deps
 
 deps: $(VENV)/.installed $(KAFKA_LIBS)/.resolved
 
@@ -24,6 +24,9 @@ run: deps ## start the whole platform with a seeded demo workspace (Ctrl-C stops
 
 test: deps ## unit, integration (real Kafka + Postgres) and end-to-end tests
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-faults: deps ## kill -9 each process, restart the broker and Postgres under load; exact counts (~5 min)
+	$(BIN)/python -m pytest tests/faults -m faults -s $(PYTEST_ARGS)
 
 test-unit: deps
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)

@@ -1,5 +1,5 @@
 """Start a throwaway Postgres (unless DATABASE_URL names a server), run every benchmark (or
-only those named: `python -m bench metrics_fold`), exit non-zero if any misses its target."""
+those named: `python -m bench webhooks`), exit non-zero if any misses its target."""
 
 import importlib
 import pkgutil
@@ -11,13 +11,17 @@ from deploy.local.postgres import throwaway_server
 
 
 def main() -> int:
-    wanted = set(sys.argv[1:])
     modules = [
         importlib.import_module(f"bench.{info.name}")
         for info in pkgutil.iter_modules(bench.__path__)
-        if not info.name.startswith("_") and (not wanted or info.name in wanted)
+        if not info.name.startswith("_")
     ]
-    benchmarks = [m for m in modules if hasattr(m, "benchmark")]
+    wanted = set(sys.argv[1:])
+    benchmarks = [
+        m
+        for m in modules
+        if hasattr(m, "benchmark") and (not wanted or m.__name__.removeprefix("bench.") in wanted)
+    ]
     failed = []
     with throwaway_server("qunyun-bench-pg-") as url:
         for module in benchmarks:

@@ -14,13 +14,14 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlmodel import Session
 
 from gateway import inbound, keys
-from gateway.auth import CallerDep, read_body
+from gateway.auth import CallerDep, KeyVerdicts, read_body
 from gateway.limits import RateLimiter
 from gateway.openapi import merged_openapi
 from gateway.routing import Upstreams, forward
 from gateway.settings import GatewaySettings
+from gateway.webhooks import views as webhooks
 from services.common.contracts import topics
-from services.common.http.problems import Problem
+from services.common.http.problems import Problem, allowed_methods
 from services.common.runtime import ServiceSpec, create_service_app
 
 VERSION = "0.2.0"
@@ -48,11 +49,22 @@ async def docs() -> HTMLResponse:
 
 
 @proxy.api_route(
-    "/v1/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
+    "/v1/{path:path}",
+    # Every method goes on, so the service that owns the path answers 405 with its `Allow`.
+    methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"],
+    include_in_schema=False,
 )
 async def v1(request: Request, path: str, caller: CallerDep) -> Response:
     base_url = request.app.state.upstreams.resolve(request.url.path)
     if base_url is None:
+        allowed = allowed_methods(request.app, request.url.path)
+        if allowed:  # one of the gateway's own paths, asked with another method
+            raise Problem(
+                405,
+                "method-not-allowed",
+                "Method not allowed",
+                headers={"Allow": ", ".join(allowed)},
+            )
         raise Problem(404, "not-found", "Not found", f"No API at {request.url.path}.")
     settings: GatewaySettings = request.app.state.settings
     return await forward(
@@ -78,6 +90,10 @@ async def _gateway_state(app: FastAPI) -> AsyncIterator[None]:
             )
             session.commit()
     app.state.upstreams = Upstreams.from_settings(settings)
+    app.state.key_verdicts = KeyVerdicts(
+        fresh_seconds=settings.api_key_cache_seconds,
+        grace_seconds=settings.api_key_outage_grace_seconds,
+    )
     app.state.limiter = RateLimiter(
         per_second=settings.rate_limit_per_second, burst=settings.rate_limit_burst
     )
@@ -92,7 +108,7 @@ SPEC = ServiceSpec(
     name="gateway",
     version=VERSION,
     # The gateway's own routes come before the catch-all proxy.
-    routers=[inbound.router, proxy],
+    routers=[inbound.router, webhooks.router, proxy],
     migrations_dir=Path(__file__).parent / "migrations",
     produces=[topics.INGEST_MESSAGES],
     lifespan_hooks=[_gateway_state],

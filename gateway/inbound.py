@@ -1,10 +1,13 @@
-"""Webhooks in: bots push what happens in the groups (messages, joins, leaves).
+"""Webhooks in: bots push what happens in the groups (messages, joins, leaves) and what members
+ask for there (registrations, daily check-ins).
 
 Each integration signs its requests the Standard Webhooks way with its own secret; we verify
 on the raw body, refuse stale timestamps, accept a webhook id once, and answer 202 as soon as
-the event is in the outbox: the members service processes it from Kafka.
+the event is in the outbox: the members service (or, for registrations and check-ins, the
+events service) processes it from Kafka.
 """
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -18,17 +21,25 @@ from starlette.concurrency import run_in_threadpool
 from gateway.auth import CallerDep, read_body
 from gateway.models import InboundDelivery, Integration
 from gateway.signatures import InvalidSignature, new_secret, verify
+from gateway.webhooks import service as webhooks
+from gateway.webhooks.models import EndpointBase, EndpointCreate, WebhookEndpoint
 from services.common import outbox
 from services.common.contracts import (
     ChatMessagePosted,
+    CheckInPushed,
     EventData,
     GroupMemberJoined,
     GroupMemberLeft,
+    PublicationResultReported,
+    RegistrationRequested,
+    SubmissionReceived,
 )
+from services.common.http.idempotency import IdempotencyKey, fingerprint, run_once
 from services.common.http.openapi import set_location
 from services.common.http.problems import (
     Problem,
     ProblemKind,
+    field_problem,
     not_found,
     problem_responses,
     register_problem,
@@ -41,6 +52,11 @@ INBOUND_TYPES: dict[str, type[EventData]] = {
     "message_posted": ChatMessagePosted,
     "group_member_joined": GroupMemberJoined,
     "group_member_left": GroupMemberLeft,
+    "registration_requested": RegistrationRequested,
+    "check_in": CheckInPushed,
+    # Content: a bot's result for a `publication_due`, and a member's submission (投稿).
+    "publication_result": PublicationResultReported,
+    "submission": SubmissionReceived,
 }
 
 INVALID_SIGNATURE = register_problem(ProblemKind("invalid-signature", 401, "Invalid signature"))
@@ -48,8 +64,18 @@ INVALID_SIGNATURE = register_problem(ProblemKind("invalid-signature", 401, "Inva
 router = APIRouter(prefix="/v1", tags=["integrations"])
 
 
+def ingest_key(data: EventData) -> str:
+    """The record key of a bot's event: its group, as the platform names it."""
+    return f"{getattr(data, 'platform', '')}:{getattr(data, 'group_external_id', '')}"
+
+
 class IntegrationCreate(RequestModel):
     name: str = Field(min_length=1, max_length=120)
+    endpoint: EndpointBase | None = Field(
+        default=None,
+        description="Where the platform's events go to this bot (webhooks out), signed with "
+        "the same secret: one registration serves both directions.",
+    )
 
 
 class IntegrationPublic(BaseModel):
@@ -58,6 +84,7 @@ class IntegrationPublic(BaseModel):
     created_at: datetime
     disabled_at: datetime | None
     inbound_path: str
+    endpoint_id: str | None = None
 
 
 class IntegrationCreated(IntegrationPublic):
@@ -65,7 +92,15 @@ class IntegrationCreated(IntegrationPublic):
 
 
 class InboundEvent(BaseModel):
-    type: Literal["message_posted", "group_member_joined", "group_member_left"]
+    type: Literal[
+        "message_posted",
+        "group_member_joined",
+        "group_member_left",
+        "registration_requested",
+        "check_in",
+        "publication_result",
+        "submission",
+    ]
     data: dict[str, Any]
 
 
@@ -74,9 +109,10 @@ class InboundAccepted(BaseModel):
     duplicate: bool
 
 
-def _public(integration: Integration) -> dict[str, Any]:
+def _public(integration: Integration, endpoint_id: str | None = None) -> dict[str, Any]:
     return integration.model_dump(exclude={"secret"}) | {
-        "inbound_path": f"/v1/inbound/{integration.id}"
+        "inbound_path": f"/v1/inbound/{integration.id}",
+        "endpoint_id": endpoint_id,
     }
 
 
@@ -84,18 +120,53 @@ def _public(integration: Integration) -> dict[str, Any]:
     "/integrations", status_code=status.HTTP_201_CREATED, response_model=IntegrationCreated
 )
 def create_integration(
-    body: IntegrationCreate, request: Request, response: Response, caller: CallerDep
-) -> IntegrationCreated:
-    """Register a bot that pushes group activity; its signing secret is in the answer, once."""
-    integration = Integration(
-        id=new_id("int"), workspace_id=caller.workspace_id, name=body.name, secret=new_secret()
-    )
+    body: IntegrationCreate,
+    request: Request,
+    caller: CallerDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Register a bot that pushes group activity; its signing secret is in the answer, once.
+
+    A retry with the same `Idempotency-Key` gets the same integration, not a second one."""
     with Session(request.app.state.engine) as session:
-        session.add(integration)
-        created = IntegrationCreated(**_public(integration), secret=integration.secret)
-        session.commit()
-    set_location(response, f"/v1/integrations/{integration.id}")
-    return created
+
+        def create() -> tuple[int, IntegrationCreated]:
+            integration = Integration(
+                id=new_id("int"),
+                workspace_id=caller.workspace_id,
+                name=body.name,
+                secret=new_secret(),
+            )
+            session.add(integration)
+            session.flush()
+            endpoint_id = None
+            if body.endpoint is not None:
+                try:
+                    endpoint = webhooks.create_endpoint(
+                        session,
+                        workspace_id=caller.workspace_id,
+                        data=EndpointCreate(
+                            **body.endpoint.model_dump(), secret=integration.secret
+                        ),
+                        allowed_networks=request.app.state.settings.allowed_networks,
+                        integration_id=integration.id,
+                    )
+                except webhooks.InvalidEndpoint as exc:
+                    raise field_problem(f"endpoint.{exc.field}", str(exc), exc.slug) from exc
+                endpoint_id = endpoint.id
+            return 201, IntegrationCreated(
+                **_public(integration, endpoint_id), secret=integration.secret
+            )
+
+        response = run_once(
+            session,
+            workspace_id=caller.workspace_id,
+            key=idempotency_key,
+            request_fingerprint=fingerprint("POST /v1/integrations", body),
+            create=create,
+        )
+    set_location(response, f"/v1/integrations/{json.loads(bytes(response.body))['id']}")
+    return response
 
 
 @router.get("/integrations/{integration_id}", response_model=IntegrationPublic)
@@ -108,7 +179,13 @@ def get_integration(integration_id: str, request: Request, caller: CallerDep) ->
         ).one_or_none()
         if integration is None:
             raise not_found("integration", integration_id)
-        return IntegrationPublic(**_public(integration))
+        endpoint_id = session.exec(
+            select(WebhookEndpoint.id).where(
+                WebhookEndpoint.workspace_id == caller.workspace_id,
+                WebhookEndpoint.integration_id == integration.id,
+            )
+        ).first()
+        return IntegrationPublic(**_public(integration, endpoint_id))
 
 
 @router.get("/integrations", response_model=list[IntegrationPublic])
@@ -118,13 +195,22 @@ def list_integrations(request: Request, caller: CallerDep) -> list[IntegrationPu
             select(Integration)
             .where(Integration.workspace_id == caller.workspace_id)
             .order_by(col(Integration.id))
+        ).all()
+        endpoints = dict(
+            session.exec(
+                select(WebhookEndpoint.integration_id, WebhookEndpoint.id).where(
+                    WebhookEndpoint.workspace_id == caller.workspace_id,
+                    col(WebhookEndpoint.integration_id).in_([i.id for i in rows]),
+                )
+            ).all()
         )
-        return [IntegrationPublic(**_public(i)) for i in rows]
+        return [IntegrationPublic(**_public(i, endpoints.get(i.id))) for i in rows]
 
 
 @router.delete("/integrations/{integration_id}", status_code=status.HTTP_204_NO_CONTENT)
 def disable_integration(integration_id: str, request: Request, caller: CallerDep) -> Response:
-    """Stop accepting pushes signed with this integration's secret."""
+    """Stop accepting pushes signed with this integration's secret, and stop delivering to
+    its endpoint."""
     with Session(request.app.state.engine) as session:
         integration = session.exec(
             select(Integration).where(
@@ -135,6 +221,14 @@ def disable_integration(integration_id: str, request: Request, caller: CallerDep
             raise not_found("integration", integration_id)
         integration.disabled_at = integration.disabled_at or datetime.now(UTC)
         session.add(integration)
+        for endpoint in session.exec(
+            select(WebhookEndpoint).where(
+                WebhookEndpoint.integration_id == integration.id, col(WebhookEndpoint.active)
+            )
+        ):
+            webhooks.disable(
+                session, endpoint=endpoint, reason="integration_disabled", now=datetime.now(UTC)
+            )
         session.commit()
     return Response(status_code=204)
 
@@ -205,7 +299,9 @@ def _accept(
             ),
             id=event_id,
         )
-        outbox.enqueue(session, event, topic=data.topic)
+        # Keyed by group, not workspace: one busy workspace's chat spreads over partitions
+        # (and consumer replicas) while each group's messages keep their order.
+        outbox.enqueue(session, event, topic=data.topic, key=ingest_key(data))
         session.commit()
         return InboundAccepted(event_id=event_id, duplicate=False)
 
@@ -225,8 +321,9 @@ async def push(
     webhook_signature: Annotated[str, Header(alias="webhook-signature", max_length=2000)],
 ) -> InboundAccepted:
     """A bot pushes one event: `{"type": "message_posted" | "group_member_joined" |
-    "group_member_left", "data": {...}}`, signed with its integration's secret. A retry with the
-    same `webhook-id` is accepted again and changes nothing (`duplicate: true`)."""
+    "group_member_left" | "registration_requested" | "check_in" | "publication_result" |
+    "submission", "data": {...}}`, signed with its integration's secret. A retry with the same
+    `webhook-id` is accepted again and changes nothing (`duplicate: true`)."""
     body = await read_body(request)
     return await run_in_threadpool(
         _accept,

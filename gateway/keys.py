@@ -22,7 +22,7 @@ class Caller:
     workspace_id: str
 
 
-def _hash(key: str) -> str:
+def key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
@@ -36,7 +36,7 @@ def create_api_key(
             id=new_id("key"),
             workspace_id=workspace_id,
             name=name,
-            key_hash=_hash(key),
+            key_hash=key_hash(key),
             prefix=key[:8],
         )
     )
@@ -46,14 +46,14 @@ def create_api_key(
 
 def ensure_api_key(*, session: Session, workspace_id: str, name: str, key: str) -> None:
     """Register a known key (the bootstrap one) unless it is already there."""
-    if session.exec(select(ApiKey).where(ApiKey.key_hash == _hash(key))).first() is None:
+    if session.exec(select(ApiKey).where(ApiKey.key_hash == key_hash(key))).first() is None:
         create_api_key(session=session, workspace_id=workspace_id, name=name, key=key)
 
 
 def authenticate(*, session: Session, key: str) -> Caller | None:
     """The caller a key stands for, or None for an unknown or revoked key."""
     row = session.exec(
-        select(ApiKey).where(ApiKey.key_hash == _hash(key), col(ApiKey.revoked_at).is_(None))
+        select(ApiKey).where(ApiKey.key_hash == key_hash(key), col(ApiKey.revoked_at).is_(None))
     ).first()
     return Caller(key_id=row.id, workspace_id=row.workspace_id) if row else None
 

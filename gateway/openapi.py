@@ -5,6 +5,7 @@ the gateway adds is what the gateway itself answers: 401 without a valid key, 42
 rate limit, 413 past the body limit.
 """
 
+import asyncio
 import logging
 from collections import Counter
 from typing import Any
@@ -60,20 +61,26 @@ async def merged_openapi(
         "security": [{"ApiKey": []}],
     }
     _add(doc, own)
-    for service, base in urls.items():
-        try:
-            response = await client.get(base + "/openapi.json", timeout=3)
-            response.raise_for_status()
-            upstream = response.json()
-        except (httpx.HTTPError, ValueError):
-            log.warning("openapi of %s unavailable; left out", service)
-            continue
-        _add(doc, upstream)
+    parts = await asyncio.gather(*(_fetch(client, service, base) for service, base in urls.items()))
+    for part in parts:
+        if part is not None:
+            _add(doc, part)
     _add_gateway_problems(doc)
     twice = duplicate_operation_ids(doc)
     if twice:
         log.warning("operation ids used twice in the merged document", extra={"ids": twice})
     return doc
+
+
+async def _fetch(client: httpx.AsyncClient, service: str, base: str) -> dict[str, Any] | None:
+    try:
+        response = await client.get(base + "/openapi.json", timeout=10)
+        response.raise_for_status()
+        document: dict[str, Any] = response.json()
+        return document
+    except (httpx.HTTPError, ValueError):
+        log.warning("openapi of %s unavailable; left out", service)
+        return None
 
 
 def _add(doc: dict[str, Any], part: dict[str, Any]) -> None:

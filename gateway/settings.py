@@ -3,10 +3,10 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
-from services.common.settings import ServiceSettings
+from gateway.webhooks.settings import WebhookSettings
 
 
-class GatewaySettings(ServiceSettings):
+class GatewaySettings(WebhookSettings):
     members_url: str = "http://127.0.0.1:8001"
     content_url: str = "http://127.0.0.1:8002"
     events_url: str = "http://127.0.0.1:8003"
@@ -35,3 +35,8 @@ class GatewaySettings(ServiceSettings):
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    # How long a confirmed API key is trusted without asking the database again (how soon a
+    # revocation bites), and how long past that while the database is unreachable.
+    api_key_cache_seconds: float = Field(default=5, ge=0)
+    api_key_outage_grace_seconds: float = Field(default=300, ge=0)

@@ -112,3 +112,23 @@ def wait_until(
         tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-30:])
     state = "exited" if process is not None and process.poll() is not None else "timed out"
     raise RuntimeError(f"{what} did not become ready ({state}). Last log lines:\n{tail}")
+
+
+@dataclass
+class RestartBackoff:
+    """How long to wait before restarting a child that exited: 1 s, doubling up to 30 s while
+    it keeps crashing; a child that had run a minute starts over at 1 s."""
+
+    first_seconds: float = 1.0
+    most_seconds: float = 30.0
+    stable_after_seconds: float = 60.0
+    _next: float = 0.0
+    restarts: int = 0
+
+    def after_exit(self, ran_seconds: float) -> float:
+        if ran_seconds >= self.stable_after_seconds or self._next == 0:
+            self._next = self.first_seconds
+        delay = self._next
+        self._next = min(self._next * 2, self.most_seconds)
+        self.restarts += 1
+        return delay

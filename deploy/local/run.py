@@ -2,7 +2,8 @@
 
 Starts Postgres and Kafka (unless DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS name existing ones),
 creates databases and topics, starts the services and the gateway, seeds the demo workspace,
-and prints where everything is. On the way out it stops every child it started.
+and prints where everything is. A process that exits is restarted, after 1 s and then longer
+while it keeps crashing (up to 30 s). On the way out it stops every child it started.
 """
 
 import os
@@ -16,7 +17,8 @@ from pathlib import Path
 from deploy.local.demo import seed_demo
 from deploy.local.kafka import KafkaBroker
 from deploy.local.postgres import PostgresServer
-from deploy.local.stack import PROCESSES, Stack
+from deploy.local.processes import RestartBackoff
+from deploy.local.stack import LOCAL_WEBHOOK_NETWORKS, PROCESSES, Stack
 from services.common.contracts import ALL_TOPICS
 from services.common.kafka import ensure_topics
 
@@ -44,6 +46,32 @@ def _secret(path: Path, make: Callable[[], str]) -> str:
 
 def _say(message: str) -> None:
     print(f"[qunyun] {message}", flush=True)
+
+
+def _supervise(stack: Stack) -> None:
+    """Restart whichever process exits, with backoff, until Ctrl-C or SIGTERM (`_Stop`)."""
+    started = dict.fromkeys(stack.processes, time.monotonic())
+    backoffs = {name: RestartBackoff() for name in stack.processes}
+    due: dict[str, float] = {}  # name -> when to restart it
+    while True:
+        now = time.monotonic()
+        for name, process in stack.processes.items():
+            if name in due or process.poll() is None:
+                continue
+            delay = backoffs[name].after_exit(now - started[name])
+            due[name] = now + delay
+            _say(
+                f"{name} exited with {process.returncode} after {now - started[name]:.0f} s; "
+                f"restarting it in {delay:g} s (restart {backoffs[name].restarts}); "
+                f"see .run/logs/{name}.log"
+            )
+        for name, at in list(due.items()):
+            if now >= at:
+                del due[name]
+                started[name] = time.monotonic()
+                stack.respawn(name)
+                _say(f"{name} restarted")
+        time.sleep(0.5)
 
 
 def main() -> int:
@@ -79,7 +107,11 @@ def main() -> int:
             admin_api_key=_secret(RUN / "admin-key", lambda: "qy_" + secrets.token_urlsafe(32)),
             internal_token=_secret(RUN / "internal-token", lambda: secrets.token_urlsafe(32)),
         )
-        _say("starting services and the gateway (logs in .run/logs/)")
+        _say("starting services, the gateway and its webhook dispatcher (logs in .run/logs/)")
+        _say(
+            f"webhook destinations on loopback ({LOCAL_WEBHOOK_NETWORKS}) are allow-listed, "
+            "so endpoints may point at a receiver on this machine; production allows none"
+        )
         stack.start_all()
         community_id = seed_demo(stack.url("gateway"), stack.admin_api_key)
         _say(f"ready in {time.monotonic() - started:.1f} s")
@@ -98,13 +130,8 @@ def main() -> int:
 """,
             flush=True,
         )
-        while True:
-            for name, process in list(stack.processes.items()):
-                if process.poll() is not None:
-                    code = process.returncode
-                    _say(f"{name} exited with {code}; see .run/logs/{name}.log. Stopping.")
-                    return 1
-            time.sleep(0.5)
+        _supervise(stack)
+        return 0
     except _Stop:
         return 0
     except Exception as exc:

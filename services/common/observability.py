@@ -3,8 +3,10 @@
 import contextvars
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
+from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
@@ -56,6 +58,8 @@ CONSUMER_LAG = Gauge(
 )
 
 
+_ROW_DETAIL = re.compile(r"^(DETAIL:\s+).*$", re.M)
+
 # Extra fields never written as given: secrets, keys, and what members wrote.
 REDACTED_FIELDS = frozenset(
     {"secret", "api_key", "authorization", "password", "token", "text", "body", "content"}
@@ -86,6 +90,10 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str, ensure_ascii=False)
+
+    def formatException(self, ei: Any) -> str:
+        # Postgres quotes the offending row or key ("Failing row contains (...)"): members' data.
+        return _ROW_DETAIL.sub(r"\1[row withheld]", super().formatException(ei))
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import sqlalchemy as sa
+from psycopg.types.json import Jsonb
 from sqlalchemy import Connection, Engine
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
@@ -61,13 +62,16 @@ def emit(
     return event
 
 
-def enqueue(session: Session | Connection, event: CloudEvent, *, topic: str) -> None:
-    """Add an already-built event to the outbox, bound for `topic`."""
+def enqueue(
+    session: Session | Connection, event: CloudEvent, *, topic: str, key: str | None = None
+) -> None:
+    """Add an already-built event to the outbox, bound for `topic`, keyed by `key` (by default
+    the event's community, else its workspace)."""
     session.execute(
         outbox.insert().values(
             event_id=event.id,
             topic=topic,
-            key=event.key,
+            key=key or event.key,
             headers=[[k, v.decode()] for k, v in event.kafka_headers()],
             payload=event.kafka_value(),
         )
@@ -198,3 +202,28 @@ class OutboxRelay:
         if self._publisher is not None:
             self._publisher.close()
             self._publisher = None
+
+
+def enqueue_many(session: Session | Connection, events: list[tuple[CloudEvent, str]]) -> None:
+    """Add many built events (each with its topic) in one round trip, in order: a job that
+    fires thousands of events at once should not pay a statement, nor a statement's
+    compilation, each (psycopg's pipelined executemany of one prepared INSERT)."""
+    if not events:
+        return
+    connection = session.connection() if isinstance(session, Session) else session
+    driver = connection.connection.driver_connection
+    with driver.cursor() as cursor:  # type: ignore[union-attr]
+        cursor.executemany(
+            f"INSERT INTO {OUTBOX_TABLE} (event_id, topic, key, headers, payload) "
+            "VALUES (%s, %s, %s, %s, %s)",
+            [
+                (
+                    event.id,
+                    topic,
+                    event.key,
+                    Jsonb([[k, v.decode()] for k, v in event.kafka_headers()]),
+                    event.kafka_value(),
+                )
+                for event, topic in events
+            ],
+        )

@@ -4,6 +4,7 @@ consumer in background threads, problem+json errors, observability and health en
 import functools
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -13,22 +14,35 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from sqlalchemy import Engine
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, IntegrityError
 
-from services.common.consumer import EventConsumer, Handler, prune_processed
+from services.common.consumer import (
+    ConsumerStatus,
+    DependencyDown,
+    EventConsumer,
+    Handler,
+    prune_processed,
+)
 from services.common.contracts import topic_of
 from services.common.db import make_engine, migrate
-from services.common.http.health import broker_check, database_check, health_router
+from services.common.http.health import Check, Readiness, health_router
 from services.common.http.middleware import install_request_middleware
 from services.common.http.openapi import check_operation_ids, install_openapi, operation_id
+from services.common.http.outages import install_outage_handlers
 from services.common.http.problems import (
     ProblemKind,
     install_problem_handlers,
     problem_response,
     register_problem,
 )
-from services.common.kafka import KafkaEventSource, KafkaPublisher, ensure_topics
+from services.common.kafka import (
+    KafkaEventSource,
+    KafkaPublisher,
+    broker_reachable,
+    ensure_topics,
+)
 from services.common.observability import configure_logging
+from services.common.outages import database_down, is_outage
 from services.common.outbox import OutboxRelay
 from services.common.periodic import PeriodicJob, run_periodic
 from services.common.settings import ServiceSettings
@@ -59,6 +73,20 @@ class _Workers:
         self.spec, self.settings, self.engine = spec, settings, engine
         self.stop = threading.Event()
         self.threads: list[threading.Thread] = []
+        self.consumes = settings.consumer_enabled and bool(spec.handlers)
+        self.consumer_status = ConsumerStatus()
+
+    def readiness_checks(self) -> dict[str, Check]:
+        """What this process needs to serve: its database; the broker only if it consumes (its
+        HTTP API and outbox ride out a broker outage), and then its consumer working."""
+        checks: dict[str, Check] = {"database": lambda: database_down(self.engine)}
+        if self.consumes:
+            servers = self.settings.kafka_bootstrap_servers
+            checks["broker"] = lambda: (
+                None if broker_reachable(servers, timeout_seconds=2) else "broker unreachable"
+            )
+            checks["consumer"] = lambda: self.consumer_status.trouble
+        return checks
 
     def start(self) -> None:
         self._spawn("kafka-setup", self._run)
@@ -98,7 +126,7 @@ class _Workers:
             return
         if s.outbox_relay_enabled:
             self._spawn("outbox-relay", self._relay)
-        if s.consumer_enabled and self.spec.handlers:
+        if self.consumes:
             self._spawn("consumer", self._consume)
 
     def _publisher(self) -> KafkaPublisher:
@@ -121,6 +149,7 @@ class _Workers:
     def _consume(self) -> None:
         s = self.settings
         topics = sorted({s.kafka_topic_prefix + topic_of(t) for t in self.spec.handlers})
+        last_outage_log = 0.0
         while not self.stop.is_set():
             dead_letters = None
             try:
@@ -141,9 +170,24 @@ class _Workers:
                     max_attempts=s.consumer_max_attempts,
                     backoff_seconds=s.consumer_backoff_seconds,
                     backoff_max_seconds=s.consumer_backoff_max_seconds,
+                    status=self.consumer_status,
                 ).run(source, self.stop)
-            except Exception:
-                log.exception("consumer crashed; restarting")
+            except Exception as exc:
+                # An unreachable broker (at connect or commit) is an outage: say so once a
+                # minute, not every attempt, and start a fresh consumer once it is back.
+                outage = is_outage(exc) or isinstance(exc, DependencyDown)
+                paused = self.consumer_status.pause(
+                    f"{'broker unreachable' if outage else 'consumer restarting'}: "
+                    f"{type(exc).__name__}: {exc}"
+                )
+                if not outage:
+                    log.exception("consumer crashed; restarting")
+                elif time.monotonic() - last_outage_log >= 60:
+                    last_outage_log = time.monotonic()
+                    log.warning(
+                        "consumer paused by a broker outage; it resumes by itself",
+                        extra={"consumer": self.spec.name, "paused_seconds": round(paused, 1)},
+                    )
                 self.stop.wait(2)
             finally:
                 if dead_letters is not None:
@@ -168,12 +212,16 @@ def create_service_app(
         engine = make_engine(settings.database_url)
         migrate(engine, spec.migrations_dir)
         app.state.engine = engine
+        # Built now, not on the first request: the gateway asks for it with a timeout.
+        app.openapi()
         workers = _Workers(spec, settings, engine)
         try:
             async with AsyncExitStack() as hooks:
                 for hook in spec.lifespan_hooks:
                     await hooks.enter_async_context(hook(app))
                 workers.start()
+                app.state.readiness = Readiness(workers.readiness_checks())
+                app.state.readiness.start(workers.stop)
                 log.info("service started", extra={"service": spec.name})
                 try:
                     yield
@@ -196,9 +244,11 @@ def create_service_app(
     app.state.settings = settings
     install_problem_handlers(app)
     app.add_exception_handler(DataError, _refused_by_database)
+    app.add_exception_handler(IntegrityError, _refused_by_database)
+    install_outage_handlers(app)
     install_request_middleware(app)
     install_openapi(app)
-    app.include_router(health_router({"database": database_check, "broker": broker_check}))
+    app.include_router(health_router())
     for router in spec.routers:
         app.include_router(router)
     check_operation_ids(app)
@@ -206,16 +256,25 @@ def create_service_app(
 
 
 async def _refused_by_database(request: Request, exc: Exception) -> Response:
-    """A value the database cannot hold (out of range, malformed) is the caller's to fix.
+    """A value the database refuses (out of range, malformed, missing, taken) is the caller's.
 
     The screening middleware and request schemas refuse such input first; this is the net
-    under them, and it never repeats the statement or its parameters.
+    under them. It never repeats the statement, its parameters or the row.
     """
-    log.warning("database refused a value", extra={"error": type(exc.orig).__name__})  # type: ignore[attr-defined]
+    reason = type(getattr(exc, "orig", exc)).__name__
+    log.warning("database refused a value", extra={"error": reason})
+    if reason == "UniqueViolation":
+        return problem_response(
+            409,
+            "conflict",
+            "Conflict",
+            "Something with the same identifying values exists already.",
+            request.url.path,
+        )
     return problem_response(
         422,
         "value-not-storable",
         "The request is not valid",
-        "A value in the request is out of range or malformed for where it is stored.",
+        "A value in the request is out of range, missing or malformed for where it is stored.",
         request.url.path,
     )

@@ -1,6 +1,6 @@
 """Startup, liveness and readiness probes on every long-running container.
 
-Liveness must stay on /healthz: /readyz checks the broker and the database, and a liveness
+Liveness must stay on /healthz: /readyz checks the database (and broker), and a liveness
 probe that follows them would restart every pod during an outage they cannot fix.
 """
 

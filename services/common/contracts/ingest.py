@@ -49,3 +49,26 @@ class GroupMemberLeft(GroupActivity):
     topic = topics.INGEST_MESSAGES
 
     removed_by_external_id: str | None = None
+
+
+class RegistrationRequested(GroupActivity):
+    """A member asked in a group to register for an activity (typed 报名). `session_id` is
+    optional: without it the next session open for registration is meant."""
+
+    type = "io.qunyun.ingest.registration_requested.v1"
+    topic = topics.INGEST_MESSAGES
+
+    activity_id: str = Field(min_length=1, max_length=64)
+    session_id: str | None = Field(default=None, max_length=64)
+
+
+class CheckInPushed(GroupActivity):
+    """A member's daily check-in (打卡) in a challenge, posted in a group; counts for the
+    local day of `occurred_at` in the community's timezone."""
+
+    type = "io.qunyun.ingest.check_in_pushed.v1"
+    topic = topics.INGEST_MESSAGES
+
+    challenge_id: str = Field(min_length=1, max_length=64)
+    text: str | None = Field(default=None, max_length=2000)
+    link: str | None = Field(default=None, max_length=2000)

@@ -36,6 +36,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -359,6 +360,25 @@ def _document_problems(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def allowed_methods(app: Any, path: str) -> list[str]:
+    """The documented methods of the most specific templates of `app` matching `path`.
+
+    `/segments/preview` matches `/segments/{segment_id}` too; its `Allow` is that of the
+    template the document lists for it, the one with the fewest parameters.
+    """
+    by_template: dict[str, set[str]] = {}
+    for route in iter_route_contexts(app.routes):
+        regex = getattr(route, "path_regex", None)
+        if route.include_in_schema and regex is not None and regex.match(path):
+            by_template.setdefault(route.path or "", set()).update(route.methods or ())
+    if not by_template:
+        return []
+    fewest = min(t.count("{") for t in by_template)
+    methods = set().union(*(m for t, m in by_template.items() if t.count("{") == fewest))
+    methods.discard("HEAD")  # implied by GET, and never in the document
+    return sorted(methods)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     _document_problems(app)
 
@@ -391,13 +411,22 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         slug, title = _STATUS_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route on the path only.
+            headers["Allow"] = ", ".join(allowed_methods(request.app, request.url.path))
+        if exc.status_code == 400 and detail == "There was an error parsing the body":
+            # FastAPI's answer to a body that is not text; any other unreadable body is a 422.
+            return problem_response(
+                422,
+                "validation-error",
+                "The request is not valid",
+                "The body is not valid JSON.",
+                request.url.path,
+                errors=[{"field": "body", "in": "body", "message": detail, "code": "json_invalid"}],
+            )
         return problem_response(
-            exc.status_code,
-            slug,
-            title,
-            detail,
-            request.url.path,
-            headers=getattr(exc, "headers", None),
+            exc.status_code, slug, title, detail, request.url.path, headers=headers or None
         )
 
     @app.exception_handler(Exception)

@@ -5,7 +5,7 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, StrictBool
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field
 
@@ -55,7 +55,11 @@ class PruneCandidate(MembersTable, table=True):
 
 class PruneRunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    dry_run: bool = False
+    # Removing members is never a default: only an explicit `false` (a JSON boolean, not
+    # "no" or 0) makes a real run.
+    dry_run: StrictBool = Field(
+        default=True, description="`false` removes the candidates; anything else only lists them."
+    )
 
 
 class CandidatePublic(BaseModel):

@@ -75,8 +75,9 @@ def start_prune_run(
     once: OnceDep,
     body: PruneRunIn | None = None,
 ) -> JSONResponse:
-    """Apply the community's inactivity policy to the period before today: a dry run (200)
-    lists who would go; a real run (201) removes them. Both are recorded with candidates.
+    """Apply the community's inactivity policy to the period before today: a dry run (200,
+    the default) lists who would go; a real run (`"dry_run": false`, 201) removes them. Both
+    are recorded with candidates.
     Works whether or not the policy is `enabled` (that only switches the scheduled runs)."""
     body = body or PruneRunIn()
 

@@ -62,3 +62,15 @@ def test_secret_and_member_text_fields_are_redacted(capsys: pytest.CaptureFixtur
 def test_engines_keep_statement_parameters_out_of_errors() -> None:
     engine = make_engine("postgresql://u@127.0.0.1:1/db")
     assert engine.hide_parameters is True
+
+
+def test_rows_quoted_by_postgres_stay_out_of_tracebacks(capsys: pytest.CaptureFixture[str]) -> None:
+    _json_logs(capsys)
+    try:
+        raise RuntimeError(
+            "null value in column\nDETAIL:  Failing row contains (mbr_1, 林晓, wx_linxiao)."
+        )
+    except RuntimeError:
+        logging.getLogger("t").exception("failed")
+    (line,) = _lines(capsys)
+    assert "林晓" not in str(line["exception"]) and "[row withheld]" in str(line["exception"])

@@ -142,3 +142,32 @@ def test_install_openapi_works_on_a_plain_fastapi_app_too() -> None:
     assert (
         MEDIA_TYPE in document["paths"]["/things/{thing_id}"]["get"]["responses"]["404"]["content"]
     )
+
+
+def test_values_the_database_refuses_are_problems_not_500s() -> None:
+    from sqlalchemy.exc import DataError, IntegrityError
+
+    refusing = APIRouter()
+
+    class UniqueViolation(Exception): ...
+
+    class NotNullViolation(Exception): ...
+
+    @refusing.post("/taken")
+    def taken() -> None:
+        raise IntegrityError("INSERT ...", {"email": "x@y"}, UniqueViolation())
+
+    @refusing.post("/missing")
+    def missing() -> None:
+        raise IntegrityError("UPDATE ...", {"role": None}, NotNullViolation())
+
+    @refusing.post("/huge")
+    def huge() -> None:
+        raise DataError("INSERT ...", {"n": 2**40}, Exception())
+
+    spec = ServiceSpec(name="refusing", version="1", routers=[refusing], migrations_dir=Path("."))
+    app_client = TestClient(create_service_app(spec), raise_server_exceptions=False)
+    assert app_client.post("/taken").status_code == 409
+    for path in ("/missing", "/huge"):
+        response = app_client.post(path)
+        assert response.status_code == 422 and "x@y" not in response.text

@@ -124,3 +124,56 @@ def test_the_checks_themselves() -> None:
         "c",
     ]
     assert json_errors({"ok": [True, 2**63 - 1, 1.5, None]}) == []
+
+
+def test_a_body_that_is_not_utf8_is_a_422_about_the_body() -> None:
+    response = client.post(
+        "/notes/n1", content=b"\xff\xfe\x0e", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "body"
+
+
+def test_a_405_names_every_method_the_path_has() -> None:
+    response = client.put("/notes/n1")
+    assert response.status_code == 405 and response.headers["allow"] == "POST"
+    multi = FastAPI()
+    install_problem_handlers(multi)
+
+    @multi.get("/things")
+    def list_things() -> None: ...
+
+    @multi.post("/things")
+    def create_thing() -> None: ...
+
+    response = TestClient(multi).delete("/things")
+    assert response.status_code == 405 and response.headers["allow"] == "GET, POST"
+
+
+def test_an_instant_is_a_string_not_a_number_of_seconds() -> None:
+    response = client.post("/notes/n1", json={"text": "x", "remind_at": 0})
+    assert response.status_code == 422 and _fields(response) == {"remind_at"}
+
+
+def test_a_405_on_a_literal_path_names_its_own_methods_not_its_neighbours() -> None:
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.post("/segments/preview")
+    def preview() -> None: ...
+
+    @app.get("/segments/{segment_id}")
+    def get_segment(segment_id: str) -> None: ...
+
+    response = TestClient(app).options("/segments/preview")
+    assert response.status_code == 405 and response.headers["allow"] == "POST"
+
+
+def test_a_plain_datetime_field_of_a_request_model_is_no_number_either() -> None:
+    response = client.post("/notes/n1", json={"text": "x", "due": 1_700_000_000})
+    assert response.status_code == 422 and _fields(response) == {"due"}
+
+
+def test_a_boolean_is_not_a_number() -> None:
+    response = client.post("/notes/n1", json={"text": "x", "amount": True})
+    assert response.status_code == 422 and _fields(response) == {"amount"}

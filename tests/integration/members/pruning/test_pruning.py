@@ -85,7 +85,7 @@ def test_a_dry_run_lists_candidates_and_a_real_run_removes_them(
     ]
     assert _status(members, cid, quiet) == "active"
 
-    real = members.post(f"/v1/communities/{cid}/prune-runs", json={})
+    real = members.post(f"/v1/communities/{cid}/prune-runs", json={"dry_run": False})
     assert real.status_code == 201
     run = real.json()
     assert (run["dry_run"], run["candidate_count"], run["removed_count"]) == (False, 2, 2)
@@ -239,8 +239,11 @@ def test_another_workspace_cannot_run_or_read_prune_runs(members: MembersApi) ->
         ).status_code
         == 404
     )
-    assert (
-        members.post(f"/v1/communities/{cid}/prune-runs", json={"dry_run": "maybe"}).status_code
-        == 422
-    )
+    for not_a_boolean in ("maybe", "yes", "false", 0):
+        refused = members.post(f"/v1/communities/{cid}/prune-runs", json={"dry_run": not_a_boolean})
+        assert refused.status_code == 422
+    # Without an explicit `false`, nobody is removed.
+    for body in ({}, None):
+        kept = members.post(f"/v1/communities/{cid}/prune-runs", json=body)
+        assert (kept.status_code, kept.json()["dry_run"]) == (200, True)
     assert _status(members, cid, mid) == "active"

@@ -1,0 +1,153 @@
+"""Keeping the replica: upserts that let a newer state win whatever order events arrive in,
+and reads scoped to the caller's workspace."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import Session, col, select
+
+from services.content import problems
+from services.content.replica.models import Community, Group, MemberIdentity
+
+_community = Community.__table__  # type: ignore[attr-defined]
+_group = Group.__table__  # type: ignore[attr-defined]
+_identity = MemberIdentity.__table__  # type: ignore[attr-defined]
+
+
+def upsert_community(
+    session: Session,
+    *,
+    workspace_id: str,
+    community_id: str,
+    name: str,
+    purpose: str,
+    timezone: str,
+    as_of: datetime,
+) -> None:
+    """Write a community's replicated state unless a newer state is already here."""
+    values = {
+        "id": community_id,
+        "workspace_id": workspace_id,
+        "name": name,
+        "purpose": purpose,
+        "timezone": timezone,
+        "source_updated_at": as_of,
+    }
+    _upsert(session, _community, values, as_of)
+
+
+def upsert_group(
+    session: Session,
+    *,
+    workspace_id: str,
+    group_id: str,
+    as_of: datetime,
+    **state: Any,
+) -> None:
+    """Write a group's replicated state unless a newer state is already here."""
+    values = {"id": group_id, "workspace_id": workspace_id, "source_updated_at": as_of} | state
+    _upsert(session, _group, values, as_of)
+
+
+def dissolve_group(
+    session: Session, *, workspace_id: str, group_id: str, dissolved_at: datetime, **state: Any
+) -> None:
+    """A dissolved group stays (publications name it) but is never a target again."""
+    values = state | {"state": "dissolved", "dissolved_at": dissolved_at}
+    upsert_group(
+        session, workspace_id=workspace_id, group_id=group_id, as_of=dissolved_at, **values
+    )
+
+
+def _upsert(session: Session, table: Any, values: dict[str, Any], as_of: datetime) -> None:
+    session.execute(
+        insert(table)
+        .values(**values)
+        .on_conflict_do_update(
+            index_elements=["id"],
+            set_={k: v for k, v in values.items() if k != "id"},
+            where=table.c.source_updated_at <= as_of,
+        )
+    )
+
+
+def get_community(session: Session, *, workspace_id: str, community_id: str) -> Community:
+    community = session.get(Community, community_id)
+    if community is None or community.workspace_id != workspace_id:
+        raise problems.community_not_found(community_id)
+    return community
+
+
+def groups_of(
+    session: Session, *, community: Community, platform: str | None = None
+) -> list[Group]:
+    """The community's groups that can still be posted in, in a stable order."""
+    query = select(Group).where(
+        Group.workspace_id == community.workspace_id,
+        Group.community_id == community.id,
+        Group.state != "dissolved",
+    )
+    if platform is not None:
+        query = query.where(Group.platform == platform)
+    return list(session.exec(query.order_by(col(Group.id))))
+
+
+def groups_by_id(session: Session, *, community: Community, group_ids: list[str]) -> list[Group]:
+    """The listed groups of the community, in the order listed; unknown ids are skipped."""
+    rows = {
+        g.id: g
+        for g in session.exec(
+            select(Group).where(
+                Group.workspace_id == community.workspace_id,
+                Group.community_id == community.id,
+                col(Group.id).in_(group_ids),
+            )
+        )
+    }
+    return [rows[i] for i in group_ids if i in rows]
+
+
+def remember_identities(
+    session: Session,
+    *,
+    workspace_id: str,
+    community_id: str,
+    member_id: str,
+    identities: list[tuple[str, str]],
+) -> None:
+    """Note which member each (platform, external id) is; the newest join wins."""
+    for platform, external_id in identities:
+        session.execute(
+            insert(_identity)
+            .values(
+                community_id=community_id,
+                platform=platform,
+                external_id=external_id,
+                workspace_id=workspace_id,
+                member_id=member_id,
+            )
+            .on_conflict_do_update(
+                index_elements=["community_id", "platform", "external_id"],
+                set_={"member_id": member_id},
+            )
+        )
+
+
+def member_of(
+    session: Session, *, workspace_id: str, community_id: str, platform: str, external_id: str
+) -> str | None:
+    row = session.get(MemberIdentity, (community_id, platform, external_id))
+    return row.member_id if row is not None and row.workspace_id == workspace_id else None
+
+
+def group_by_external_id(
+    session: Session, *, workspace_id: str, platform: str, external_id: str
+) -> Group | None:
+    return session.exec(
+        select(Group).where(
+            Group.workspace_id == workspace_id,
+            Group.platform == platform,
+            Group.external_id == external_id,
+        )
+    ).first()

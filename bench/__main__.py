@@ -16,12 +16,7 @@ def main() -> int:
         for info in pkgutil.iter_modules(bench.__path__)
         if not info.name.startswith("_")
     ]
-    wanted = set(sys.argv[1:])
-    benchmarks = [
-        m
-        for m in modules
-        if hasattr(m, "benchmark") and (not wanted or m.__name__.removeprefix("bench.") in wanted)
-    ]
+    benchmarks = [m for m in modules if hasattr(m, "benchmark")]
     failed = []
     with throwaway_server("qunyun-bench-pg-") as url:
         for module in benchmarks:

@@ -196,10 +196,9 @@ class EventConsumer:
                         source.commit(record)
                     except BROKER_ERRORS as exc:
                         # The work is committed in the database; its redelivery is a duplicate.
-                        # A consumer that lived through a broker restart can stall on some
-                        # partitions afterwards (kafka-python 3.0): the caller makes a new one.
-                        self.status.pause(f"broker unreachable: {exc}")
-                        raise DependencyDown(f"broker unreachable: {exc}") from exc
+                        self._rewind(source, records[n:])
+                        self._ride_out(source, stop, f"broker unreachable: {exc}", probe=False)
+                        break
                     self._resumed()
                 for (topic, partition), lag in source.lag().items():
                     obs.CONSUMER_LAG.labels(topic, str(partition)).set(lag)

@@ -4,7 +4,6 @@ consumer in background threads, problem+json errors, observability and health en
 import functools
 import logging
 import threading
-import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -16,13 +15,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, IntegrityError
 
-from services.common.consumer import (
-    ConsumerStatus,
-    DependencyDown,
-    EventConsumer,
-    Handler,
-    prune_processed,
-)
+from services.common.consumer import ConsumerStatus, EventConsumer, Handler, prune_processed
 from services.common.contracts import topic_of
 from services.common.db import make_engine, migrate
 from services.common.http.health import Check, Readiness, health_router
@@ -42,7 +35,7 @@ from services.common.kafka import (
     ensure_topics,
 )
 from services.common.observability import configure_logging
-from services.common.outages import database_down, is_outage
+from services.common.outages import database_down
 from services.common.outbox import OutboxRelay
 from services.common.periodic import PeriodicJob, run_periodic
 from services.common.settings import ServiceSettings
@@ -149,7 +142,6 @@ class _Workers:
     def _consume(self) -> None:
         s = self.settings
         topics = sorted({s.kafka_topic_prefix + topic_of(t) for t in self.spec.handlers})
-        last_outage_log = 0.0
         while not self.stop.is_set():
             dead_letters = None
             try:
@@ -173,21 +165,8 @@ class _Workers:
                     status=self.consumer_status,
                 ).run(source, self.stop)
             except Exception as exc:
-                # An unreachable broker (at connect or commit) is an outage: say so once a
-                # minute, not every attempt, and start a fresh consumer once it is back.
-                outage = is_outage(exc) or isinstance(exc, DependencyDown)
-                paused = self.consumer_status.pause(
-                    f"{'broker unreachable' if outage else 'consumer restarting'}: "
-                    f"{type(exc).__name__}: {exc}"
-                )
-                if not outage:
-                    log.exception("consumer crashed; restarting")
-                elif time.monotonic() - last_outage_log >= 60:
-                    last_outage_log = time.monotonic()
-                    log.warning(
-                        "consumer paused by a broker outage; it resumes by itself",
-                        extra={"consumer": self.spec.name, "paused_seconds": round(paused, 1)},
-                    )
+                self.consumer_status.pause(f"consumer restarting: {type(exc).__name__}: {exc}")
+                log.exception("consumer crashed; restarting")
                 self.stop.wait(2)
             finally:
                 if dead_letters is not None:

@@ -15,7 +15,10 @@ MAX_SESSIONS = 366
 
 
 def in_zone(value: datetime, timezone: str) -> datetime:
-    """A time from the API in UTC: naive means wall-clock time in the community's zone."""
+    """A time from the API in UTC: naive means wall-clock time in the community's zone.
+    Years far outside any plan are refused, so zone arithmetic never overflows."""
+    if not 1970 <= value.year <= 2200:
+        raise InvalidSchedule(reason=f"{value.isoformat()} is not between 1970 and 2200")
     if value.tzinfo is None:
         return value.replace(tzinfo=zone(timezone)).astimezone(UTC)
     return as_utc(value)

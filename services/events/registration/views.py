@@ -44,7 +44,13 @@ router = APIRouter(
     "/registrations",
     response_model=RegistrationPublic,
     status_code=201,
-    responses=problem_responses(NotFound, NotEligible, RegistrationClosed, SessionNotOpen),
+    responses={
+        200: {
+            "model": RegistrationPublic,
+            "description": "Already registered for the session: the same registration.",
+        },
+        **problem_responses(NotFound, NotEligible, RegistrationClosed, SessionNotOpen),
+    },
 )
 def register_route(
     activity_id: str,

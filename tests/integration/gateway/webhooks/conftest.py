@@ -146,7 +146,9 @@ def engine(gateway_url: str, api: TestClient) -> Iterator[Engine]:
 
 @pytest.fixture(autouse=True)
 def _endpoints_deleted_after(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Each test's endpoints go away after it, so they do not receive the next test's events."""
+    """Each test's endpoints go away after it. Tests also filter their endpoints to their own
+    communities: under load, an earlier test's events may be consumed after the next test's
+    endpoint exists."""
     yield
     if "api" in request.fixturenames:
         client: TestClient = request.getfixturevalue("api")

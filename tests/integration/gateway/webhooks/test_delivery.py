@@ -18,8 +18,10 @@ pytestmark = pytest.mark.integration
 def test_a_subscribed_event_arrives_as_a_signed_structured_cloudevent(
     api: TestClient, receiver: Receiver, events: Events
 ) -> None:
-    endpoint = create_endpoint(api, receiver.url("/signed"), event_types=["io.qunyun.member.*"])
     cid = community()
+    endpoint = create_endpoint(
+        api, receiver.url("/signed"), event_types=["io.qunyun.member.*"], community_ids=[cid]
+    )
     sent = events.publish(status_changed(), community_id=cid)
 
     [delivery] = wait_for(lambda: receiver.at("/signed"), what="the delivery")
@@ -40,8 +42,8 @@ def test_a_receiver_failing_three_times_gets_every_event_once_deduplicated(
 ) -> None:
     path = "/flaky"
     receiver.script[path] = [(500, {}), (502, {}), (503, {})]
-    endpoint = create_endpoint(api, receiver.url(path))
     cid = community()
+    endpoint = create_endpoint(api, receiver.url(path), community_ids=[cid])
     sent = events.publish_many(
         [status_changed("muted"), status_changed("removed")], community_id=cid
     )
@@ -75,9 +77,9 @@ def test_a_failing_community_holds_back_only_its_own_queue(
 ) -> None:
     slow_path, other_path = "/held", "/unaffected"
     receiver.script[slow_path] = [(500, {})] * 4
-    create_endpoint(api, receiver.url(slow_path))
-    create_endpoint(api, receiver.url(other_path))
     stuck, free = community(), community()
+    create_endpoint(api, receiver.url(slow_path), community_ids=[stuck, free])
+    create_endpoint(api, receiver.url(other_path), community_ids=[stuck, free])
     first, second = events.publish_many(
         [status_changed("muted"), status_changed("unmuted")], community_id=stuck
     )
@@ -99,9 +101,10 @@ def test_an_unordered_endpoint_does_not_wait(
 ) -> None:
     path = "/unordered"
     receiver.script[path] = [(500, {})] * 3
-    create_endpoint(api, receiver.url(path), ordered=False)
+    cid = community()
+    create_endpoint(api, receiver.url(path), ordered=False, community_ids=[cid])
     first, second = events.publish_many(
-        [status_changed("muted"), status_changed("unmuted")], community_id=community()
+        [status_changed("muted"), status_changed("unmuted")], community_id=cid
     )
     wait_for(lambda: second.id in {d.webhook_id for d in receiver.at(path)}, what="second")
     wait_for(lambda: first.id in {d.webhook_id for d in receiver.at(path)[-1:]}, what="first")
@@ -110,8 +113,9 @@ def test_an_unordered_endpoint_does_not_wait(
 def test_retry_after_is_honoured(api: TestClient, receiver: Receiver, events: Events) -> None:
     path = "/busy"
     receiver.script[path] = [(429, {"Retry-After": "2"})]
-    create_endpoint(api, receiver.url(path))
-    events.publish(status_changed(), community_id=community())
+    cid = community()
+    create_endpoint(api, receiver.url(path), community_ids=[cid])
+    events.publish(status_changed(), community_id=cid)
     wait_for(lambda: len(receiver.at(path)) == 2, what="the retry")
     first, second = receiver.at(path)
     # The schedule says 0.3 s; the receiver asked for 2.
@@ -126,8 +130,8 @@ def test_kill_9_of_the_dispatcher_mid_stream_loses_nothing(
     engine: Engine,
 ) -> None:
     path = "/crash"
-    create_endpoint(api, receiver.url(path), ordered=False)
     communities = [community() for _ in range(10)]
+    create_endpoint(api, receiver.url(path), ordered=False, community_ids=communities)
     sent = []
     for i in range(30):
         sent += events.publish_many(

@@ -11,11 +11,10 @@ from deploy.local.postgres import throwaway_server
 
 
 def main() -> int:
-    wanted = set(sys.argv[1:])
     modules = [
         importlib.import_module(f"bench.{info.name}")
         for info in pkgutil.iter_modules(bench.__path__)
-        if not info.name.startswith("_") and (not wanted or info.name in wanted)
+        if not info.name.startswith("_")
     ]
     benchmarks = [m for m in modules if hasattr(m, "benchmark")]
     failed = []

@@ -17,6 +17,7 @@ from services.common.cloudevents import CloudEvent
 from services.common.consumer import Handler
 from services.common.contracts import (
     AttendanceRecorded,
+    ChallengeTierReached,
     ChatMessagePosted,
     CheckInRecorded,
     FeedbackGiven,
@@ -100,6 +101,7 @@ HANDLERS: dict[str, Sequence[Handler]] = {
     FeedbackGiven.type: (lifecycle_handlers.on_feedback_given,),
     CheckInRecorded.type: (incentive_handlers.on_check_in,),
     AttendanceRecorded.type: (incentive_handlers.on_attendance,),
+    ChallengeTierReached.type: (incentive_handlers.on_challenge_tier_reached,),
     SubmissionAccepted.type: (incentive_handlers.on_submission_accepted,),
     MemberJoined.type: (referral_handlers.on_member_joined,),
 }

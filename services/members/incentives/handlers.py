@@ -1,19 +1,22 @@
-"""What incentives hear: points for check-ins, attendance and accepted submissions from the
-events and content services."""
+"""What incentives hear: points for check-ins, attendance, challenge tiers and accepted
+submissions from the events and content services, and a challenge tier's badge."""
 
 from collections.abc import Callable
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from services.common.cloudevents import CloudEvent
 from services.common.contracts import (
     AttendanceRecorded,
+    ChallengeTierReached,
     CheckInRecorded,
     SubmissionAccepted,
 )
 from services.members.community import service
 from services.members.community.settings import PointsRules
+from services.members.incentives import badges
 from services.members.incentives.ledger import award
+from services.members.incentives.models import Badge, BadgeCreate
 from services.members.incentives.service import member_for_event
 
 
@@ -80,4 +83,39 @@ def on_submission_accepted(session: Session, event: CloudEvent) -> None:
         reason="accepted_submission",
         amount_of=lambda rules: rules.accepted_submission,
         source_id=data.submission_id,
+    )
+
+
+def on_challenge_tier_reached(session: Session, event: CloudEvent) -> None:
+    """A daily check-in challenge's reward tier: its points once, and its badge (defined in
+    the community under the tier's badge name the first time one is given)."""
+    data = ChallengeTierReached.model_validate(event.data)
+    member = member_for_event(
+        session, event=event, member_id=data.member_id, community_id=data.community_id
+    )
+    if member is None:
+        return
+    award(
+        session=session,
+        member=member,
+        amount=data.points,
+        reason="challenge_tier",
+        source_id=f"{data.challenge_id}/{data.tier}/{member.id}",
+    )
+    if not data.badge:
+        return
+    community = service.get_community(
+        session=session, workspace_id=member.workspace_id, community_id=member.community_id
+    )
+    badge = session.exec(
+        select(Badge).where(Badge.community_id == community.id, Badge.name == data.badge.strip())
+    ).first() or badges.create_badge(
+        session=session,
+        community=community,
+        badge_in=BadgeCreate(
+            name=data.badge, description=f"Reached {data.tier} in a daily check-in challenge."
+        ),
+    )
+    badges.award_badge(
+        session=session, badge=badge, member=member, reason="challenge_tier", actor="events"
     )

@@ -9,7 +9,12 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.common.contracts import AttendanceRecorded, CheckInRecorded, SubmissionAccepted
+from services.common.contracts import (
+    AttendanceRecorded,
+    ChallengeTierReached,
+    CheckInRecorded,
+    SubmissionAccepted,
+)
 from services.members.community.models import Member
 from services.members.incentives.ledger import award
 from services.members.incentives.models import PointsEntry
@@ -80,6 +85,32 @@ def test_check_ins_attendance_and_accepted_submissions_pay_once(members: Members
         "check_in",
     ]
     assert ledger["total"] == 60 and ledger["level"] == 3 and ledger["next_level_at"] == 65
+
+
+def test_a_challenge_tier_pays_its_points_and_badge_once(members: MembersApi) -> None:
+    cid = members.community()["id"]
+    member = members.join(cid)
+    tier = ChallengeTierReached(
+        challenge_id="chl_1",
+        community_id=cid,
+        member_id=member["id"],
+        tier="7 days",
+        days=7,
+        points=70,
+        badge="坚持一周",
+        reached_at=datetime.now(UTC),
+    )
+    members.publish(tier, community_id=cid)
+    members.publish(tier, community_id=cid)  # re-published under a new event id
+    members.publish(tier.model_copy(update={"tier": "14 days", "badge": None}), community_id=cid)
+    assert eventually(lambda: points_of(members, cid, member["id"]) == 140)
+    badges = members.get(f"/v1/communities/{cid}/members/{member['id']}/badges").json()
+    names = [b["badge_name"] for b in _items(badges)]
+    assert names == ["坚持一周"]
+
+
+def _items(body: Any) -> list[Any]:
+    return body["data"] if isinstance(body, dict) else body
 
 
 def test_manual_adjustments_are_idempotent_bounded_and_never_below_zero(

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from services.members.points import level_for
+from services.members.incentives.ledger import level_for
 
 WORKSPACE = "ws_bench"
 COMMUNITY = "cmt_bench"

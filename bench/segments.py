@@ -21,9 +21,9 @@ from bench.timing import Figures, measure, table
 from deploy.local.postgres import database_url, ensure_databases
 from services.common.db import make_engine, migrate
 from services.common.http.pagination import PageParams
-from services.members.models import Community, Member
-from services.members.segments_rules import SegmentRules
-from services.members.segments_sql import conditions, count_members, members_page, page_query
+from services.members.community.models import Community, Member
+from services.members.segments.rules import SegmentRules
+from services.members.segments.sql import conditions, count_members, members_page, page_query
 
 TARGET_P95_MS = 300.0
 INDEX_PREFIX = "ix_member_segment_"

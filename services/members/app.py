@@ -1,60 +1,135 @@
 """The members service: who is in which community and group, how they got in, how engaged
 they are, how they are rewarded, and what happens to those who break the rules or fall silent.
 
-Each sub-domain module may expose `router`, `HANDLERS` (event type → handler) and `JOBS`
-(periodic jobs); this file gathers them. Where several modules handle one event type, they
-run in the order below, in one transaction.
+Everything the service runs is named here, once and in order: its routers, the handlers of
+each event type it consumes, its periodic jobs and the steps of a merge. Nothing registers
+itself by being imported.
 """
 
-from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
-from types import ModuleType
 
 from fastapi import FastAPI
 from sqlmodel import Session
 
 from services.common.cloudevents import CloudEvent
 from services.common.consumer import Handler
-from services.common.contracts import topics
+from services.common.contracts import (
+    AttendanceRecorded,
+    ChatMessagePosted,
+    CheckInRecorded,
+    FeedbackGiven,
+    GroupMemberJoined,
+    GroupMemberLeft,
+    MemberJoined,
+    MemberStatusChanged,
+    SubmissionAccepted,
+    topics,
+)
+from services.common.periodic import PeriodicJob
 from services.common.runtime import ServiceSpec, create_service_app
-from services.members import (
-    activity,
-    api,
-    groups,
-    lifecycle,
-    moderation,
-    onboarding,
-    outreach,
-    points,
-    pruning,
-    referrals,
-    rules,
-    segments,
-    states,
-    tags,
+from services.members.activity import handlers as activity_handlers
+from services.members.activity import service as activity
+from services.members.community import states
+from services.members.community import views as community_views
+from services.members.community.merge import MergeStep
+from services.members.groups import capacity as group_capacity
+from services.members.groups import handlers as group_handlers
+from services.members.groups import roster as group_roster
+from services.members.groups import service as groups
+from services.members.groups import views as group_views
+from services.members.incentives import badges
+from services.members.incentives import handlers as incentive_handlers
+from services.members.incentives import service as incentives
+from services.members.incentives import views as incentive_views
+from services.members.lifecycle import handlers as lifecycle_handlers
+from services.members.lifecycle import purchases
+from services.members.lifecycle import service as lifecycle
+from services.members.lifecycle import views as lifecycle_views
+from services.members.moderation import handlers as moderation_handlers
+from services.members.moderation import service as moderation
+from services.members.moderation import views as moderation_views
+from services.members.onboarding import rules
+from services.members.onboarding import service as onboarding
+from services.members.onboarding import views as onboarding_views
+from services.members.outreach import service as outreach
+from services.members.outreach import views as outreach_views
+from services.members.pruning import service as pruning
+from services.members.pruning import views as pruning_views
+from services.members.referrals import campaigns
+from services.members.referrals import handlers as referral_handlers
+from services.members.referrals import service as referrals
+from services.members.referrals import views as referral_views
+from services.members.segments import views as segment_views
+from services.members.tags import service as tags
+from services.members.tags import views as tag_views
+
+ROUTERS = (
+    community_views.communities,
+    community_views.router,
+    group_views.router,
+    lifecycle_views.router,
+    moderation_views.router,
+    incentive_views.router,
+    referral_views.router,
+    tag_views.router,
+    segment_views.router,
+    onboarding_views.router,
+    pruning_views.router,
+    outreach_views.router,
 )
 
-# Order matters where handlers share an event type: who resolves the member comes first.
-MODULES: Sequence[ModuleType] = (
-    api,
-    states,
-    activity,
-    groups,
-    lifecycle,
-    moderation,
-    points,
-    referrals,
-    tags,
-    segments,
-    onboarding,
-    rules,
-    pruning,
-    outreach,
+# Where several handle one event type they run in this order, in one transaction. For a bot's
+# message: activity first (it counts the message and resolves the sender), then the lifecycle
+# (which reads the count), then moderation (which may mute or remove the sender).
+HANDLERS: dict[str, Sequence[Handler]] = {
+    ChatMessagePosted.type: (
+        activity_handlers.on_message_posted,
+        lifecycle_handlers.on_message_posted,
+        moderation_handlers.on_message_posted,
+    ),
+    GroupMemberJoined.type: (group_handlers.on_member_joined,),
+    GroupMemberLeft.type: (group_handlers.on_member_left,),
+    MemberStatusChanged.type: (group_handlers.on_member_gone,),
+    FeedbackGiven.type: (lifecycle_handlers.on_feedback_given,),
+    CheckInRecorded.type: (incentive_handlers.on_check_in,),
+    AttendanceRecorded.type: (incentive_handlers.on_attendance,),
+    SubmissionAccepted.type: (incentive_handlers.on_submission_accepted,),
+    MemberJoined.type: (referral_handlers.on_member_joined,),
+}
+
+JOBS = (
+    PeriodicJob("expire-mutes", 30, states.expire_mutes),
+    PeriodicJob("forget-old-messages", 3600, activity.forget_old_messages),
+    PeriodicJob("dissolve-temporary-groups", 60, groups.dissolve_due),
+    PeriodicJob("expire-group-assignments", 60, group_capacity.expire_assignments),
+    PeriodicJob("badge-rules", 300, badges.sweep),
+    PeriodicJob("referral-decisions", 300, referrals.decide_due),
+    PeriodicJob("referral-campaign-rewards", 600, campaigns.sweep),
+    PeriodicJob("scheduled-pruning", 600, pruning.scheduled_pruning),
+)
+
+# What a merge moves from the merged-away member to the survivor, in this order.
+MERGE_STEPS: tuple[MergeStep, ...] = (
+    badges.move_awards,
+    incentives.move_ledger,
+    group_roster.move_memberships_and_places,
+    activity.merge_activity,
+    purchases.merge_purchases,
+    lifecycle.merge_stage,
+    moderation.merge_cases,
+    rules.move_acknowledgements,
+    onboarding.merge_onboarding,
+    outreach.merge_tasks,
+    tags.move_tags,
+    campaigns.move_rewards,
+    referrals.move_referrals,
 )
 
 
-def _combined(handlers: list[Handler]) -> Handler:
+def in_order(handlers: Sequence[Handler]) -> Handler:
+    """One handler running `handlers` one after the other in the event's transaction."""
     if len(handlers) == 1:
         return handlers[0]
 
@@ -65,22 +140,22 @@ def _combined(handlers: list[Handler]) -> Handler:
     return handle
 
 
-def gather_handlers(modules: Sequence[ModuleType]) -> dict[str, Handler]:
-    by_type: defaultdict[str, list[Handler]] = defaultdict(list)
-    for module in modules:
-        for event_type, handler in getattr(module, "HANDLERS", {}).items():
-            by_type[event_type].append(handler)
-    return {event_type: _combined(handlers) for event_type, handlers in by_type.items()}
+@asynccontextmanager
+async def merge_steps(app: FastAPI) -> AsyncIterator[None]:
+    """Give the merge route the steps above (read by `deps.MergeStepsDep`)."""
+    app.state.merge_steps = MERGE_STEPS
+    yield
 
 
 SPEC = ServiceSpec(
     name="members",
     version="0.2.0",
-    routers=[m.router for m in MODULES if hasattr(m, "router")],
+    routers=ROUTERS,
     migrations_dir=Path(__file__).parent / "migrations",
     produces=[topics.MEMBERS],
-    handlers=gather_handlers(MODULES),
-    periodic=[job for m in MODULES for job in getattr(m, "JOBS", [])],
+    handlers={event_type: in_order(chain) for event_type, chain in HANDLERS.items()},
+    periodic=JOBS,
+    lifespan_hooks=[merge_steps],
     description="Communities, groups, members, entry, onboarding, segments, lifecycle, referrals, "
     "incentives, moderation and inactivity pruning.",
 )

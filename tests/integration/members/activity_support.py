@@ -6,42 +6,19 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 
 from services.common.contracts import ChatMessagePosted, EventData
 from services.common.kafka import OutgoingRecord
-from tests.integration.members.conftest import WORKSPACE, MembersApi, eventually
+from tests.integration.conftest import WORKSPACE
+from tests.integration.members.conftest import MembersApi, eventually
 
 
 def add_group(
-    members: MembersApi, community_id: str, *, platform: str = "wechat", workspace: str = WORKSPACE
-) -> dict[str, str]:
-    """A chat group row, written directly: groups have their own API and engineer."""
-    group = {
-        "id": f"grp_{uuid.uuid4().hex[:20]}",
-        "external_id": f"g{uuid.uuid4().hex[:12]}@chatroom",
-        "platform": platform,
-        "community_id": community_id,
-    }
-    with members.engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "INSERT INTO chat_group (id, workspace_id, community_id, platform, external_id,"
-                " name, capacity, kind, state, position, created_at)"
-                " VALUES (:id, :ws, :cid, :platform, :ext, '群', 500, 'permanent', 'filling',"
-                " (SELECT coalesce(max(position), 0) + 1 FROM chat_group"
-                "  WHERE community_id = :cid), now())"
-            ),
-            {
-                "id": group["id"],
-                "ws": workspace,
-                "cid": community_id,
-                "platform": platform,
-                "ext": group["external_id"],
-            },
-        )
-    return group
+    members: MembersApi, community_id: str, *, platform: str = "wechat"
+) -> dict[str, Any]:
+    """A chat group of the community, registered as operators do."""
+    return members.make.group(community_id, platform=platform)
 
 
 def message(
@@ -106,9 +83,3 @@ def settle(members: MembersApi, group: dict[str, str]) -> None:
     """Wait until everything published before has been handled: one partition per workspace
     key keeps order, so a marker message taken in means all before it were too."""
     say(members, group, "marker-bot", "marker")
-
-
-def outbox(members: MembersApi, event_type: str) -> list[dict[str, Any]]:
-    with members.engine.connect() as conn:
-        rows = conn.execute(sa.text("SELECT headers, payload FROM outbox ORDER BY seq")).all()
-    return [orjson.loads(p) for h, p in rows if dict(h)["ce_type"] == event_type]

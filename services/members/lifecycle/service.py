@@ -1,0 +1,139 @@
+"""The member lifecycle (社群链条): aware → joined → communicating → favourable → active →
+paying → feedback → referring. Observed events advance a member; operators may override.
+
+Automatic moves only go forward, and straight to the furthest stage the evidence reaches: a
+member who first speaks on their ninth active day goes from `joined` to `active` in one
+recorded change (reason naming the rule), without passing through stages they never showed.
+Stages behind the current one are never revisited, so a `paying` member who becomes active
+stays `paying`. Only an operator's override moves a member back.
+"""
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, func, select
+
+from services.common import clock
+from services.common.contracts import MemberStageChanged
+from services.common.ids import new_id
+from services.members.activity.models import ActivityDay, ActivityMessage
+from services.members.community.models import Member
+from services.members.community.service import get_community
+from services.members.lifecycle.models import (
+    StageChange,
+)
+from services.members.publishing import emit
+from services.members.vocabulary import Stage
+
+log = logging.getLogger(__name__)
+
+
+ORDER = list(Stage)
+
+
+def _change(
+    session: Session, member: Member, to_stage: Stage, reason: str, actor: str
+) -> StageChange:
+    change = StageChange(
+        id=new_id("stg"),
+        workspace_id=member.workspace_id,
+        community_id=member.community_id,
+        member_id=member.id,
+        from_stage=member.stage,
+        to_stage=to_stage,
+        reason=reason,
+        actor=actor,
+    )
+    member.stage = to_stage
+    session.add_all([member, change])
+    emit(
+        session,
+        MemberStageChanged(
+            member_id=member.id,
+            community_id=member.community_id,
+            from_stage=change.from_stage,
+            to_stage=to_stage,
+            reason=reason,
+            actor=actor,
+            changed_at=change.at,
+        ),
+        member=member,
+        community_id=member.community_id,
+        workspace_id=member.workspace_id,
+    )
+    return change
+
+
+def advance(
+    *, session: Session, member: Member, to_stage: Stage, reason: str, actor: str = "system"
+) -> bool:
+    """Move a member forward to `to_stage`; never backwards. Returns whether it moved."""
+    if ORDER.index(to_stage) <= ORDER.index(member.stage):
+        return False
+    _change(session, member, to_stage, reason, actor)
+    return True
+
+
+def override(
+    *, session: Session, member: Member, to_stage: Stage, reason: str, actor: str
+) -> StageChange:
+    """An operator sets the stage, either way, with a reason."""
+    return _change(session, member, to_stage, reason, actor)
+
+
+def stage_history(*, session: Session, member: Member) -> list[StageChange]:
+    """Every change of the member's stage, oldest first."""
+    return list(
+        session.exec(
+            select(StageChange)
+            .where(StageChange.member_id == member.id)
+            .order_by(col(StageChange.at), col(StageChange.id))
+        )
+    )
+
+
+def reached_by_activity(*, session: Session, member: Member, at: datetime) -> tuple[Stage, str]:
+    """The furthest stage the member's chat activity reaches, and the rule that says so.
+    `at` is the time of the latest message; the active window ends on its day."""
+    community = get_community(
+        session=session, workspace_id=member.workspace_id, community_id=member.community_id
+    )
+    rules = community.rules().lifecycle
+    if ORDER.index(member.stage) < ORDER.index(Stage.active):
+        first_day = clock.local_day(at, community.timezone) - timedelta(
+            days=rules.active_window_days - 1
+        )
+        days = session.exec(
+            select(func.count()).where(
+                ActivityDay.member_id == member.id, col(ActivityDay.day) >= first_day
+            )
+        ).one()
+        if days >= rules.active_days:
+            return Stage.active, (
+                f"active on {days} days in the last {rules.active_window_days} days"
+            )
+    if member.joined_at is not None and ORDER.index(member.stage) < ORDER.index(Stage.favourable):
+        window_end = member.joined_at + timedelta(days=rules.favourable_window_days)
+        early = session.exec(
+            select(func.count()).where(
+                ActivityMessage.member_id == member.id,
+                col(ActivityMessage.occurred_at) < window_end,
+            )
+        ).one()
+        if early >= rules.favourable_messages_in_first_7_days:
+            return Stage.favourable, (
+                f"{early} messages in the first {rules.favourable_window_days} days"
+            )
+    if member.message_count > 0:
+        return Stage.communicating, "first message"
+    return member.stage, ""
+
+
+def merge_stage(session: Session, *, survivor: Member, merged: Member) -> None:
+    """The survivor keeps the further stage of the two; both histories stay as they were."""
+    advance(
+        session=session,
+        member=survivor,
+        to_stage=merged.stage,
+        reason=f"merged with {merged.id}",
+    )

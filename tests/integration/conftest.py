@@ -1,0 +1,206 @@
+"""What every service's integration tests share, on the session's real Postgres and Kafka
+(tests/conftest.py): a database per test copied from the service's migrated template, the
+service running in-process with its relay and consumer, a client that speaks as the gateway,
+and the service's outbox to read what it announced.
+
+A service's own conftest (tests/integration/<service>/conftest.py) names its spec and adds
+what only it needs; see tests/integration/members/conftest.py:
+
+    @pytest.fixture
+    def members(new_database, kafka_bootstrap) -> Iterator[MembersApi]:
+        with running_service(SPEC, new_database(SPEC), kafka_bootstrap) as client:
+            ...
+
+    @pytest.fixture
+    def service_engine(members) -> Engine:  # what `outbox` reads
+        return members.engine
+"""
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import orjson
+import psycopg
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from psycopg import sql
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from deploy.local.postgres import database_url, ensure_databases
+from services.common.contracts import EventData
+from services.common.db import make_engine, migrate
+from services.common.http.identity import ACTOR_HEADER, INTERNAL_TOKEN_HEADER, WORKSPACE_HEADER
+from services.common.kafka import KafkaPublisher, OutgoingRecord
+from services.common.runtime import ServiceSpec, create_service_app
+from services.common.settings import ServiceSettings
+
+TOKEN = "test-internal-token"
+WORKSPACE = "ws_test"
+
+
+@pytest.fixture(scope="session")
+def new_database(postgres_url: str) -> Callable[[ServiceSpec], str]:
+    """`new_database(spec)`: the URL of a new database with every migration of `spec`, copied
+    from a template migrated once per session (copying is much faster than migrating)."""
+    templates: dict[str, str] = {}
+
+    def copy(spec: ServiceSpec) -> str:
+        if spec.name not in templates:
+            name = f"tpl_{spec.name}_{uuid.uuid4().hex[:8]}"
+            ensure_databases(postgres_url, [name])
+            engine = make_engine(database_url(postgres_url, name), pool_size=1)
+            migrate(engine, spec.migrations_dir)
+            engine.dispose()
+            templates[spec.name] = name
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                    sql.Identifier(name), sql.Identifier(templates[spec.name])
+                )
+            )
+        return database_url(postgres_url, name)
+
+    return copy
+
+
+def test_settings(database: str, kafka_bootstrap: str) -> ServiceSettings:
+    """Settings for a service under test: its own topics (a unique prefix), quick relay and
+    retries, and no periodic jobs (tests run a job's pass when they mean to)."""
+    return ServiceSettings(
+        database_url=database,
+        kafka_partitions=1,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        kafka_topic_prefix=f"t{uuid.uuid4().hex[:8]}.",
+        internal_token=TOKEN,
+        periodic_enabled=False,
+        outbox_poll_seconds=0.05,
+        consumer_backoff_seconds=0.01,
+        consumer_backoff_max_seconds=0.1,
+    )
+
+
+test_settings.__test__ = False  # type: ignore[attr-defined]  # not a test, despite its name
+
+
+class ServiceApi:
+    """A service as the gateway sees it, plus ways to feed it events."""
+
+    def __init__(self, client: TestClient, settings: ServiceSettings):
+        self.client = client
+        self.settings = settings
+        self.engine: Engine = make_engine(settings.database_url, pool_size=2)
+        self._publisher = KafkaPublisher(
+            settings.kafka_bootstrap_servers,
+            client_id="test",
+            topic_prefix=settings.kafka_topic_prefix,
+        )
+
+    def request(
+        self, method: str, path: str, *, workspace: str = WORKSPACE, **kwargs: Any
+    ) -> httpx.Response:
+        headers = {
+            INTERNAL_TOKEN_HEADER: TOKEN,
+            WORKSPACE_HEADER: workspace,
+            ACTOR_HEADER: "api_key:key_test",
+            **kwargs.pop("headers", {}),
+        }
+        return self.client.request(method, path, headers=headers, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("PATCH", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("DELETE", path, **kwargs)
+
+    def publish(
+        self,
+        data: EventData,
+        *,
+        community_id: str | None,
+        workspace: str = WORKSPACE,
+        subject: str | None = None,
+    ) -> str:
+        """Put an event on Kafka as its producer would; returns the event id."""
+        event = data.to_event(
+            source="/test", workspace_id=workspace, community_id=community_id, subject=subject
+        )
+        self._publisher.publish(
+            [OutgoingRecord(data.topic, event.key, event.kafka_value(), event.kafka_headers())]
+        )
+        return event.id
+
+    def session(self) -> Session:
+        return Session(self.engine)
+
+    def close(self) -> None:
+        self._publisher.close()
+        self.engine.dispose()
+
+
+@contextmanager
+def running_service(
+    spec: ServiceSpec, database: str, kafka_bootstrap: str
+) -> Iterator[tuple[TestClient, ServiceSettings]]:
+    """The service in-process, with its outbox relay and consumer, until the block ends."""
+    settings = test_settings(database, kafka_bootstrap)
+    with TestClient(create_service_app(spec, settings)) as client:
+        yield client, settings
+
+
+class Outbox:
+    """What the service under test put in its outbox, oldest first."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def _rows(self) -> list[tuple[str, dict[str, Any]]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT headers, payload FROM outbox ORDER BY seq")).all()
+        return [(dict(headers)["ce_type"], orjson.loads(payload)) for headers, payload in rows]
+
+    def types(self) -> list[str]:
+        """The type of every event, in order."""
+        return [event_type for event_type, _ in self._rows()]
+
+    def events(self, event_type: str) -> list[dict[str, Any]]:
+        """The data of every event of one type."""
+        return [data for t, data in self._rows() if t == event_type]
+
+    def starting(self, prefix: str) -> list[dict[str, Any]]:
+        """The data of the events whose type starts with `prefix`, each with its `_type`."""
+        return [data | {"_type": t} for t, data in self._rows() if t.startswith(prefix)]
+
+    def unsent(self) -> int:
+        """How many events the relay has not published yet."""
+        with self.engine.connect() as conn:
+            count = conn.execute(sa.text("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
+            return int(count.scalar_one())
+
+
+@pytest.fixture
+def outbox(service_engine: Engine) -> Outbox:
+    """The outbox of the service under test; its conftest says which (`service_engine`)."""
+    return Outbox(service_engine)
+
+
+def eventually(probe: Callable[[], Any], *, timeout: float = 20) -> Any:
+    """The first truthy result of `probe`, retried until the timeout (then its last result)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.1)

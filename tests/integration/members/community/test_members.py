@@ -1,0 +1,299 @@
+"""Communities, entry thresholds, leads, states, merges: the members core on real Postgres."""
+
+import concurrent.futures
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.common.periodic import run_job_once
+from services.members.app import JOBS
+from tests.integration.conftest import Outbox
+from tests.integration.members.conftest import MembersApi, eventually
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_community_starts_from_its_purposes_defaults_and_settings_merge(
+    members: MembersApi,
+) -> None:
+    community = members.community(purpose="paid_knowledge")
+    path = f"/v1/communities/{community['id']}/settings"
+    settings = members.get(path).json()
+    assert settings["entry"]["policy"] == "paid"
+    assert settings["levels"]["thresholds"] == [0, 5, 20, 65, 155, 515, 2015, 8015, 33015]
+    assert settings["groups"]["default_capacity"]["wechat"] == 500
+
+    changed = members.patch(
+        path, json={"points": {"message": 2}, "outreach": {"daily_friend_request_cap": 10}}
+    )
+    assert changed.status_code == 200
+    assert changed.json()["points"] == settings["points"] | {"message": 2}
+    assert changed.json()["outreach"]["daily_friend_request_cap"] == 10
+
+
+@pytest.mark.parametrize(
+    "patch",
+    [
+        {"levels": {"thresholds": [5, 10]}},
+        {"points": {"message": -1}},
+        {"entry": {"policy": "lottery"}},
+        {"no_such_section": {}},
+    ],
+)
+def test_invalid_settings_are_a_422_naming_the_field_and_change_nothing(
+    members: MembersApi, patch: dict
+) -> None:  # type: ignore[type-arg]
+    community = members.community()
+    path = f"/v1/communities/{community['id']}/settings"
+    before = members.get(path).json()
+    response = members.patch(path, json=patch)
+    assert response.status_code == 422
+    assert all(e["field"].startswith("settings.") for e in response.json()["errors"])
+    assert members.get(path).json() == before
+
+
+def test_communities_list_in_pages_and_only_the_callers(members: MembersApi) -> None:
+    ids = [members.community(name=f"c{n}")["id"] for n in range(5)]
+    members.post(
+        "/v1/communities",
+        workspace="ws_other",
+        json={"name": "x", "purpose": "brand", "timezone": "UTC"},
+    )
+    first = members.get("/v1/communities", params={"limit": 3}).json()
+    second = members.get(
+        "/v1/communities", params={"limit": 3, "cursor": first["next_cursor"]}
+    ).json()
+    assert [c["id"] for c in first["data"] + second["data"]] == ids
+    assert second["next_cursor"] is None
+
+
+@pytest.mark.parametrize(
+    ("entry", "body", "problem"),
+    [
+        ({"policy": "invite_code"}, {}, "invite-code-required"),
+        ({"policy": "invite_code"}, {"invite_code": "NOPE"}, "invalid-invite-code"),
+        ({"policy": "paid"}, {}, "payment-required"),
+        (
+            {"policy": "questionnaire", "questions": ["why?", "who?"]},
+            {"answers": ["because"]},
+            "questionnaire-incomplete",
+        ),
+    ],
+)
+def test_entry_thresholds_refuse_who_does_not_meet_them(
+    members: MembersApi, entry: dict, body: dict, problem: str
+) -> None:  # type: ignore[type-arg]
+    community = members.community(settings={"entry": entry})
+    response = members.post(
+        f"/v1/communities/{community['id']}/members",
+        json={"display_name": "x", "identities": [{"platform": "qq", "external_id": "1"}], **body},
+    )
+    assert response.status_code == 422
+    assert response.json()["type"].endswith(problem)
+    assert members.get(f"/v1/communities/{community['id']}/members").json()["data"] == []
+
+
+def test_entry_thresholds_admit_who_meets_them(members: MembersApi, outbox: Outbox) -> None:
+    open_one = members.community()
+    referrer = members.join(open_one["id"])
+    assert referrer["status"] == "active" and len(referrer["invite_code"]) == 8
+
+    by_code = members.community(settings={"entry": {"policy": "invite_code", "codes": ["VIP2026"]}})
+    assert members.join(by_code["id"], invite_code="VIP2026")["status"] == "active"
+
+    referred = members.join(open_one["id"], invite_code=referrer["invite_code"].lower())
+    assert referred["referred_by"] == referrer["id"]
+
+    paid = members.community(purpose="paid_knowledge")
+    assert members.join(paid["id"], payment_reference="wxpay-123")["status"] == "active"
+
+    asking = members.community(
+        settings={"entry": {"policy": "questionnaire", "questions": ["why?"]}}
+    )
+    applicant = members.join(asking["id"], answers=["to learn"])
+    assert applicant["status"] == "pending" and applicant["joined_at"] is None
+    approved = members.post(f"/v1/communities/{asking['id']}/members/{applicant['id']}/approve")
+    assert approved.json()["status"] == "active" and approved.json()["joined_at"]
+    assert "io.qunyun.member.applied.v1" in outbox.types()
+
+
+def test_concurrent_joins_with_one_identity_make_one_member(members: MembersApi) -> None:
+    community = members.community()
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: members.join(community["id"], "wx_racer"), range(8)))
+    assert len({r["id"] for r in results}) == 1
+    assert len(members.get(f"/v1/communities/{community['id']}/members").json()["data"]) == 1
+
+
+def test_the_ladder_of_states_is_recorded_with_actor_and_reason(members: MembersApi) -> None:
+    community = members.community()
+    member = members.join(community["id"], "wx_troublemaker")
+    base = f"/v1/communities/{community['id']}/members/{member['id']}"
+    until = (datetime.now(UTC) + timedelta(hours=24)).isoformat()
+    assert (
+        members.post(base + "/mute", json={"until": until, "reason": "ads"}).json()["status"]
+        == "muted"
+    )
+    assert members.post(base + "/unmute").json()["status"] == "active"
+    assert members.post(base + "/ban", json={"reason": "ads again"}).json()["status"] == "banned"
+
+    history = members.get(base + "/history").json()
+    assert [(h["from_status"], h["to_status"]) for h in history] == [
+        ("active", "muted"),
+        ("muted", "active"),
+        ("active", "banned"),
+    ]
+    assert history[2]["reason"] == "ads again" and history[2]["actor"] == "api_key:key_test"
+
+    again = members.post(
+        f"/v1/communities/{community['id']}/members",
+        json={
+            "display_name": "new name",
+            "identities": [{"platform": "wechat", "external_id": "wx_troublemaker"}],
+        },
+    )
+    assert again.status_code == 409 and again.json()["type"].endswith("/member-banned")
+
+
+def test_impossible_moves_are_409_and_bad_mutes_422(members: MembersApi) -> None:
+    community = members.community()
+    member = members.join(community["id"])
+    base = f"/v1/communities/{community['id']}/members/{member['id']}"
+    assert members.post(base + "/approve").status_code == 409
+    assert members.post(base + "/unmute").status_code == 409
+    past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    assert members.post(base + "/mute", json={"until": past}).status_code == 422
+    assert members.post(base + "/mute", json={}).status_code == 422
+    assert members.get(base).json()["status"] == "active"
+
+
+def test_expired_mutes_lift_by_themselves(members: MembersApi) -> None:
+    community = members.community()
+    member = members.join(community["id"])
+    base = f"/v1/communities/{community['id']}/members/{member['id']}"
+    members.post(
+        base + "/mute", json={"until": (datetime.now(UTC) + timedelta(hours=1)).isoformat()}
+    )
+    job = next(j for j in JOBS if j.name == "expire-mutes")
+    assert run_job_once(members.engine, job, now=datetime.now(UTC)) == 0
+    assert run_job_once(members.engine, job, now=datetime.now(UTC) + timedelta(hours=2)) == 1
+    assert members.get(base).json()["status"] == "active"
+    assert members.get(base + "/history").json()[-1]["actor"] == "system"
+
+
+def test_a_removed_member_can_rejoin_and_a_lead_becomes_a_member(members: MembersApi) -> None:
+    community = members.community()
+    member = members.join(community["id"], "wx_back")
+    members.post(f"/v1/communities/{community['id']}/members/{member['id']}/remove")
+    back = members.post(
+        f"/v1/communities/{community['id']}/members",
+        json={
+            "display_name": "回来了",
+            "identities": [{"platform": "wechat", "external_id": "wx_back"}],
+        },
+    )
+    assert (
+        back.status_code == 201
+        and back.json()["id"] == member["id"]
+        and back.json()["status"] == "active"
+    )
+
+    lead = members.post(
+        f"/v1/communities/{community['id']}/leads",
+        json={
+            "display_name": "潜在",
+            "identities": [{"platform": "wecom", "external_id": "lead1"}],
+            "source": "双11 campaign",
+        },
+    )
+    assert (
+        lead.status_code == 201
+        and lead.json()["stage"] == "aware"
+        and lead.json()["joined_at"] is None
+    )
+    joined = members.join(community["id"], "lead1", platform="wecom")
+    assert joined["id"] == lead.json()["id"] and joined["stage"] == "joined" and joined["joined_at"]
+
+
+def test_merging_moves_identities_and_the_old_id_points_at_the_survivor(
+    members: MembersApi,
+) -> None:
+    community = members.community()
+    keep = members.join(community["id"], "wx_main", city="上海")
+    old = members.join(community["id"], "qq_alt", platform="qq", company="群运")
+    merged = members.post(
+        f"/v1/communities/{community['id']}/members/{keep['id']}/merge",
+        json={"member_id": old["id"]},
+    )
+    assert merged.status_code == 200
+    body = merged.json()
+    assert {(i["platform"], i["external_id"]) for i in body["identities"]} == {
+        ("wechat", "wx_main"),
+        ("qq", "qq_alt"),
+    }
+    assert body["city"] == "上海" and body["company"] == "群运"
+
+    pointer = members.get(
+        f"/v1/communities/{community['id']}/members/{old['id']}", follow_redirects=False
+    )
+    assert pointer.status_code == 301
+    assert (
+        pointer.headers["location"].endswith(keep["id"])
+        and pointer.json()["merged_into"] == keep["id"]
+    )
+    # The old identity now finds the survivor.
+    assert members.join(community["id"], "qq_alt", platform="qq")["id"] == keep["id"]
+    again = members.post(
+        f"/v1/communities/{community['id']}/members/{keep['id']}/merge",
+        json={"member_id": old["id"]},
+    )
+    assert again.status_code == 409
+
+
+def test_another_workspace_sees_nothing(members: MembersApi) -> None:
+    community = members.community()
+    member = members.join(community["id"])
+    for path in (
+        f"/v1/communities/{community['id']}",
+        f"/v1/communities/{community['id']}/members",
+        f"/v1/communities/{community['id']}/members/{member['id']}",
+        f"/v1/communities/{community['id']}/settings",
+    ):
+        assert members.get(path, workspace="ws_other").status_code == 404, path
+    assert (
+        members.post(
+            f"/v1/communities/{community['id']}/members/{member['id']}/ban", workspace="ws_other"
+        ).status_code
+        == 404
+    )
+    assert (
+        members.get(f"/v1/communities/{community['id']}/members/{member['id']}").json()["status"]
+        == "active"
+    )
+
+
+def test_profiles_update_and_attributes_merge(members: MembersApi) -> None:
+    community = members.community()
+    member = members.join(community["id"], attributes={"spending": "high"})
+    path = f"/v1/communities/{community['id']}/members/{member['id']}"
+    updated = members.patch(
+        path, json={"title": "CTO", "role": "kol", "attributes": {"city_tier": 1}}
+    ).json()
+    assert updated["title"] == "CTO" and updated["role"] == "kol"
+    assert updated["attributes"] == {"spending": "high", "city_tier": 1}
+    assert members.patch(path, json={"display_name": None}).status_code == 422
+    assert members.patch(path, json={"role": "emperor"}).status_code == 422
+
+
+def test_status_changes_reach_kafka_through_the_outbox(members: MembersApi, outbox: Outbox) -> None:
+    community = members.community()
+    member = members.join(community["id"])
+    members.post(
+        f"/v1/communities/{community['id']}/members/{member['id']}/remove", json={"reason": "left"}
+    )
+    assert outbox.types()[-3:] == [
+        "io.qunyun.community.created.v1",
+        "io.qunyun.member.joined.v1",
+        "io.qunyun.member.status_changed.v1",
+    ]
+    assert eventually(lambda: outbox.unsent() == 0)

@@ -14,6 +14,7 @@ from services.common.http.identity import ACTOR_HEADER, INTERNAL_TOKEN_HEADER, W
 from services.common.http.middleware import REQUEST_ID_HEADER
 from services.common.http.problems import Problem
 from services.common.observability import request_id_var
+from services.common.outages import RETRY_AFTER_SECONDS
 
 _COMMUNITY = r"^/v1/communities/[^/]+/"
 
@@ -104,6 +105,7 @@ async def forward(
             "unavailable",
             "Service unavailable",
             "The service behind this path is not reachable; try again shortly.",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         ) from exc
     out = {k: v for k in _RETURNED_RESPONSE_HEADERS if (v := upstream.headers.get(k))}
     return Response(content=upstream.content, status_code=upstream.status_code, headers=out)

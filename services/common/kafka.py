@@ -2,7 +2,8 @@
 
 import contextlib
 import logging
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
@@ -16,6 +17,27 @@ log = logging.getLogger(__name__)
 
 class PublishFailed(Exception):
     """The broker did not acknowledge every record of a batch."""
+
+
+# What kafka-python raises when the broker is unreachable (and our wrapper of it): callers
+# classify outages with this instead of importing kafka-python themselves.
+BROKER_ERRORS: tuple[type[Exception], ...] = (KafkaError, PublishFailed)
+
+# kafka-python backs off reconnects up to 30 s by default: after a broker restart a client
+# would sit idle half a minute. One second finds a returning broker almost at once.
+_RECONNECT = {"reconnect_backoff_ms": 100, "reconnect_backoff_max_ms": 1000}
+
+# A consumer that dies without leaving its group holds its partitions until its session
+# times out (kafka-python's default: 45 s). 6 s is the broker's smallest allowed session
+# (`group.min.session.timeout.ms`), with a heartbeat every 2 s; together with the restart of
+# the process that makes processing resume within 10 s of a crash. A clean shutdown leaves
+# the group at once (`close()`), so a deploy does not wait at all.
+CONSUMER_SESSION_TIMEOUT_MS = 6000
+CONSUMER_HEARTBEAT_INTERVAL_MS = 2000
+# Time one poll's records may take to handle before the member is considered stuck and its
+# partitions move; a consumer riding out an outage keeps polling (paused), so this is not
+# the bound of an outage.
+CONSUMER_MAX_POLL_INTERVAL_MS = 120_000
 
 
 @dataclass(frozen=True)
@@ -47,6 +69,7 @@ class KafkaPublisher:
             linger_ms=5,
             max_block_ms=int(timeout_seconds * 1000),
             request_timeout_ms=int(timeout_seconds * 1000),
+            **_RECONNECT,
         )
 
     def publish(self, records: Sequence[OutgoingRecord]) -> None:
@@ -78,6 +101,7 @@ class IncomingRecord:
     key: bytes | None
     value: bytes | None
     headers: list[tuple[str, bytes]]
+    timestamp_ms: int | None = None
 
 
 class KafkaEventSource:
@@ -95,6 +119,10 @@ class KafkaEventSource:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=100,
+            session_timeout_ms=CONSUMER_SESSION_TIMEOUT_MS,
+            heartbeat_interval_ms=CONSUMER_HEARTBEAT_INTERVAL_MS,
+            max_poll_interval_ms=CONSUMER_MAX_POLL_INTERVAL_MS,
+            **_RECONNECT,
         )
 
     def poll(self, timeout_seconds: float) -> list[IncomingRecord]:
@@ -114,6 +142,21 @@ class KafkaEventSource:
         """Deliver `record` again on the next poll."""
         self._consumer.seek(TopicPartition(record.topic, record.partition), record.offset)
 
+    def idle(self, seconds: float) -> None:
+        """Stay in the group for `seconds` without taking records (a paused consumer must
+        keep polling, or the group would think it dead); whatever arrives is delivered again."""
+        self._consumer.pause(*self._consumer.assignment())
+        try:
+            first: dict[TopicPartition, int] = {}
+            for tp, records in self._consumer.poll(timeout_ms=int(seconds * 1000)).items():
+                if records:
+                    first.setdefault(tp, records[0].offset)
+            for tp, offset in first.items():
+                self._consumer.seek(tp, offset)
+        finally:
+            # Even when the poll fails: a partition left paused would never be consumed again.
+            self._consumer.resume(*self._consumer.paused())
+
     def lag(self) -> dict[tuple[str, int], int]:
         lags = {}
         for tp in self._consumer.assignment():
@@ -123,7 +166,55 @@ class KafkaEventSource:
         return lags
 
     def close(self) -> None:
-        self._consumer.close(autocommit=False)
+        """Leave the group, so its partitions move to another member at once (bounded, so a
+        shutdown during a broker outage does not hang)."""
+        self._consumer.close(autocommit=False, timeout_ms=3000)
+
+
+def read_since(
+    bootstrap_servers: str, topic: str, *, since_ms: int, timeout_seconds: float = 10
+) -> Iterator[IncomingRecord]:
+    """Every record of `topic` written at or after `since_ms`, up to the log end as of now;
+    outside any consumer group, so reading changes no committed offset."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap_servers.split(","),
+        group_id=None,
+        enable_auto_commit=False,
+        client_id="qunyun-reader",
+    )
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            return
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        ends = consumer.end_offsets(tps)
+        starts = consumer.offsets_for_times(dict.fromkeys(tps, since_ms))
+        remaining = {}
+        for tp in tps:
+            found = starts.get(tp)
+            if found is None or found.offset >= ends[tp]:
+                continue
+            consumer.seek(tp, found.offset)
+            remaining[tp] = ends[tp]
+        deadline = time.monotonic() + timeout_seconds
+        while remaining and time.monotonic() < deadline:
+            for tp, records in consumer.poll(timeout_ms=500).items():
+                for r in records:
+                    if tp in remaining and r.offset < remaining[tp]:
+                        yield IncomingRecord(
+                            r.topic,
+                            r.partition,
+                            r.offset,
+                            r.key,
+                            r.value,
+                            list(r.headers or []),
+                            r.timestamp,
+                        )
+                if tp in remaining and consumer.position(tp) >= remaining[tp]:
+                    del remaining[tp]
+    finally:
+        consumer.close(autocommit=False)
 
 
 def ensure_topics(
@@ -156,6 +247,7 @@ def broker_reachable(bootstrap_servers: str, *, timeout_seconds: float = 2) -> b
             bootstrap_servers=bootstrap_servers.split(","),
             client_id="qunyun-readyz",
             request_timeout_ms=int(timeout_seconds * 1000),
+            bootstrap_timeout_ms=int(timeout_seconds * 1000),
         )
     except KafkaError:
         return False

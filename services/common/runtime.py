@@ -15,20 +15,27 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError
 
-from services.common.consumer import EventConsumer, Handler, prune_processed
+from services.common.consumer import ConsumerStatus, EventConsumer, Handler, prune_processed
 from services.common.contracts import topic_of
 from services.common.db import make_engine, migrate
-from services.common.http.health import broker_check, database_check, health_router
+from services.common.http.health import Check, Readiness, health_router
 from services.common.http.middleware import install_request_middleware
 from services.common.http.openapi import check_operation_ids, install_openapi, operation_id
+from services.common.http.outages import install_outage_handlers
 from services.common.http.problems import (
     ProblemKind,
     install_problem_handlers,
     problem_response,
     register_problem,
 )
-from services.common.kafka import KafkaEventSource, KafkaPublisher, ensure_topics
+from services.common.kafka import (
+    KafkaEventSource,
+    KafkaPublisher,
+    broker_reachable,
+    ensure_topics,
+)
 from services.common.observability import configure_logging
+from services.common.outages import database_down
 from services.common.outbox import OutboxRelay
 from services.common.periodic import PeriodicJob, run_periodic
 from services.common.settings import ServiceSettings
@@ -59,6 +66,20 @@ class _Workers:
         self.spec, self.settings, self.engine = spec, settings, engine
         self.stop = threading.Event()
         self.threads: list[threading.Thread] = []
+        self.consumes = settings.consumer_enabled and bool(spec.handlers)
+        self.consumer_status = ConsumerStatus()
+
+    def readiness_checks(self) -> dict[str, Check]:
+        """What this process needs to serve: its database; the broker only if it consumes (its
+        HTTP API and outbox ride out a broker outage), and then its consumer working."""
+        checks: dict[str, Check] = {"database": lambda: database_down(self.engine)}
+        if self.consumes:
+            servers = self.settings.kafka_bootstrap_servers
+            checks["broker"] = lambda: (
+                None if broker_reachable(servers, timeout_seconds=2) else "broker unreachable"
+            )
+            checks["consumer"] = lambda: self.consumer_status.trouble
+        return checks
 
     def start(self) -> None:
         self._spawn("kafka-setup", self._run)
@@ -98,7 +119,7 @@ class _Workers:
             return
         if s.outbox_relay_enabled:
             self._spawn("outbox-relay", self._relay)
-        if s.consumer_enabled and self.spec.handlers:
+        if self.consumes:
             self._spawn("consumer", self._consume)
 
     def _publisher(self) -> KafkaPublisher:
@@ -141,8 +162,10 @@ class _Workers:
                     max_attempts=s.consumer_max_attempts,
                     backoff_seconds=s.consumer_backoff_seconds,
                     backoff_max_seconds=s.consumer_backoff_max_seconds,
+                    status=self.consumer_status,
                 ).run(source, self.stop)
-            except Exception:
+            except Exception as exc:
+                self.consumer_status.pause(f"consumer restarting: {type(exc).__name__}: {exc}")
                 log.exception("consumer crashed; restarting")
                 self.stop.wait(2)
             finally:
@@ -174,6 +197,8 @@ def create_service_app(
                 for hook in spec.lifespan_hooks:
                     await hooks.enter_async_context(hook(app))
                 workers.start()
+                app.state.readiness = Readiness(workers.readiness_checks())
+                app.state.readiness.start(workers.stop)
                 log.info("service started", extra={"service": spec.name})
                 try:
                     yield
@@ -196,9 +221,10 @@ def create_service_app(
     app.state.settings = settings
     install_problem_handlers(app)
     app.add_exception_handler(DataError, _refused_by_database)
+    install_outage_handlers(app)
     install_request_middleware(app)
     install_openapi(app)
-    app.include_router(health_router({"database": database_check, "broker": broker_check}))
+    app.include_router(health_router())
     for router in spec.routers:
         app.include_router(router)
     check_operation_ids(app)

@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 
 from services.common import clock
 from services.common.cloudevents import CloudEvent
-from services.common.contracts import ChatMessagePosted
+from services.common.contracts import ChatMessagePosted, MemberStageChanged
 from services.members.activity.models import ActivityDay, ActivityMessage
 from services.members.activity.senders import senders_of_all
 from services.members.activity.service import log, reported_time
@@ -32,9 +32,11 @@ from services.members.community.settings import CommunitySettings
 from services.members.groups.models import Group
 from services.members.incentives import ledger
 from services.members.incentives.models import PointsEntry
-from services.members.lifecycle.service import advance, furthest_stage
+from services.members.lifecycle.models import StageChange
+from services.members.lifecycle.service import ORDER, furthest_stage, stage_change
 from services.members.moderation.detection import Match, violations
 from services.members.moderation.service import record_violation
+from services.members.publishing import emit_all
 from services.members.vocabulary import IN_GOOD_STANDING, Stage
 
 
@@ -107,52 +109,81 @@ def fold_messages(session: Session, events: Sequence[CloudEvent]) -> None:
 
     awards: list[ledger.Award] = []
     day_counts: Counter[tuple[str, date]] = Counter()
-    for m in messages:
-        member, community = m.member, m.community
-        policy = rules[community.id]
-        if m.recorded:  # activity: count the message, then its points
-            member.message_count += 1
-            if member.last_active_at is None or m.at > member.last_active_at:
-                member.last_active_at = m.at
-            session.add(member)
-            day_counts[(member.id, m.day)] += 1
-            memory.days[member.id].add(m.day)
-            if member.id in memory.window_end and m.at < memory.window_end[member.id]:
-                memory.early[member.id] += 1
-            if member.status in IN_GOOD_STANDING and not m.found:
-                earned = memory.earned[(member.id, m.day)]
-                amount = min(policy.points.message, policy.points.message_daily_cap - earned)
-                if amount > 0:
-                    memory.earned[(member.id, m.day)] += amount
-                    awards.append(ledger.Award(member, amount, "message", m.event.id, m.at))
-        if member.status in IN_GOOD_STANDING and member.stage != Stage.aware:  # the lifecycle
-            days = memory.days[member.id]
-            early = memory.early[member.id]
-            stage, reason = furthest_stage(
-                member=member,
-                rules=policy.lifecycle,
-                timezone=community.timezone,
-                at=m.at,
-                days_since=lambda first, days=days: sum(1 for d in days if d >= first),  # type: ignore[misc]
-                messages_before=lambda _end, early=early: early,  # type: ignore[misc]
-            )
-            advance(session=session, member=member, to_stage=stage, reason=reason)
-        if m.found:  # moderation
-            record_violation(
-                session=session,
-                community=community,
-                group=m.group,
-                member=member,
-                data=m.data,
-                found=m.found,
-                event_id=m.event.id,
-            )
+    # Stage changes are written together, just before the next violation's events and at the
+    # end, so the outbox keeps the per-message order of announcements.
+    changes: list[tuple[StageChange, MemberStageChanged, Member]] = []
+    with session.no_autoflush:
+        for m in messages:
+            _fold_one(session, m, rules[m.community.id], memory, awards, day_counts, changes)
+    _write_stage_changes(session, changes)
     _count_days(session, day_counts, {m.member.id: m.member for m in messages})
     ledger.award_all(
         session=session,
         awards=awards,
         thresholds={cid: r.levels.thresholds for cid, r in rules.items()},
     )
+
+
+def _write_stage_changes(
+    session: Session, changes: list[tuple[StageChange, MemberStageChanged, Member]]
+) -> None:
+    """Record and announce the stage changes held so far, in one statement each."""
+    if changes:
+        session.add_all([change for change, _, _ in changes])
+        emit_all(session, [(event, member) for _, event, member in changes])
+        changes.clear()
+
+
+def _fold_one(
+    session: Session,
+    m: _Message,
+    policy: CommunitySettings,
+    memory: _Memory,
+    awards: list[ledger.Award],
+    day_counts: Counter[tuple[str, date]],
+    changes: list[tuple[StageChange, MemberStageChanged, Member]],
+) -> None:
+    """One message, as activity, the lifecycle and moderation would take it in turn."""
+    member, community = m.member, m.community
+    if m.recorded:  # activity: count the message, then its points
+        member.message_count += 1
+        if member.last_active_at is None or m.at > member.last_active_at:
+            member.last_active_at = m.at
+        session.add(member)
+        day_counts[(member.id, m.day)] += 1
+        memory.days[member.id].add(m.day)
+        if member.id in memory.window_end and m.at < memory.window_end[member.id]:
+            memory.early[member.id] += 1
+        if member.status in IN_GOOD_STANDING and not m.found:
+            earned = memory.earned[(member.id, m.day)]
+            amount = min(policy.points.message, policy.points.message_daily_cap - earned)
+            if amount > 0:
+                memory.earned[(member.id, m.day)] += amount
+                awards.append(ledger.Award(member, amount, "message", m.event.id, m.at))
+    if member.status in IN_GOOD_STANDING and member.stage != Stage.aware:  # the lifecycle
+        days = memory.days[member.id]
+        early = memory.early[member.id]
+        stage, reason = furthest_stage(
+            member=member,
+            rules=policy.lifecycle,
+            timezone=community.timezone,
+            at=m.at,
+            days_since=lambda first: sum(1 for d in days if d >= first),
+            messages_before=lambda _end: early,
+        )
+        if ORDER.index(stage) > ORDER.index(member.stage):  # forward only, as `advance`
+            changes.append((*stage_change(member, stage, reason), member))
+    if m.found:  # moderation
+        _write_stage_changes(session, changes)
+        record_violation(
+            session=session,
+            community=community,
+            group=m.group,
+            member=member,
+            data=m.data,
+            found=m.found,
+            event_id=m.event.id,
+        )
 
 
 def _lock_members(session: Session, messages: list[_Message]) -> None:

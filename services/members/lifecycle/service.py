@@ -36,6 +36,23 @@ ORDER = list(Stage)
 def _change(
     session: Session, member: Member, to_stage: Stage, reason: str, actor: str
 ) -> StageChange:
+    change, event = stage_change(member, to_stage, reason, actor)
+    session.add_all([member, change])
+    emit(
+        session,
+        event,
+        member=member,
+        community_id=member.community_id,
+        workspace_id=member.workspace_id,
+    )
+    return change
+
+
+def stage_change(
+    member: Member, to_stage: Stage, reason: str, actor: str = "system"
+) -> tuple[StageChange, MemberStageChanged]:
+    """Move `member` to `to_stage` in memory: the change to record and the event to announce
+    (the caller writes both; a batch writes many at once)."""
     change = StageChange(
         id=new_id("stg"),
         workspace_id=member.workspace_id,
@@ -47,23 +64,15 @@ def _change(
         actor=actor,
     )
     member.stage = to_stage
-    session.add_all([member, change])
-    emit(
-        session,
-        MemberStageChanged(
-            member_id=member.id,
-            community_id=member.community_id,
-            from_stage=change.from_stage,
-            to_stage=to_stage,
-            reason=reason,
-            actor=actor,
-            changed_at=change.at,
-        ),
-        member=member,
+    return change, MemberStageChanged(
+        member_id=member.id,
         community_id=member.community_id,
-        workspace_id=member.workspace_id,
+        from_stage=change.from_stage,
+        to_stage=to_stage,
+        reason=reason,
+        actor=actor,
+        changed_at=change.at,
     )
-    return change
 
 
 def advance(

@@ -254,8 +254,9 @@ def _record_messages(session: Session, messages: list[_Message]) -> None:
     """Note every message once, in one statement; a message seen before (or twice in the
     batch: the first copy counts) stays unrecorded, and so earns nothing."""
     table = ActivityMessage.__table__  # type: ignore[attr-defined]
-    new = set(
-        session.execute(
+    new = {
+        tuple(row)
+        for row in session.execute(
             insert(table)
             .values(
                 [
@@ -273,8 +274,8 @@ def _record_messages(session: Session, messages: list[_Message]) -> None:
             )
             .on_conflict_do_nothing()
             .returning(table.c.group_id, table.c.message_external_id, table.c.event_id)
-        ).tuples()
-    )
+        )
+    }
     for m in messages:
         key = (m.group.id, m.data.message_external_id, m.event.id)
         if key in new:

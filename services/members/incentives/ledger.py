@@ -133,8 +133,9 @@ def award_all(
     if not awards:
         return 0
     table = PointsEntry.__table__  # type: ignore[attr-defined]
-    paid = set(
-        session.execute(
+    paid = {
+        tuple(row)
+        for row in session.execute(
             insert(table)
             .values(
                 [
@@ -155,8 +156,8 @@ def award_all(
             )
             .on_conflict_do_nothing()
             .returning(table.c.community_id, table.c.reason, table.c.source_id)
-        ).tuples()
-    )
+        )
+    }
     credited = [a for a in awards if (a.member.community_id, a.reason, a.source_id) in paid]
     if not credited:
         return 0

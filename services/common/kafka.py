@@ -117,7 +117,13 @@ class KafkaEventSource:
     after the work they stand for has been committed to the database."""
 
     def __init__(
-        self, bootstrap_servers: str, *, group_id: str, topics: Iterable[str], client_id: str
+        self,
+        bootstrap_servers: str,
+        *,
+        group_id: str,
+        topics: Iterable[str],
+        client_id: str,
+        max_poll_records: int = 100,
     ):
         self._consumer = KafkaConsumer(
             *topics,
@@ -126,7 +132,7 @@ class KafkaEventSource:
             client_id=client_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            max_poll_records=100,
+            max_poll_records=max_poll_records,
             session_timeout_ms=CONSUMER_SESSION_TIMEOUT_MS,
             heartbeat_interval_ms=CONSUMER_HEARTBEAT_INTERVAL_MS,
             max_poll_interval_ms=CONSUMER_MAX_POLL_INTERVAL_MS,

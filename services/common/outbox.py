@@ -10,7 +10,7 @@ a batch, which idempotent consumers absorb.
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -74,6 +74,26 @@ def enqueue(
             key=key or event.key,
             headers=[[k, v.decode()] for k, v in event.kafka_headers()],
             payload=event.kafka_value(),
+        )
+    )
+
+
+def enqueue_all(session: Session | Connection, events: Sequence[tuple[CloudEvent, str]]) -> None:
+    """`enqueue` for many events (each with its topic) in one statement."""
+    if not events:
+        return
+    session.execute(
+        outbox.insert().values(
+            [
+                {
+                    "event_id": event.id,
+                    "topic": topic,
+                    "key": event.key,
+                    "headers": [[k, v.decode()] for k, v in event.kafka_headers()],
+                    "payload": event.kafka_value(),
+                }
+                for event, topic in events
+            ]
         )
     )
 

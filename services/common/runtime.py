@@ -15,7 +15,13 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, IntegrityError
 
-from services.common.consumer import ConsumerStatus, EventConsumer, Handler, prune_processed
+from services.common.consumer import (
+    BatchHandler,
+    ConsumerStatus,
+    EventConsumer,
+    Handler,
+    prune_processed,
+)
 from services.common.contracts import topic_of
 from services.common.db import make_engine, migrate
 from services.common.http.health import Check, Readiness, health_router
@@ -53,6 +59,9 @@ class ServiceSpec:
     migrations_dir: Path
     produces: Sequence[str] = ()
     handlers: Mapping[str, Handler] = field(default_factory=dict)
+    # Event types folded many at a time (see `services.common.consumer`); when any is given the
+    # consumer runs in batch mode, the per-event handlers above serving the other types.
+    batch_handlers: Mapping[str, BatchHandler] = field(default_factory=dict)
     description: str = ""
     # Entered after migrations, left before the engine closes: clients, caches, seeding.
     lifespan_hooks: Sequence[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = ()
@@ -66,7 +75,7 @@ class _Workers:
         self.spec, self.settings, self.engine = spec, settings, engine
         self.stop = threading.Event()
         self.threads: list[threading.Thread] = []
-        self.consumes = settings.consumer_enabled and bool(spec.handlers)
+        self.consumes = settings.consumer_enabled and bool({**spec.handlers, **spec.batch_handlers})
         self.consumer_status = ConsumerStatus()
 
     def readiness_checks(self) -> dict[str, Check]:
@@ -102,7 +111,8 @@ class _Workers:
 
     def _run(self) -> None:
         s = self.settings
-        topics = set(self.spec.produces) | {topic_of(t) for t in self.spec.handlers}
+        consumed = {**self.spec.handlers, **self.spec.batch_handlers}
+        topics = set(self.spec.produces) | {topic_of(t) for t in consumed}
         while not self.stop.is_set():
             try:
                 ensure_topics(
@@ -141,7 +151,9 @@ class _Workers:
 
     def _consume(self) -> None:
         s = self.settings
-        topics = sorted({s.kafka_topic_prefix + topic_of(t) for t in self.spec.handlers})
+        consumed = {**self.spec.handlers, **self.spec.batch_handlers}
+        topics = sorted({s.kafka_topic_prefix + topic_of(t) for t in consumed})
+        batches = bool(self.spec.batch_handlers)
         while not self.stop.is_set():
             dead_letters = None
             try:
@@ -153,8 +165,9 @@ class _Workers:
                     group_id=f"{s.kafka_topic_prefix}qunyun-{self.spec.name}",
                     topics=topics,
                     client_id=f"{self.spec.name}-consumer",
+                    max_poll_records=s.consumer_batch_max_events if batches else 100,
                 )
-                EventConsumer(
+                consumer = EventConsumer(
                     self.engine,
                     name=self.spec.name,
                     handlers=self.spec.handlers,
@@ -163,7 +176,14 @@ class _Workers:
                     backoff_seconds=s.consumer_backoff_seconds,
                     backoff_max_seconds=s.consumer_backoff_max_seconds,
                     status=self.consumer_status,
-                ).run(source, self.stop)
+                    batch_handlers=self.spec.batch_handlers,
+                    batch_max_events=s.consumer_batch_max_events,
+                    batch_max_bytes=s.consumer_batch_max_bytes,
+                )
+                if batches:
+                    consumer.run_batches(source, self.stop)
+                else:
+                    consumer.run(source, self.stop)
             except Exception as exc:
                 self.consumer_status.pause(f"consumer restarting: {type(exc).__name__}: {exc}")
                 log.exception("consumer crashed; restarting")

@@ -29,5 +29,10 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = Field(default=5, ge=1)
     consumer_backoff_seconds: float = Field(default=0.2, ge=0)
     consumer_backoff_max_seconds: float = Field(default=5.0, ge=0)
+    # Bounds of one batch transaction for services with batch handlers: large enough that the
+    # per-transaction cost (commit, offset commit) vanishes, small enough that a batch takes
+    # well under a second and a split to find a poison event stays short.
+    consumer_batch_max_events: int = Field(default=500, ge=1)
+    consumer_batch_max_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     # Longer than Kafka's retention, so no redelivery can outlive the memory of an event id.
     processed_event_retention_days: int = Field(default=30, ge=1)

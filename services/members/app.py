@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from sqlmodel import Session
 
 from services.common.cloudevents import CloudEvent
-from services.common.consumer import Handler
+from services.common.consumer import BatchHandler, Handler
 from services.common.contracts import (
     AttendanceRecorded,
     ChallengeTierReached,
@@ -31,6 +31,7 @@ from services.common.contracts import (
 )
 from services.common.periodic import PeriodicJob
 from services.common.runtime import ServiceSpec, create_service_app
+from services.members.activity import folding
 from services.members.activity import handlers as activity_handlers
 from services.members.activity import service as activity
 from services.members.community import states
@@ -106,6 +107,13 @@ HANDLERS: dict[str, Sequence[Handler]] = {
     MemberJoined.type: (referral_handlers.on_member_joined,),
 }
 
+# Event types folded a batch at a time: the consumer runs them in one transaction per polled
+# batch. The fold gives, message by message, what the chain above gives (which still serves a
+# batch the consumer has split down to one event), with a constant number of statements.
+BATCH_HANDLERS: dict[str, BatchHandler] = {
+    ChatMessagePosted.type: folding.fold_messages,
+}
+
 JOBS = (
     PeriodicJob("expire-mutes", 30, states.expire_mutes),
     PeriodicJob("forget-old-messages", 3600, activity.forget_old_messages),
@@ -161,6 +169,7 @@ SPEC = ServiceSpec(
     migrations_dir=Path(__file__).parent / "migrations",
     produces=[topics.MEMBERS],
     handlers={event_type: in_order(chain) for event_type, chain in HANDLERS.items()},
+    batch_handlers=BATCH_HANDLERS,
     periodic=JOBS,
     lifespan_hooks=[merge_steps],
     description="Communities, groups, members, entry, onboarding, segments, lifecycle, referrals, "

@@ -5,20 +5,28 @@ membership); they run in one transaction, so the first creates an unknown sender
 others find them.
 """
 
-from sqlmodel import Session, select
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
 
 from services.common.clock import now
 from services.common.cloudevents import CloudEvent
+from services.common.contracts import PlatformIdentity
 from services.common.contracts.ingest import GroupActivity
 from services.common.ids import new_id
 from services.members.community.members import (
     add_member,
+    admission_event,
     announce_admission,
     find_member_by_identity,
+    new_invite_code,
 )
-from services.members.community.models import Member
+from services.members.community.models import Member, MemberIdentity
 from services.members.community.service import get_community
 from services.members.groups.models import Group
+from services.members.publishing import emit_all
+from services.members.vocabulary import Platform
 
 
 def sender_of(
@@ -88,3 +96,93 @@ def resolve_sender(
         else:
             announce_admission(session=session, member=member)
     return group, member
+
+
+def senders_of_all(
+    session: Session, batch: Sequence[tuple[CloudEvent, GroupActivity]]
+) -> list[tuple[Group, Member] | None]:
+    """`sender_of` for a whole batch, in three statements however long it is: the groups, the
+    known senders, and the unknown ones inserted (with their identities) at once. The answers
+    are what `sender_of` would give event by event: a sender first seen in the batch becomes
+    one member, whom the sender's later messages find.
+
+    A sender whom a concurrent join registered meanwhile makes the insert fail; the consumer
+    then splits the batch, and the single-event path resolves that sender as it always has."""
+    group_keys = {(e.workspaceid, d.platform, d.group_external_id) for e, d in batch}
+    groups: dict[tuple[str, str, str], Group] = {
+        (g.workspace_id, str(g.platform), g.external_id): g
+        for g in session.exec(
+            select(Group).where(
+                sa.tuple_(Group.workspace_id, Group.platform, Group.external_id).in_(
+                    list(group_keys)
+                )
+            )
+        )
+    }
+    wanted = {
+        (g.community_id, d.platform, d.sender_external_id)
+        for e, d in batch
+        if (g := groups.get((e.workspaceid, d.platform, d.group_external_id))) is not None
+    }
+    known: dict[tuple[str, str, str], Member] = {}
+    if wanted:
+        rows = session.exec(
+            select(Member, MemberIdentity.platform, MemberIdentity.external_id)
+            .join(MemberIdentity, col(MemberIdentity.member_id) == Member.id)
+            .where(
+                sa.tuple_(
+                    MemberIdentity.community_id, MemberIdentity.platform, MemberIdentity.external_id
+                ).in_(list(wanted))
+            )
+        )
+        for owner, platform, external_id in rows:
+            known[(owner.community_id, str(platform), external_id)] = owner
+    resolved: list[tuple[Group, Member] | None] = []
+    newcomers: list[tuple[Member, MemberIdentity]] = []
+    for event, data in batch:
+        group = groups.get((event.workspaceid, data.platform, data.group_external_id))
+        if group is None:
+            resolved.append(None)
+            continue
+        key = (group.community_id, data.platform, data.sender_external_id)
+        member = known.get(key)
+        if member is None:
+            member = known[key] = Member(
+                id=new_id("mbr"),
+                workspace_id=event.workspaceid,
+                community_id=group.community_id,
+                display_name=data.sender_display_name or data.sender_external_id,
+                invite_code=new_invite_code(),
+                joined_at=now(),
+            )
+            identity = MemberIdentity(
+                id=new_id("idn"),
+                workspace_id=event.workspaceid,
+                community_id=group.community_id,
+                member_id=member.id,
+                platform=Platform(data.platform),
+                external_id=data.sender_external_id,
+            )
+            newcomers.append((member, identity))
+        resolved.append((group, member))
+    if newcomers:
+        session.add_all([m for m, _ in newcomers])
+        session.flush()
+        session.add_all([i for _, i in newcomers])
+        session.flush()
+        emit_all(
+            session,
+            [
+                (
+                    admission_event(
+                        member=m,
+                        identities=[
+                            PlatformIdentity(platform=i.platform, external_id=i.external_id)
+                        ],
+                    ),
+                    m,
+                )
+                for m, i in newcomers
+            ],
+        )
+    return resolved

@@ -162,38 +162,41 @@ def find_member_by_identity(
     return None
 
 
-def _new_invite_code() -> str:
+def new_invite_code() -> str:
     return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))
 
 
 def announce_admission(*, session: Session, member: Member) -> None:
     """The event for a member who is now in (or asked to be): joined, or applied."""
     identities = identities_of(session=session, member_id=member.id)
+    emit(
+        session,
+        admission_event(member=member, identities=identities),
+        member=member,
+        community_id=member.community_id,
+        workspace_id=member.workspace_id,
+    )
+
+
+def admission_event(*, member: Member, identities: list[PlatformIdentity]) -> EventData:
+    """What `announce_admission` announces, for a member whose identities the caller knows."""
     if member.status == MemberStatus.pending:
-        data: EventData = MemberApplied(
+        return MemberApplied(
             member_id=member.id,
             community_id=member.community_id,
             display_name=member.display_name,
             identities=identities,
             applied_at=member.created_at,
         )
-    else:
-        assert member.joined_at is not None
-        data = MemberJoined(
-            member_id=member.id,
-            community_id=member.community_id,
-            display_name=member.display_name,
-            identities=identities,
-            joined_at=member.joined_at,
-            referred_by=member.referred_by,
-            role=member.role,
-        )
-    emit(
-        session,
-        data,
-        member=member,
+    assert member.joined_at is not None
+    return MemberJoined(
+        member_id=member.id,
         community_id=member.community_id,
-        workspace_id=member.workspace_id,
+        display_name=member.display_name,
+        identities=identities,
+        joined_at=member.joined_at,
+        referred_by=member.referred_by,
+        role=member.role,
     )
 
 
@@ -202,7 +205,7 @@ def add_member(
 ) -> Member | None:
     """Insert the member and its identities; None if another join took an identity first."""
     for _ in range(5):
-        member.invite_code = _new_invite_code()
+        member.invite_code = new_invite_code()
         try:
             with session.begin_nested():
                 session.add(member)

@@ -4,6 +4,7 @@ A rule badge is checked whenever a member's points or referrals change and by a 
 sweep, which also catches what no event touches (message counts, badges defined later).
 """
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -203,6 +204,42 @@ def check_rules(*, session: Session, member: Member) -> int:
         )
     ).all()
     return sum(_award_qualifying(session, badge, member_id=member.id) for badge in lacking)
+
+
+def check_rules_for_all(*, session: Session, members: Sequence[Member]) -> int:
+    """`check_rules` for many members: one read of the rule badges their communities have,
+    then one per badge, however many members."""
+    present = [m for m in members if m.status in PRESENT]
+    if not present:
+        return 0
+    session.flush()
+    badges = session.exec(
+        select(Badge)
+        .where(
+            col(Badge.community_id).in_({m.community_id for m in present}),
+            col(Badge.rule).is_not(None),
+        )
+        .order_by(col(Badge.id))
+    ).all()
+    awarded = 0
+    for badge in badges:
+        ids = [m.id for m in present if m.community_id == badge.community_id]
+        held = select(BadgeAward.member_id).where(BadgeAward.badge_id == badge.id)
+        assert badge.rule is not None
+        for member in session.exec(
+            select(Member)
+            .where(
+                col(Member.id).in_(ids),
+                col(Member.id).not_in(held),
+                *_qualifies(BadgeRule.model_validate(badge.rule)),
+            )
+            .order_by(col(Member.id))
+        ).all():
+            _, created = award_badge(
+                session=session, badge=badge, member=member, reason="rule", actor="system"
+            )
+            awarded += created
+    return awarded
 
 
 def sweep(session: Session, at: datetime) -> int:

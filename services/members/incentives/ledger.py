@@ -4,6 +4,8 @@ level are kept on the member row for fast segments and leaderboards; the total a
 the sum of the member's entries, and the level always follows the community's thresholds."""
 
 import bisect
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -12,13 +14,13 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col
 
 from services.common.clock import now
-from services.common.contracts import MemberLevelReached
+from services.common.contracts import EventData, MemberLevelReached
 from services.common.ids import new_id
 from services.members.community.models import Member
 from services.members.community.service import get_community
 from services.members.incentives import badges
 from services.members.incentives.models import PointsEntry
-from services.members.publishing import emit
+from services.members.publishing import emit, emit_all
 
 
 def level_for(points: int, thresholds: list[int]) -> int:
@@ -107,3 +109,107 @@ def award(
     relevel(session=session, member=member)
     badges.check_rules(session=session, member=member)
     return session.get(PointsEntry, entry_id)
+
+
+@dataclass(frozen=True)
+class Award:
+    """One credit of `award_all`."""
+
+    member: Member
+    amount: int
+    reason: str
+    source_id: str
+    at: datetime
+
+
+def award_all(
+    *, session: Session, awards: Sequence[Award], thresholds: dict[str, list[int]]
+) -> int:
+    """`award` for many credits (in order), in a constant number of statements: the entries
+    at once, the members' totals at once, levels climbed in order (each rise announced with the
+    points it was reached at, as one award after another would), then the rule badges.
+    `thresholds` are the level thresholds by community id. Returns how many entries were new."""
+    awards = [a for a in awards if a.amount != 0]
+    if not awards:
+        return 0
+    table = PointsEntry.__table__  # type: ignore[attr-defined]
+    paid = {
+        tuple(row)
+        for row in session.execute(
+            insert(table)
+            .values(
+                [
+                    {
+                        "id": new_id("pts"),
+                        "workspace_id": a.member.workspace_id,
+                        "community_id": a.member.community_id,
+                        "member_id": a.member.id,
+                        "amount": a.amount,
+                        "reason": a.reason,
+                        "source_id": a.source_id,
+                        "note": None,
+                        "actor": "system",
+                        "created_at": a.at,
+                    }
+                    for a in awards
+                ]
+            )
+            .on_conflict_do_nothing()
+            .returning(table.c.community_id, table.c.reason, table.c.source_id)
+        )
+    }
+    credited = [a for a in awards if (a.member.community_id, a.reason, a.source_id) in paid]
+    if not credited:
+        return 0
+    session.flush()
+    totals: dict[str, int] = {}
+    members: dict[str, Member] = {}
+    for a in credited:
+        totals[a.member.id] = totals.get(a.member.id, 0) + a.amount
+        members[a.member.id] = a.member
+    # In SQL, as in `award`: the row lock makes concurrent awards add up.
+    credit = sa.values(
+        sa.column("id", sa.Text), sa.column("amount", sa.Integer), name="credit"
+    ).data(list(totals.items()))
+    after = {
+        member_id: (total, level)
+        for member_id, total, level in session.execute(
+            sa.update(Member)
+            .where(col(Member.id) == credit.c.id)
+            .values(points=col(Member.points) + credit.c.amount)
+            .returning(col(Member.id), col(Member.points), col(Member.level))
+            .execution_options(synchronize_session=False)
+        )
+    }
+    running: dict[str, int] = {}
+    risen: list[tuple[EventData, Member]] = []
+    for member_id, (total, level) in after.items():
+        member = members[member_id]
+        set_committed_value(member, "points", total)
+        set_committed_value(member, "level", level)
+        running[member_id] = total - totals[member_id]
+    for a in credited:
+        member = a.member
+        running[member.id] += a.amount
+        level = level_for(running[member.id], thresholds[member.community_id])
+        if level == member.level:
+            continue
+        rose = level > member.level
+        member.level = level
+        session.add(member)
+        if rose:
+            risen.append(
+                (
+                    MemberLevelReached(
+                        member_id=member.id,
+                        community_id=member.community_id,
+                        level=level,
+                        points=running[member.id],
+                        reached_at=now(),
+                    ),
+                    member,
+                )
+            )
+    emit_all(session, risen)
+    badges.check_rules_for_all(session=session, members=list(members.values()))
+    return len(credited)

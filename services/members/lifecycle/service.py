@@ -9,7 +9,8 @@ stays `paying`. Only an operator's override moves a member back.
 """
 
 import logging
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
 
 from sqlmodel import Session, col, func, select
 
@@ -19,6 +20,7 @@ from services.common.ids import new_id
 from services.members.activity.models import ActivityDay, ActivityMessage
 from services.members.community.models import Member
 from services.members.community.service import get_community
+from services.members.community.settings import LifecycleSettings
 from services.members.lifecycle.models import (
     StageChange,
 )
@@ -34,6 +36,23 @@ ORDER = list(Stage)
 def _change(
     session: Session, member: Member, to_stage: Stage, reason: str, actor: str
 ) -> StageChange:
+    change, event = stage_change(member, to_stage, reason, actor)
+    session.add_all([member, change])
+    emit(
+        session,
+        event,
+        member=member,
+        community_id=member.community_id,
+        workspace_id=member.workspace_id,
+    )
+    return change
+
+
+def stage_change(
+    member: Member, to_stage: Stage, reason: str, actor: str = "system"
+) -> tuple[StageChange, MemberStageChanged]:
+    """Move `member` to `to_stage` in memory: the change to record and the event to announce
+    (the caller writes both; a batch writes many at once)."""
     change = StageChange(
         id=new_id("stg"),
         workspace_id=member.workspace_id,
@@ -45,23 +64,15 @@ def _change(
         actor=actor,
     )
     member.stage = to_stage
-    session.add_all([member, change])
-    emit(
-        session,
-        MemberStageChanged(
-            member_id=member.id,
-            community_id=member.community_id,
-            from_stage=change.from_stage,
-            to_stage=to_stage,
-            reason=reason,
-            actor=actor,
-            changed_at=change.at,
-        ),
-        member=member,
+    return change, MemberStageChanged(
+        member_id=member.id,
         community_id=member.community_id,
-        workspace_id=member.workspace_id,
+        from_stage=change.from_stage,
+        to_stage=to_stage,
+        reason=reason,
+        actor=actor,
+        changed_at=change.at,
     )
-    return change
 
 
 def advance(
@@ -98,28 +109,52 @@ def reached_by_activity(*, session: Session, member: Member, at: datetime) -> tu
     community = get_community(
         session=session, workspace_id=member.workspace_id, community_id=member.community_id
     )
-    rules = community.rules().lifecycle
-    if ORDER.index(member.stage) < ORDER.index(Stage.active):
-        first_day = clock.local_day(at, community.timezone) - timedelta(
-            days=rules.active_window_days - 1
-        )
-        days = session.exec(
+
+    def days_since(first_day: date) -> int:
+        return session.exec(
             select(func.count()).where(
                 ActivityDay.member_id == member.id, col(ActivityDay.day) >= first_day
             )
         ).one()
-        if days >= rules.active_days:
-            return Stage.active, (
-                f"active on {days} days in the last {rules.active_window_days} days"
-            )
-    if member.joined_at is not None and ORDER.index(member.stage) < ORDER.index(Stage.favourable):
-        window_end = member.joined_at + timedelta(days=rules.favourable_window_days)
-        early = session.exec(
+
+    def messages_before(window_end: datetime) -> int:
+        return session.exec(
             select(func.count()).where(
                 ActivityMessage.member_id == member.id,
                 col(ActivityMessage.occurred_at) < window_end,
             )
         ).one()
+
+    return furthest_stage(
+        member=member,
+        rules=community.rules().lifecycle,
+        timezone=community.timezone,
+        at=at,
+        days_since=days_since,
+        messages_before=messages_before,
+    )
+
+
+def furthest_stage(
+    *,
+    member: Member,
+    rules: LifecycleSettings,
+    timezone: str,
+    at: datetime,
+    days_since: Callable[[date], int],
+    messages_before: Callable[[datetime], int],
+) -> tuple[Stage, str]:
+    """The rules of `reached_by_activity`, with the counts asked of the caller: the database
+    for one message, what a batch has loaded and counted so far for many."""
+    if ORDER.index(member.stage) < ORDER.index(Stage.active):
+        first_day = clock.local_day(at, timezone) - timedelta(days=rules.active_window_days - 1)
+        days = days_since(first_day)
+        if days >= rules.active_days:
+            return Stage.active, (
+                f"active on {days} days in the last {rules.active_window_days} days"
+            )
+    if member.joined_at is not None and ORDER.index(member.stage) < ORDER.index(Stage.favourable):
+        early = messages_before(member.joined_at + timedelta(days=rules.favourable_window_days))
         if early >= rules.favourable_messages_in_first_7_days:
             return Stage.favourable, (
                 f"{early} messages in the first {rules.favourable_window_days} days"

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
+from services.common.http.schemas import Instant, RequestModel
 from services.common.clock import now
 from services.members.tables import MembersTable, timestamp_column
 from services.members.vocabulary import Stage
@@ -36,7 +37,7 @@ class StageChangePublic(SQLModel):
     at: datetime
 
 
-class StageIn(SQLModel):
+class StageIn(RequestModel):
     stage: Stage
     reason: str = Field(min_length=1, max_length=500, description="Why; kept in the history.")
 
@@ -58,7 +59,7 @@ class Funnel(SQLModel):
 _CURRENCY = re.compile(r"[A-Z]{3}")
 
 
-class PurchaseIn(SQLModel):
+class PurchaseIn(RequestModel):
     amount: Decimal = Field(
         gt=0,
         max_digits=18,
@@ -69,7 +70,7 @@ class PurchaseIn(SQLModel):
     reference: str = Field(
         min_length=1, max_length=200, description="The order's id; one purchase per reference."
     )
-    purchased_at: datetime | None = Field(default=None, description="Defaults to now.")
+    purchased_at: Instant | None = Field(default=None, description="Defaults to now.")
 
     @field_validator("currency")
     @classmethod
@@ -78,13 +79,6 @@ class PurchaseIn(SQLModel):
         if not _CURRENCY.fullmatch(code):
             raise ValueError("currency must be an ISO 4217 code of three letters, e.g. CNY")
         return code
-
-    @field_validator("purchased_at")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("purchased_at needs a timezone offset")
-        return value
 
 
 class Purchase(MembersTable, table=True):

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, Field, field_validator
 from sqlmodel import Field as SQLField
 
+from services.common.http.schemas import RequestModel
 from services.common.clock import now
 from services.members.tables import MembersTable, timestamp_column
 
@@ -48,7 +49,7 @@ class MemberTag(MembersTable, table=True):
     tagged_at: datetime = SQLField(default_factory=now, sa_column=timestamp_column())
 
 
-class TagIn(BaseModel):
+class TagIn(RequestModel):
     name: str = Field(min_length=1, max_length=40)
     category: TagCategory = TagCategory.custom
 
@@ -67,7 +68,7 @@ class TagPublic(BaseModel):
     created_at: datetime
 
 
-class MemberIdsIn(BaseModel):
+class MemberIdsIn(RequestModel):
     member_ids: list[str] = Field(min_length=1, max_length=MAX_BULK)
 
     @field_validator("member_ids")

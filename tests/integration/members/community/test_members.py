@@ -285,6 +285,26 @@ def test_profiles_update_and_attributes_merge(members: MembersApi) -> None:
     assert members.patch(path, json={"role": "emperor"}).status_code == 422
 
 
+def test_unknown_fields_and_naive_instants_are_422s_that_change_nothing(
+    members: MembersApi,
+) -> None:
+    community = members.community()
+    member = members.join(community["id"])
+    path = f"/v1/communities/{community['id']}/members/{member['id']}"
+    response = members.patch(path, json={"status": "banned", "title": "CTO"})
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == ["status"]
+    assert response.json()["errors"][0]["code"] == "extra_forbidden"
+    unchanged = members.get(path).json()
+    assert unchanged["status"] == "active" and unchanged["title"] is None
+    naive = (datetime.now(UTC) + timedelta(hours=1)).replace(tzinfo=None).isoformat()
+    mute = members.post(path + "/mute", json={"until": naive})
+    assert mute.status_code == 422 and mute.json()["errors"][0]["field"] == "until"
+    assert members.get(path).json()["status"] == "active"
+    created = members.post("/v1/communities", json={"name": "x", "purpose": "interest", "timezone": "UTC", "colour": "red"})
+    assert created.status_code == 422 and created.json()["errors"][0]["field"] == "colour"
+
+
 def test_status_changes_reach_kafka_through_the_outbox(members: MembersApi, outbox: Outbox) -> None:
     community = members.community()
     member = members.join(community["id"])

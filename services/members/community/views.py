@@ -143,7 +143,10 @@ def _member(
             "description": "A member already holds one of "
             "the identities; that member is returned and nothing changes.",
         },
-        409: {"description": "The person is banned (`member-banned`)."},
+        409: {
+            "description": "The person is banned (`member-banned`), or the identities "
+            "belong to different members (`identities-of-different-members`)."
+        },
     },
 )
 def join_member(

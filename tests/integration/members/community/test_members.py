@@ -125,6 +125,26 @@ def test_concurrent_joins_with_one_identity_make_one_member(members: MembersApi)
     assert len(members.get(f"/v1/communities/{community['id']}/members").json()["data"]) == 1
 
 
+def test_a_join_with_identities_of_two_members_is_a_409_naming_both(members: MembersApi) -> None:
+    community = members.community()
+    first = members.join(community["id"], "wx_first")
+    second = members.join(community["id"], "wx_second")
+    response = members.post(
+        f"/v1/communities/{community['id']}/members",
+        json={
+            "display_name": "两个人",
+            "identities": [
+                {"platform": "wechat", "external_id": "wx_first"},
+                {"platform": "wechat", "external_id": "wx_second"},
+            ],
+        },
+    )
+    assert response.status_code == 409
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"].endswith("/identities-of-different-members")
+    assert sorted(response.json()["member_ids"]) == sorted([first["id"], second["id"]])
+
+
 def test_the_ladder_of_states_is_recorded_with_actor_and_reason(members: MembersApi) -> None:
     community = members.community()
     member = members.join(community["id"], "wx_troublemaker")

@@ -5,14 +5,14 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import ConfigDict, field_validator
 from sqlalchemy import Column, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
-from services.common.http.schemas import Instant, RequestModel
 from services.common import clock
 from services.common.clock import now
+from services.common.http.schemas import Instant, RequestModel
 from services.members.community.settings import CommunitySettings
 from services.members.tables import MembersTable, timestamp_column
 from services.members.vocabulary import MemberStatus, Platform, Purpose, Role, Stage
@@ -38,7 +38,7 @@ class CommunityBase(SQLModel):
 
 class CommunityCreate(CommunityBase):
     # CommunityBase is shared with the table, so the request's strictness is set here.
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]  # a subset of SQLModelConfig
 
     settings: dict[str, Any] | None = Field(
         default=None, description="Overrides of the purpose's default settings, by section."

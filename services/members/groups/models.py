@@ -7,8 +7,8 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from services.common.http.schemas import Instant, RequestModel
 from services.common.clock import now
+from services.common.http.schemas import Instant, RequestModel
 from services.members.tables import MembersTable, timestamp_column
 from services.members.vocabulary import Platform
 

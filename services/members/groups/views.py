@@ -243,7 +243,9 @@ def assign_member(
             session, assignment=assignment, at=now()
         )
 
-    return located(once.run(body, create), f"/v1/communities/{community.id}/group-assignments/{{id}}")
+    return located(
+        once.run(body, create), f"/v1/communities/{community.id}/group-assignments/{{id}}"
+    )
 
 
 @router.get(

@@ -10,8 +10,8 @@ from pydantic import BaseModel, model_validator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Column, Field
 
-from services.common.http.schemas import RequestModel
 from services.common.clock import now
+from services.common.http.schemas import RequestModel
 from services.members.tables import MembersTable, timestamp_column
 
 

@@ -88,7 +88,9 @@ def adjust_points(
         return 201, AdjustmentPublic(entry=public, total=member.points, level=member.level)
 
     # An entry is read in the member's ledger.
-    return located(once.run(body, create), f"/v1/communities/{community.id}/members/{member_id}/points")
+    return located(
+        once.run(body, create), f"/v1/communities/{community.id}/members/{member_id}/points"
+    )
 
 
 @router.get("/members/{member_id}/points", response_model=LedgerPage, tags=["points"])

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
-from services.common.http.schemas import Instant, RequestModel
 from services.common.clock import now
+from services.common.http.schemas import Instant, RequestModel
 from services.members.tables import MembersTable, timestamp_column
 from services.members.vocabulary import Stage
 

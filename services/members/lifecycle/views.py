@@ -58,7 +58,9 @@ def override_stage(
         return 201, _public(change)
 
     # A change is read in the member's stage history.
-    return located(once.run(body, create), f"/v1/communities/{community.id}/members/{member_id}/stages")
+    return located(
+        once.run(body, create), f"/v1/communities/{community.id}/members/{member_id}/stages"
+    )
 
 
 @router.get(
@@ -107,7 +109,9 @@ def create_purchase(
         )
         return 201, PurchasePublic.model_validate(purchase, from_attributes=True)
 
-    return located(once.run(body, create), f"/v1/communities/{community.id}/members/{member_id}/purchases")
+    return located(
+        once.run(body, create), f"/v1/communities/{community.id}/members/{member_id}/purchases"
+    )
 
 
 @router.get(

@@ -6,8 +6,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from services.common.http.schemas import Instant, RequestModel
 from services.common.clock import now
+from services.common.http.schemas import Instant, RequestModel
 from services.members.tables import MembersTable, timestamp_column
 from services.members.vocabulary import Role
 

@@ -5,11 +5,11 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, StringConstraints
 from sqlmodel import Field
 
-from services.common.http.schemas import RequestModel
 from services.common.clock import now
+from services.common.http.schemas import RequestModel
 from services.members.tables import MembersTable, timestamp_column
 
 

@@ -5,12 +5,12 @@ from enum import StrEnum
 from typing import Annotated, Literal
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, StringConstraints
 from sqlmodel import Field
 
-from services.common.http.schemas import RequestModel
 from services.common.clock import now
 from services.common.contracts import PlatformIdentity
+from services.common.http.schemas import RequestModel
 from services.members.tables import MembersTable, timestamp_column
 from services.members.vocabulary import Platform
 

@@ -43,7 +43,9 @@ def create_account(
         account = service.create_account(session=session, community=community, account_in=body)
         return 201, service.account_public(session=session, community=community, account=account)
 
-    return located(once.run(body, create), f"/v1/communities/{community.id}/outreach/accounts/{{id}}")
+    return located(
+        once.run(body, create), f"/v1/communities/{community.id}/outreach/accounts/{{id}}"
+    )
 
 
 @router.get("/outreach/accounts", response_model=Page[AccountPublic])

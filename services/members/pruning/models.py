@@ -5,15 +5,15 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, StrictBool
+from pydantic import BaseModel, StrictBool
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field
 
-from services.common.http.schemas import RequestModel
 from services.common.clock import now
 from services.common.http.pagination import (
     Page,
 )
+from services.common.http.schemas import RequestModel
 from services.members.tables import MembersTable, timestamp_column
 
 

@@ -9,8 +9,8 @@ from pydantic import BaseModel, field_validator, model_validator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Column, Field
 
-from services.common.http.schemas import Instant, RequestModel
 from services.common.clock import now
+from services.common.http.schemas import Instant, RequestModel
 from services.members.tables import MembersTable, timestamp_column
 from services.members.vocabulary import MemberStatus
 

@@ -74,7 +74,9 @@ def create_campaign(
         campaign = campaigns.create_campaign(session=session, community=community, campaign_in=body)
         return 201, _campaign_public(campaign)
 
-    return located(once.run(body, create), f"/v1/communities/{community.id}/referral-campaigns/{{id}}")
+    return located(
+        once.run(body, create), f"/v1/communities/{community.id}/referral-campaigns/{{id}}"
+    )
 
 
 @router.get(

@@ -8,9 +8,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field as SQLField
 
-from services.common.http.schemas import RequestModel
 from services.common.clock import now
 from services.common.http.pagination import Page
+from services.common.http.schemas import RequestModel
 from services.members.community.models import (
     MemberPublic,
 )

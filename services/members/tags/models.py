@@ -7,8 +7,8 @@ import sqlalchemy as sa
 from pydantic import BaseModel, Field, field_validator
 from sqlmodel import Field as SQLField
 
-from services.common.http.schemas import RequestModel
 from services.common.clock import now
+from services.common.http.schemas import RequestModel
 from services.members.tables import MembersTable, timestamp_column
 
 MAX_BULK = 1000

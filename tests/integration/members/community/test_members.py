@@ -321,7 +321,10 @@ def test_unknown_fields_and_naive_instants_are_422s_that_change_nothing(
     mute = members.post(path + "/mute", json={"until": naive})
     assert mute.status_code == 422 and mute.json()["errors"][0]["field"] == "until"
     assert members.get(path).json()["status"] == "active"
-    created = members.post("/v1/communities", json={"name": "x", "purpose": "interest", "timezone": "UTC", "colour": "red"})
+    created = members.post(
+        "/v1/communities",
+        json={"name": "x", "purpose": "interest", "timezone": "UTC", "colour": "red"},
+    )
     assert created.status_code == 422 and created.json()["errors"][0]["field"] == "colour"
 
 

@@ -27,7 +27,11 @@ def known_timezone(value: str) -> str:
 class CommunityBase(SQLModel):
     name: str = Field(min_length=1, max_length=120)
     purpose: Purpose
-    timezone: str = Field(max_length=64, description="IANA timezone, e.g. Asia/Shanghai")
+    timezone: str = Field(
+        max_length=64,
+        description="An IANA time zone name, e.g. Asia/Shanghai; others are a 422.",
+        schema_extra={"examples": ["Asia/Shanghai"]},
+    )
     description: str = Field(default="", max_length=2000)
 
     @field_validator("timezone")
@@ -48,7 +52,12 @@ class CommunityCreate(CommunityBase):
 class CommunityUpdate(RequestModel):
     name: str | None = Field(default=None, min_length=1, max_length=120)
     description: str | None = Field(default=None, max_length=2000)
-    timezone: str | None = Field(default=None, max_length=64)
+    timezone: str | None = Field(
+        default=None,
+        max_length=64,
+        description="An IANA time zone name, e.g. Asia/Shanghai; others are a 422.",
+        schema_extra={"examples": ["Asia/Shanghai"]},
+    )
 
     @field_validator("timezone")
     @classmethod

@@ -11,12 +11,12 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Column, Field
 
 from services.common.clock import now
-from services.common.http.schemas import RequestModel
+from services.common.http.schemas import Int32, RequestModel
 from services.members.tables import MembersTable, timestamp_column
 
 
 class AdjustmentIn(RequestModel):
-    amount: int = Field(description="Points to add (positive) or take away (negative); not 0.")
+    amount: Int32 = Field(description="Points to add (positive) or take away (negative); not 0.")
     reason: str = Field(min_length=1, max_length=500, description="Why, kept on the entry.")
 
 

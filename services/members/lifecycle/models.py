@@ -66,7 +66,12 @@ class PurchaseIn(RequestModel):
         decimal_places=4,
         description='A positive decimal, best sent as a string ("199.00").',
     )
-    currency: str = Field(description="ISO 4217 code, e.g. CNY.")
+    currency: str = Field(
+        min_length=3,
+        max_length=3,
+        schema_extra={"pattern": "^[A-Z]{3}$", "examples": ["CNY"]},
+        description="ISO 4217 code in capitals, e.g. CNY.",
+    )
     reference: str = Field(
         min_length=1, max_length=200, description="The order's id; one purchase per reference."
     )
@@ -75,10 +80,9 @@ class PurchaseIn(RequestModel):
     @field_validator("currency")
     @classmethod
     def _iso_4217(cls, value: str) -> str:
-        code = value.strip().upper()
-        if not _CURRENCY.fullmatch(code):
-            raise ValueError("currency must be an ISO 4217 code of three letters, e.g. CNY")
-        return code
+        if not _CURRENCY.fullmatch(value):
+            raise ValueError("currency must be an ISO 4217 code of three capitals, e.g. CNY")
+        return value
 
 
 class Purchase(MembersTable, table=True):

@@ -10,6 +10,7 @@ from sqlmodel import Field as SQLField
 from services.common.clock import now
 from services.common.http.schemas import RequestModel
 from services.members.tables import MembersTable, timestamp_column
+from services.members.vocabulary import MemberIds
 
 MAX_BULK = 1000
 
@@ -69,12 +70,7 @@ class TagPublic(BaseModel):
 
 
 class MemberIdsIn(RequestModel):
-    member_ids: list[str] = Field(min_length=1, max_length=MAX_BULK)
-
-    @field_validator("member_ids")
-    @classmethod
-    def _distinct(cls, value: list[str]) -> list[str]:
-        return list(dict.fromkeys(value))
+    member_ids: MemberIds = Field(min_length=1, max_length=MAX_BULK)
 
 
 class BulkTagResult(BaseModel):

@@ -1,14 +1,17 @@
 """What members routes ask for by type: the community and the member named in the path, found
 within the caller's workspace (another workspace's answer 404, as missing ones do), one page
-of a list, and the merge steps app.py names."""
+of a list, the merge steps app.py names, and the `Location` of what a route created."""
 
 from collections.abc import Sequence
 from typing import Annotated
 
+import orjson
 from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
 
 from services.common.db import SessionDep
 from services.common.http.identity import WorkspaceDep
+from services.common.http.openapi import set_location
 from services.members.community import members, service
 from services.members.community.merge import MergeStep
 from services.members.community.models import Community, Member
@@ -45,3 +48,15 @@ def merge_steps(request: Request) -> Sequence[MergeStep]:
 
 
 MergeStepsDep = Annotated[Sequence[MergeStep], Depends(merge_steps)]
+
+
+def located(response: JSONResponse, path: str) -> JSONResponse:
+    """Give a 201 (first answer or idempotent replay) its `Location`.
+
+    `path` may name `{id}`, the created resource's id as its body says, since the id is only
+    known once created (and a replay never runs the creation again).
+    """
+    if response.status_code == 201:
+        created = orjson.loads(response.body)
+        set_location(response, path.format(id=created.get("id", "")))
+    return response

@@ -51,6 +51,15 @@ class MemberBanned(
     member_id: str
 
 
+class IdentitiesOfDifferentMembers(
+    ProblemType,
+    status=409,
+    title="Identities of different members",
+    detail="The identities given belong to different members (`member_ids`); merge them first.",
+):
+    member_ids: list[str]
+
+
 class InvalidTransition(
     ProblemType,
     status=409,

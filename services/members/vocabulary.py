@@ -2,6 +2,23 @@
 of statuses that decide who counts where. Defined once, so "present" means one thing."""
 
 from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+
+
+def _distinct(ids: list[str]) -> list[str]:
+    if len(set(ids)) != len(ids):
+        raise ValueError("each id once (the list's items are unique)")
+    return ids
+
+
+MemberIds = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=64)]],
+    AfterValidator(_distinct),
+    Field(json_schema_extra={"uniqueItems": True}),
+]
+"""Member ids in a request, each once: the schema says `uniqueItems`, so a repeat is a 422."""
 
 
 class Purpose(StrEnum):

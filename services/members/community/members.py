@@ -146,7 +146,12 @@ def record_transition(
 def find_member_by_identity(
     *, session: Session, community_id: str, identities: list[tuple[str, str]]
 ) -> Member | None:
-    """The member who owns any of these platform identities in the community."""
+    """The member who owns any of these platform identities in the community.
+
+    Identities owned by two members are a 409 naming both: picking one would attach the
+    person's profile, referral and entry to whichever came first (merge them instead).
+    """
+    owners: dict[str, Member] = {}
     for platform, external_id in identities:
         member = session.exec(
             select(Member)
@@ -158,8 +163,10 @@ def find_member_by_identity(
             )
         ).one_or_none()
         if member is not None:
-            return member
-    return None
+            owners.setdefault(member.id, member)
+    if len(owners) > 1:
+        raise problems.IdentitiesOfDifferentMembers(member_ids=list(owners))
+    return next(iter(owners.values()), None)
 
 
 def new_invite_code() -> str:

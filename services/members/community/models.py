@@ -5,13 +5,14 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, field_validator
+from pydantic import ConfigDict, field_validator
 from sqlalchemy import Column, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
 from services.common import clock
 from services.common.clock import now
+from services.common.http.schemas import Instant, RequestModel
 from services.members.community.settings import CommunitySettings
 from services.members.tables import MembersTable, timestamp_column
 from services.members.vocabulary import MemberStatus, Platform, Purpose, Role, Stage
@@ -26,7 +27,11 @@ def known_timezone(value: str) -> str:
 class CommunityBase(SQLModel):
     name: str = Field(min_length=1, max_length=120)
     purpose: Purpose
-    timezone: str = Field(max_length=64, description="IANA timezone, e.g. Asia/Shanghai")
+    timezone: str = Field(
+        max_length=64,
+        description="An IANA time zone name, e.g. Asia/Shanghai; others are a 422.",
+        schema_extra={"examples": ["Asia/Shanghai"]},
+    )
     description: str = Field(default="", max_length=2000)
 
     @field_validator("timezone")
@@ -36,15 +41,23 @@ class CommunityBase(SQLModel):
 
 
 class CommunityCreate(CommunityBase):
+    # CommunityBase is shared with the table, so the request's strictness is set here.
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]  # a subset of SQLModelConfig
+
     settings: dict[str, Any] | None = Field(
         default=None, description="Overrides of the purpose's default settings, by section."
     )
 
 
-class CommunityUpdate(SQLModel):
+class CommunityUpdate(RequestModel):
     name: str | None = Field(default=None, min_length=1, max_length=120)
     description: str | None = Field(default=None, max_length=2000)
-    timezone: str | None = Field(default=None, max_length=64)
+    timezone: str | None = Field(
+        default=None,
+        max_length=64,
+        description="An IANA time zone name, e.g. Asia/Shanghai; others are a 422.",
+        schema_extra={"examples": ["Asia/Shanghai"]},
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -67,12 +80,12 @@ class CommunityPublic(CommunityBase):
     created_at: datetime
 
 
-class IdentityIn(SQLModel):
+class IdentityIn(RequestModel):
     platform: Platform
     external_id: str = Field(min_length=1, max_length=128)
 
 
-class Profile(SQLModel):
+class Profile(RequestModel):
     city: str | None = Field(default=None, max_length=80)
     company: str | None = Field(default=None, max_length=120)
     title: str | None = Field(default=None, max_length=120)
@@ -115,7 +128,7 @@ class LeadCreate(Profile):
     )
 
 
-class MemberUpdate(SQLModel):
+class MemberUpdate(RequestModel):
     display_name: str | None = Field(default=None, min_length=1, max_length=120)
     city: str | None = Field(default=None, max_length=80)
     company: str | None = Field(default=None, max_length=120)
@@ -230,15 +243,15 @@ class TransitionPublic(SQLModel):
     at: datetime
 
 
-class MoveIn(BaseModel):
+class MoveIn(RequestModel):
     reason: str | None = Field(default=None, max_length=500)
 
 
 class MuteIn(MoveIn):
-    until: datetime = Field(description="When the mute ends; it is lifted by itself then.")
+    until: Instant = Field(description="When the mute ends; it is lifted by itself then.")
 
 
-class MergeIn(BaseModel):
+class MergeIn(RequestModel):
     member_id: str = Field(description="The member to fold into this one.")
 
 

@@ -30,7 +30,7 @@ from services.members.community.models import (
     TransitionPublic,
 )
 from services.members.community.settings import CommunitySettings
-from services.members.deps import CommunityDep, MemberDep, MergeStepsDep
+from services.members.deps import CommunityDep, MemberDep, MergeStepsDep, located
 from services.members.onboarding import service as onboarding
 from services.members.vocabulary import MemberStatus, Role, Stage
 
@@ -63,7 +63,7 @@ def create_community(
         )
         return 201, _community_public(community)
 
-    return once.run(body, create)
+    return located(once.run(body, create), "/v1/communities/{id}")
 
 
 @communities.get("", response_model=Page[CommunityPublic], tags=["communities"])
@@ -143,7 +143,10 @@ def _member(
             "description": "A member already holds one of "
             "the identities; that member is returned and nothing changes.",
         },
-        409: {"description": "The person is banned (`member-banned`)."},
+        409: {
+            "description": "The person is banned (`member-banned`), or the identities "
+            "belong to different members (`identities-of-different-members`)."
+        },
     },
 )
 def join_member(
@@ -162,7 +165,7 @@ def join_member(
         )
         return (201 if changed else 200), members.member_public(session=session, member=member)
 
-    return once.run(body, create)
+    return located(once.run(body, create), f"/v1/communities/{community_id}/members/{{id}}")
 
 
 @router.post(
@@ -186,7 +189,7 @@ def create_lead(
         )
         return (201 if created else 200), members.member_public(session=session, member=lead)
 
-    return once.run(body, create)
+    return located(once.run(body, create), f"/v1/communities/{community_id}/members/{{id}}")
 
 
 @router.get("/members", response_model=Page[MemberPublic], tags=["members"])

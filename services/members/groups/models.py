@@ -5,10 +5,10 @@ from datetime import datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
-from pydantic import AwareDatetime
 from sqlmodel import Field, SQLModel
 
 from services.common.clock import now
+from services.common.http.schemas import Instant, RequestModel
 from services.members.tables import MembersTable, timestamp_column
 from services.members.vocabulary import Platform
 
@@ -114,7 +114,7 @@ class GroupAssignment(MembersTable, table=True):
     closed_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
 
 
-class GroupCreate(SQLModel):
+class GroupCreate(RequestModel):
     platform: Platform
     external_id: str = Field(
         min_length=1, max_length=128, description="The group's id on its platform."
@@ -127,7 +127,7 @@ class GroupCreate(SQLModel):
         description="Defaults to the community's `groups.default_capacity` for the platform.",
     )
     kind: GroupKind = GroupKind.permanent
-    dissolve_at: AwareDatetime | None = Field(
+    dissolve_at: Instant | None = Field(
         default=None, description="Required for a temporary group, in the future."
     )
     segment_id: str | None = Field(
@@ -135,13 +135,13 @@ class GroupCreate(SQLModel):
     )
 
 
-class GroupUpdate(SQLModel):
+class GroupUpdate(RequestModel):
     name: str | None = Field(default=None, min_length=1, max_length=120)
     capacity: int | None = Field(default=None, ge=1, le=MAX_CAPACITY)
     position: int | None = Field(
         default=None, ge=1, description="Move here; the groups in between shift by one."
     )
-    dissolve_at: AwareDatetime | None = None
+    dissolve_at: Instant | None = None
 
 
 class GroupPublic(SQLModel):
@@ -170,7 +170,7 @@ class GroupMemberPublic(SQLModel):
     left_at: datetime | None
 
 
-class AssignmentCreate(SQLModel):
+class AssignmentCreate(RequestModel):
     member_id: str = Field(min_length=1, max_length=64)
     segment_id: str | None = Field(
         default=None, max_length=64, description="Place the member in this segment's groups."

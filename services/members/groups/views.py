@@ -18,7 +18,7 @@ from services.common.http.pagination import (
     paginate,
 )
 from services.members.community import members
-from services.members.deps import CommunityDep, MemberDep
+from services.members.deps import CommunityDep, MemberDep, located
 from services.members.groups import capacity, roster
 from services.members.groups import service as groups_service
 from services.members.groups.models import (
@@ -61,7 +61,7 @@ def create_group(
         )
         return 201, capacity.group_public(session, groups=[group], at=now())[0]
 
-    return once.run(body, create)
+    return located(once.run(body, create), f"/v1/communities/{community.id}/groups/{{id}}")
 
 
 @router.get("/groups", response_model=Page[GroupPublic])
@@ -178,7 +178,11 @@ def add_group_member(
         joined_at=row.joined_at,
         left_at=row.left_at,
     )
-    return JSONResponse(body.model_dump(mode="json"), status_code=201 if added else 200)
+    # A membership has no page of its own: it is read in the group's member list.
+    return located(
+        JSONResponse(body.model_dump(mode="json"), status_code=201 if added else 200),
+        f"/v1/communities/{community.id}/groups/{group.id}/members",
+    )
 
 
 @router.delete(
@@ -239,7 +243,9 @@ def assign_member(
             session, assignment=assignment, at=now()
         )
 
-    return once.run(body, create)
+    return located(
+        once.run(body, create), f"/v1/communities/{community.id}/group-assignments/{{id}}"
+    )
 
 
 @router.get(

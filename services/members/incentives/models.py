@@ -11,11 +11,12 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Column, Field
 
 from services.common.clock import now
+from services.common.http.schemas import Int32, RequestModel
 from services.members.tables import MembersTable, timestamp_column
 
 
-class AdjustmentIn(BaseModel):
-    amount: int = Field(description="Points to add (positive) or take away (negative); not 0.")
+class AdjustmentIn(RequestModel):
+    amount: Int32 = Field(description="Points to add (positive) or take away (negative); not 0.")
     reason: str = Field(min_length=1, max_length=500, description="Why, kept on the entry.")
 
 
@@ -128,7 +129,7 @@ class BadgeAward(MembersTable, table=True):
     awarded_at: datetime = Field(default_factory=now, sa_column=timestamp_column())
 
 
-class BadgeCreate(BaseModel):
+class BadgeCreate(RequestModel):
     name: str = Field(min_length=1, max_length=80)
     description: str = Field(default="", max_length=1000)
     rule: BadgeRule | None = None
@@ -143,7 +144,7 @@ class BadgePublic(BaseModel):
     created_at: datetime
 
 
-class AwardCreate(BaseModel):
+class AwardCreate(RequestModel):
     member_id: str = Field(min_length=1, max_length=64)
     reason: str = Field(min_length=1, max_length=500)
 

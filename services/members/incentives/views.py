@@ -18,7 +18,7 @@ from services.common.http.pagination import (
 from services.common.ids import new_id
 from services.members.community import members
 from services.members.community import service as communities
-from services.members.deps import CommunityDep, MemberDep
+from services.members.deps import CommunityDep, MemberDep, located
 from services.members.incentives import badges, service
 from services.members.incentives.leaderboard import standings
 from services.members.incentives.models import (
@@ -87,7 +87,10 @@ def adjust_points(
         public = EntryPublic.model_validate(entry, from_attributes=True)
         return 201, AdjustmentPublic(entry=public, total=member.points, level=member.level)
 
-    return once.run(body, create)
+    # An entry is read in the member's ledger.
+    return located(
+        once.run(body, create), f"/v1/communities/{community.id}/members/{member_id}/points"
+    )
 
 
 @router.get("/members/{member_id}/points", response_model=LedgerPage, tags=["points"])
@@ -140,7 +143,12 @@ def create_badge(
         badge = badges.create_badge(session=session, community=community, badge_in=body)
         return 201, _badge_public(badge)
 
-    return once.run(body, create)
+    return located(once.run(body, create), f"/v1/communities/{community.id}/badges/{{id}}")
+
+
+@router.get("/badges/{badge_id}", response_model=BadgePublic, tags=["badges"])
+def get_badge(community: CommunityDep, badge_id: str, session: SessionDep) -> BadgePublic:
+    return _badge_public(badges.get_badge(session=session, community=community, badge_id=badge_id))
 
 
 @router.get("/badges", response_model=list[BadgePublic], tags=["badges"])
@@ -176,7 +184,9 @@ def award_badge(
         )
         return (201 if created else 200), _award_public(award, badge)
 
-    return once.run(body, create)
+    return located(
+        once.run(body, create), f"/v1/communities/{community.id}/members/{body.member_id}/badges"
+    )
 
 
 @router.get("/members/{member_id}/badges", response_model=list[AwardPublic], tags=["badges"])

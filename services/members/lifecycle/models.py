@@ -9,6 +9,7 @@ from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
 from services.common.clock import now
+from services.common.http.schemas import Instant, RequestModel
 from services.members.tables import MembersTable, timestamp_column
 from services.members.vocabulary import Stage
 
@@ -36,7 +37,7 @@ class StageChangePublic(SQLModel):
     at: datetime
 
 
-class StageIn(SQLModel):
+class StageIn(RequestModel):
     stage: Stage
     reason: str = Field(min_length=1, max_length=500, description="Why; kept in the history.")
 
@@ -58,32 +59,29 @@ class Funnel(SQLModel):
 _CURRENCY = re.compile(r"[A-Z]{3}")
 
 
-class PurchaseIn(SQLModel):
+class PurchaseIn(RequestModel):
     amount: Decimal = Field(
         gt=0,
         max_digits=18,
         decimal_places=4,
         description='A positive decimal, best sent as a string ("199.00").',
     )
-    currency: str = Field(description="ISO 4217 code, e.g. CNY.")
+    currency: str = Field(
+        min_length=3,
+        max_length=3,
+        schema_extra={"pattern": "^[A-Z]{3}$", "examples": ["CNY"]},
+        description="ISO 4217 code in capitals, e.g. CNY.",
+    )
     reference: str = Field(
         min_length=1, max_length=200, description="The order's id; one purchase per reference."
     )
-    purchased_at: datetime | None = Field(default=None, description="Defaults to now.")
+    purchased_at: Instant | None = Field(default=None, description="Defaults to now.")
 
     @field_validator("currency")
     @classmethod
     def _iso_4217(cls, value: str) -> str:
-        code = value.strip().upper()
-        if not _CURRENCY.fullmatch(code):
-            raise ValueError("currency must be an ISO 4217 code of three letters, e.g. CNY")
-        return code
-
-    @field_validator("purchased_at")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("purchased_at needs a timezone offset")
+        if not _CURRENCY.fullmatch(value):
+            raise ValueError("currency must be an ISO 4217 code of three capitals, e.g. CNY")
         return value
 
 

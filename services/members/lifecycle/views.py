@@ -10,7 +10,7 @@ from services.common.http.identity import ActorDep
 from services.common.http.pagination import Page, Paging, paginate
 from services.members import problems
 from services.members.community import members
-from services.members.deps import CommunityDep, MemberDep
+from services.members.deps import CommunityDep, MemberDep, located
 from services.members.lifecycle.funnel import community_funnel
 from services.members.lifecycle.models import (
     Funnel,
@@ -57,7 +57,10 @@ def override_stage(
         )
         return 201, _public(change)
 
-    return once.run(body, create)
+    # A change is read in the member's stage history.
+    return located(
+        once.run(body, create), f"/v1/communities/{community.id}/members/{member_id}/stages"
+    )
 
 
 @router.get(
@@ -106,7 +109,9 @@ def create_purchase(
         )
         return 201, PurchasePublic.model_validate(purchase, from_attributes=True)
 
-    return once.run(body, create)
+    return located(
+        once.run(body, create), f"/v1/communities/{community.id}/members/{member_id}/purchases"
+    )
 
 
 @router.get(

@@ -7,6 +7,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from services.common.clock import now
+from services.common.http.schemas import Instant, RequestModel
 from services.members.tables import MembersTable, timestamp_column
 from services.members.vocabulary import Role
 
@@ -64,15 +65,15 @@ class CasePublic(SQLModel):
     dismiss_reason: str | None
 
 
-class DismissIn(SQLModel):
+class DismissIn(RequestModel):
     reason: str | None = Field(default=None, max_length=500)
 
 
-class CheckIn(SQLModel):
+class CheckIn(RequestModel):
     text: str = Field(default="", max_length=20_000)
     flags: list[str] = Field(default_factory=list, max_length=20)
     role: Role = Role.member
-    at: datetime | None = Field(default=None, description="Defaults to now (ad windows).")
+    at: Instant | None = Field(default=None, description="Defaults to now (ad windows).")
 
 
 class CheckOut(SQLModel):

@@ -5,10 +5,11 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, StringConstraints
 from sqlmodel import Field
 
 from services.common.clock import now
+from services.common.http.schemas import RequestModel
 from services.members.tables import MembersTable, timestamp_column
 
 
@@ -42,10 +43,9 @@ class MemberOnboarding(MembersTable, table=True):
     updated_at: datetime = Field(default_factory=now, sa_column=timestamp_column())
 
 
-class OnboardingIn(BaseModel):
+class OnboardingIn(RequestModel):
     """Any part of the ritual; what is left out stays as it was."""
 
-    model_config = ConfigDict(extra="forbid")
     city: City | None = None
     company: Company | None = None
     title: Title | None = None
@@ -102,8 +102,7 @@ class RulesAcknowledgement(MembersTable, table=True):
     acknowledged_at: datetime = Field(default_factory=now, sa_column=timestamp_column())
 
 
-class RulesIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class RulesIn(RequestModel):
     text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
 
 
@@ -114,8 +113,7 @@ class RulesPublic(BaseModel):
     published_at: datetime
 
 
-class AcknowledgementIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class AcknowledgementIn(RequestModel):
     version: int = Field(ge=1)
 
 

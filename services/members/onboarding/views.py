@@ -18,7 +18,7 @@ from services.common.http.pagination import (
 )
 from services.members.community import members
 from services.members.community.models import Member, MemberPublic
-from services.members.deps import CommunityDep, MemberDep
+from services.members.deps import CommunityDep, MemberDep, located
 from services.members.onboarding import rules, service
 from services.members.onboarding.models import (
     AcknowledgementIn,
@@ -119,7 +119,8 @@ def publish_rules(
             rules.publish(session=session, community=community, text=body.text, actor=actor)
         )
 
-    return once.run(body, create)
+    # The version just published is the current one.
+    return located(once.run(body, create), f"/v1/communities/{community.id}/rules/current")
 
 
 @router.get("/rules", response_model=Page[RulesPublic], tags=["rules"])

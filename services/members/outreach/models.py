@@ -5,11 +5,12 @@ from enum import StrEnum
 from typing import Annotated, Literal
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, StringConstraints
 from sqlmodel import Field
 
 from services.common.clock import now
 from services.common.contracts import PlatformIdentity
+from services.common.http.schemas import RequestModel
 from services.members.tables import MembersTable, timestamp_column
 from services.members.vocabulary import Platform
 
@@ -19,8 +20,7 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 
 
-class AccountIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class AccountIn(RequestModel):
     name: Name
     platform: Platform
     external_id: ExternalId
@@ -41,19 +41,16 @@ class AccountPublic(BaseModel):
     created_at: datetime
 
 
-class TasksIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class TasksIn(RequestModel):
     account_id: str
     member_ids: list[str] = Field(min_length=1, max_length=500)
 
 
-class BatchIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class BatchIn(RequestModel):
     size: int | None = Field(default=None, ge=1, le=500, description="Default: all that's left.")
 
 
-class ResultIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ResultIn(RequestModel):
     outcome: Literal["accepted", "declined", "failed"]
 
 

@@ -8,7 +8,7 @@ from services.common.clock import now
 from services.common.db import SessionDep
 from services.common.http.idempotency import OnceDep
 from services.common.http.pagination import Page, Paging, paginate
-from services.members.deps import CommunityDep
+from services.members.deps import CommunityDep, located
 from services.members.outreach import service
 from services.members.outreach.models import (
     AccountIn,
@@ -43,7 +43,9 @@ def create_account(
         account = service.create_account(session=session, community=community, account_in=body)
         return 201, service.account_public(session=session, community=community, account=account)
 
-    return once.run(body, create)
+    return located(
+        once.run(body, create), f"/v1/communities/{community.id}/outreach/accounts/{{id}}"
+    )
 
 
 @router.get("/outreach/accounts", response_model=Page[AccountPublic])

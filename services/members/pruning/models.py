@@ -5,7 +5,7 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, StrictBool
+from pydantic import BaseModel, StrictBool
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field
 
@@ -13,6 +13,7 @@ from services.common.clock import now
 from services.common.http.pagination import (
     Page,
 )
+from services.common.http.schemas import RequestModel
 from services.members.tables import MembersTable, timestamp_column
 
 
@@ -53,8 +54,7 @@ class PruneCandidate(MembersTable, table=True):
     outcome: Outcome
 
 
-class PruneRunIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PruneRunIn(RequestModel):
     # Removing members is never a default: only an explicit `false` (a JSON boolean, not
     # "no" or 0) makes a real run.
     dry_run: StrictBool = Field(

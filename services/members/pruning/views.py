@@ -25,7 +25,7 @@ from services.common.http.pagination import (
 )
 from services.members.community import members
 from services.members.community.models import Member, MemberPublic
-from services.members.deps import CommunityDep
+from services.members.deps import CommunityDep, located
 from services.members.pruning import service
 from services.members.pruning.models import (
     CandidatePublic,
@@ -88,7 +88,7 @@ def start_prune_run(
         first_page = PageParams(limit=200, cursor=None)
         return (200 if body.dry_run else 201), _detail(session, run, first_page)
 
-    return once.run(body, create)
+    return located(once.run(body, create), f"/v1/communities/{community.id}/prune-runs/{{id}}")
 
 
 @router.get("/prune-runs", response_model=Page[PruneRunPublic])

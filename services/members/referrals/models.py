@@ -5,11 +5,12 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import AwareDatetime, BaseModel, field_validator, model_validator
+from pydantic import BaseModel, field_validator, model_validator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Column, Field
 
 from services.common.clock import now
+from services.common.http.schemas import Instant, RequestModel
 from services.members.tables import MembersTable, timestamp_column
 from services.members.vocabulary import MemberStatus
 
@@ -129,12 +130,12 @@ class Reward(BaseModel):
         return self
 
 
-class CampaignCreate(BaseModel):
+class CampaignCreate(RequestModel):
     name: str = Field(min_length=1, max_length=120)
     invites_required: int = Field(ge=1, le=10_000)
     reward: Reward
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime | None = None
+    starts_at: Instant
+    ends_at: Instant | None = None
 
 
 class CampaignPublic(BaseModel):

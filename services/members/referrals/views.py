@@ -10,7 +10,7 @@ from services.common.db import SessionDep
 from services.common.http.idempotency import OnceDep
 from services.common.http.pagination import Page, Paging, paginate
 from services.members.community import members
-from services.members.deps import CommunityDep, MemberDep
+from services.members.deps import CommunityDep, MemberDep, located
 from services.members.referrals import campaigns, service
 from services.members.referrals.models import (
     CampaignCreate,
@@ -74,7 +74,20 @@ def create_campaign(
         campaign = campaigns.create_campaign(session=session, community=community, campaign_in=body)
         return 201, _campaign_public(campaign)
 
-    return once.run(body, create)
+    return located(
+        once.run(body, create), f"/v1/communities/{community.id}/referral-campaigns/{{id}}"
+    )
+
+
+@router.get(
+    "/referral-campaigns/{campaign_id}",
+    response_model=CampaignPublic,
+    tags=["referral campaigns"],
+)
+def get_campaign(community: CommunityDep, campaign_id: str, session: SessionDep) -> CampaignPublic:
+    return _campaign_public(
+        campaigns.get_campaign(session=session, community=community, campaign_id=campaign_id)
+    )
 
 
 @router.get("/referral-campaigns", response_model=list[CampaignPublic], tags=["referral campaigns"])

@@ -10,6 +10,7 @@ from sqlmodel import Field as SQLField
 
 from services.common.clock import now
 from services.common.http.pagination import Page
+from services.common.http.schemas import RequestModel
 from services.members.community.models import (
     MemberPublic,
 )
@@ -36,12 +37,12 @@ class Segment(MembersTable, table=True):
         return SegmentRules.model_validate(self.rules)
 
 
-class SegmentIn(BaseModel):
+class SegmentIn(RequestModel):
     name: str = Field(min_length=1, max_length=80)
     rules: SegmentRules = Field(default_factory=SegmentRules)
 
 
-class SegmentUpdate(BaseModel):
+class SegmentUpdate(RequestModel):
     name: str | None = Field(default=None, min_length=1, max_length=80)
     rules: SegmentRules | None = None
 
@@ -55,7 +56,7 @@ class SegmentPublic(BaseModel):
     updated_at: datetime
 
 
-class PreviewIn(BaseModel):
+class PreviewIn(RequestModel):
     rules: SegmentRules = Field(default_factory=SegmentRules)
 
 

@@ -10,7 +10,7 @@ from services.common.http.idempotency import OnceDep
 from services.common.http.identity import ActorDep
 from services.common.http.pagination import Page, Paging, paginate
 from services.members.community.models import MemberPublic
-from services.members.deps import CommunityDep
+from services.members.deps import CommunityDep, located
 from services.members.segments import service
 from services.members.segments.models import (
     Preview,
@@ -51,7 +51,7 @@ def create_segment(
         )
         return 201, _public(segment)
 
-    return once.run(body, create)
+    return located(once.run(body, create), f"/v1/communities/{community.id}/segments/{{id}}")
 
 
 @router.get("/segments", response_model=Page[SegmentPublic])

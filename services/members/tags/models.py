@@ -8,7 +8,9 @@ from pydantic import BaseModel, Field, field_validator
 from sqlmodel import Field as SQLField
 
 from services.common.clock import now
+from services.common.http.schemas import RequestModel
 from services.members.tables import MembersTable, timestamp_column
+from services.members.vocabulary import MemberIds
 
 MAX_BULK = 1000
 
@@ -48,7 +50,7 @@ class MemberTag(MembersTable, table=True):
     tagged_at: datetime = SQLField(default_factory=now, sa_column=timestamp_column())
 
 
-class TagIn(BaseModel):
+class TagIn(RequestModel):
     name: str = Field(min_length=1, max_length=40)
     category: TagCategory = TagCategory.custom
 
@@ -67,13 +69,8 @@ class TagPublic(BaseModel):
     created_at: datetime
 
 
-class MemberIdsIn(BaseModel):
-    member_ids: list[str] = Field(min_length=1, max_length=MAX_BULK)
-
-    @field_validator("member_ids")
-    @classmethod
-    def _distinct(cls, value: list[str]) -> list[str]:
-        return list(dict.fromkeys(value))
+class MemberIdsIn(RequestModel):
+    member_ids: MemberIds = Field(min_length=1, max_length=MAX_BULK)
 
 
 class BulkTagResult(BaseModel):

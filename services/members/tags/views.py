@@ -8,7 +8,7 @@ from services.common.db import SessionDep
 from services.common.http.idempotency import OnceDep
 from services.common.http.identity import ActorDep
 from services.common.http.pagination import Page, Paging, paginate
-from services.members.deps import CommunityDep, MemberDep
+from services.members.deps import CommunityDep, MemberDep, located
 from services.members.segments import service as segments
 from services.members.tags import service
 from services.members.tags.models import (
@@ -44,7 +44,12 @@ def create_tag(
     def create() -> tuple[int, TagPublic]:
         return 201, _public(service.create_tag(session=session, community=community, tag_in=body))
 
-    return once.run(body, create)
+    return located(once.run(body, create), f"/v1/communities/{community.id}/tags/{{id}}")
+
+
+@router.get("/tags/{tag_id}", response_model=TagPublic)
+def get_tag(community: CommunityDep, tag_id: str, session: SessionDep) -> TagPublic:
+    return _public(service.get_tag(session=session, community=community, tag_id=tag_id))
 
 
 @router.get("/tags", response_model=Page[TagPublic])

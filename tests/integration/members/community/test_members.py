@@ -125,6 +125,26 @@ def test_concurrent_joins_with_one_identity_make_one_member(members: MembersApi)
     assert len(members.get(f"/v1/communities/{community['id']}/members").json()["data"]) == 1
 
 
+def test_a_join_with_identities_of_two_members_is_a_409_naming_both(members: MembersApi) -> None:
+    community = members.community()
+    first = members.join(community["id"], "wx_first")
+    second = members.join(community["id"], "wx_second")
+    response = members.post(
+        f"/v1/communities/{community['id']}/members",
+        json={
+            "display_name": "两个人",
+            "identities": [
+                {"platform": "wechat", "external_id": "wx_first"},
+                {"platform": "wechat", "external_id": "wx_second"},
+            ],
+        },
+    )
+    assert response.status_code == 409
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"].endswith("/identities-of-different-members")
+    assert sorted(response.json()["member_ids"]) == sorted([first["id"], second["id"]])
+
+
 def test_the_ladder_of_states_is_recorded_with_actor_and_reason(members: MembersApi) -> None:
     community = members.community()
     member = members.join(community["id"], "wx_troublemaker")
@@ -283,6 +303,29 @@ def test_profiles_update_and_attributes_merge(members: MembersApi) -> None:
     assert updated["attributes"] == {"spending": "high", "city_tier": 1}
     assert members.patch(path, json={"display_name": None}).status_code == 422
     assert members.patch(path, json={"role": "emperor"}).status_code == 422
+
+
+def test_unknown_fields_and_naive_instants_are_422s_that_change_nothing(
+    members: MembersApi,
+) -> None:
+    community = members.community()
+    member = members.join(community["id"])
+    path = f"/v1/communities/{community['id']}/members/{member['id']}"
+    response = members.patch(path, json={"status": "banned", "title": "CTO"})
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == ["status"]
+    assert response.json()["errors"][0]["code"] == "extra_forbidden"
+    unchanged = members.get(path).json()
+    assert unchanged["status"] == "active" and unchanged["title"] is None
+    naive = (datetime.now(UTC) + timedelta(hours=1)).replace(tzinfo=None).isoformat()
+    mute = members.post(path + "/mute", json={"until": naive})
+    assert mute.status_code == 422 and mute.json()["errors"][0]["field"] == "until"
+    assert members.get(path).json()["status"] == "active"
+    created = members.post(
+        "/v1/communities",
+        json={"name": "x", "purpose": "interest", "timezone": "UTC", "colour": "red"},
+    )
+    assert created.status_code == 422 and created.json()["errors"][0]["field"] == "colour"
 
 
 def test_status_changes_reach_kafka_through_the_outbox(members: MembersApi, outbox: Outbox) -> None:

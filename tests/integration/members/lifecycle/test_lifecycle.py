@@ -98,7 +98,9 @@ def test_days_outside_the_window_do_not_make_a_member_active(members: MembersApi
 def test_a_purchase_makes_a_member_paying_once(members: MembersApi, outbox: Outbox) -> None:
     community = members.community()
     member = members.join(community["id"])
-    body = {"amount": "199.00", "currency": "cny", "reference": "order-1"}
+    lower = {"amount": "199.00", "currency": "cny", "reference": "order-0"}
+    assert members.post(_path(community, member, "/purchases"), json=lower).status_code == 422
+    body = {"amount": "199.00", "currency": "CNY", "reference": "order-1"}
     first = members.post(
         _path(community, member, "/purchases"), json=body, headers={"Idempotency-Key": "p-1"}
     )

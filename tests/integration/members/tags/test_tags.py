@@ -65,7 +65,9 @@ def test_bulk_tagging_is_idempotent_and_all_or_nothing(members: MembersApi, outb
     stranger = members.join(members.community()["id"])["id"]
     path = f"/v1/communities/{cid}/tags/{tag}/members"
 
-    first = members.post(path, json={"member_ids": [ann, bob, ann]})
+    repeated = members.post(path, json={"member_ids": [ann, bob, ann]})
+    assert repeated.status_code == 422 and repeated.json()["errors"][0]["field"] == "member_ids"
+    first = members.post(path, json={"member_ids": [ann, bob]})
     assert first.json() == {"tag_id": tag, "changed": 2, "unchanged": 0}
     second = members.post(path, json={"member_ids": [bob, cat]})
     assert second.json() == {"tag_id": tag, "changed": 1, "unchanged": 1}

@@ -1,33 +1,9 @@
 """What members can tell a client went wrong, each kind defined once (the kit's named problems)
 and raised by name; fields are the document's extension members."""
 
-from typing import TYPE_CHECKING, cast
-
-from services.common.http.problems import Problem, ProblemType
+from services.common.http.problems import NamesItsField, NoParameters, ProblemType
 
 INVALID = "The request is not valid"
-
-
-class NoParameters:
-    """For problems raised without parameters: `Kind()` (tells the type checker so)."""
-
-    if TYPE_CHECKING:
-
-        def __init__(self) -> None: ...
-
-
-class NamesItsField:
-    """For 422s about a body field known only when raised: `errors[]` names `field`."""
-
-    field: str
-
-    def __post_init__(self) -> None:
-        super().__post_init__()  # type: ignore[misc]
-        problem = cast(Problem, self)
-        message = problem.detail or problem.title
-        problem.extra["errors"] = [
-            {"field": self.field, "in": "body", "message": message, "code": problem.slug}
-        ]
 
 
 class MemberMerged(

@@ -30,7 +30,7 @@ import dataclasses
 import logging
 import re
 import string
-from typing import Any, ClassVar, dataclass_transform
+from typing import TYPE_CHECKING, Any, ClassVar, cast, dataclass_transform
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -197,6 +197,28 @@ class ProblemType(Problem):
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
         return f"{type(self).__name__}({args})"
+
+
+class NoParameters:
+    """For problems raised without parameters: `Kind()` (tells the type checker so)."""
+
+    if TYPE_CHECKING:
+
+        def __init__(self) -> None: ...
+
+
+class NamesItsField:
+    """For 422s about a body field known only when raised: `errors[]` names `field`."""
+
+    field: str
+
+    def __post_init__(self) -> None:
+        super().__post_init__()  # type: ignore[misc]
+        problem = cast(Problem, self)
+        message = problem.detail or problem.title
+        problem.extra["errors"] = [
+            {"field": self.field, "in": "body", "message": message, "code": problem.slug}
+        ]
 
 
 class NotFound(

@@ -9,6 +9,12 @@ ladder, climbed in message order because each case is written before the next me
 judged) and a lifecycle stage change. The outcome is the one the per-message handlers give,
 message by message: a member muted or removed by their third message earns nothing for their
 fourth, and a message's points are paid once.
+
+Where it differs from one message at a time: rule badges are checked once per member at the
+end of the batch (a member removed later in the batch gets no badge for points earned before
+the removal); level and badge events follow the batch's violation events in the outbox; and a
+sender another process registers at the same moment fails the batch's insert, so the batch is
+split and that message takes the per-event path.
 """
 
 from collections import Counter, defaultdict

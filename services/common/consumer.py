@@ -9,25 +9,13 @@ stays in its group, taking no records) and retries without limit until the depen
 no attempt is spent and nothing is dead-lettered. Only what fails with its dependencies healthy
 is dead-lettered (`python -m services.common.dead_letters` lists and replays those).
 
-Batch mode (`run_batches`), for handlers that can fold many events at once: a batch handler is
-`BatchHandler = Callable[[Session, Sequence[CloudEvent]], None]`, registered per event type
-(`ServiceSpec.batch_handlers`). A polled batch, bounded by count and bytes, is one
-transaction: its event ids go into the processed-event table in one statement
-(`INSERT … ON CONFLICT DO NOTHING RETURNING event_id`), duplicates (redelivered, or twice in
-the batch) are dropped before any handler sees them, and each run of consecutive events of one
-type goes to its batch handler in partition order (types without one go to their per-event
-handler, in the same transaction). Offsets are committed once per batch and partition, after
-the database commit. A batch that fails with its dependencies healthy is split in halves, in
-order, until the event at fault is alone; that event is then handled exactly as the per-event
-path handles it (its per-event handler, retries, the dead-letter topic), and the rest fold.
-An outage pauses the batch path just as it pauses the per-event path.
+Batch mode, for heavy streams, is `services.common.batches.BatchConsumer`.
 """
 
-import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -35,7 +23,7 @@ from typing import Protocol
 import orjson
 import pydantic
 import sqlalchemy as sa
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge
 from sqlalchemy import Engine
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session
@@ -61,25 +49,7 @@ CONSUMER_OUTAGE_SECONDS = Counter(
 # A paused consumer says so once when it pauses, then at most this often.
 OUTAGE_LOG_EVERY_SECONDS = 60.0
 
-BATCH_EVENTS = Histogram(
-    "qunyun_consumer_batch_events",
-    "Events in one batch transaction (after splitting, before dropping duplicates).",
-    ["consumer"],
-    buckets=(1, 2, 5, 10, 25, 50, 100, 200, 500, 1000, 2000),
-)
-BATCH_SECONDS = Histogram(
-    "qunyun_consumer_batch_seconds",
-    "Time one batch transaction took, handlers and commit included.",
-    ["consumer"],
-)
-BATCH_SPLITS = Counter(
-    "qunyun_consumer_batch_splits_total",
-    "Batches split in halves because they failed with the database and broker healthy.",
-    ["consumer"],
-)
-
 Handler = Callable[[Session, CloudEvent], None]
-BatchHandler = Callable[[Session, Sequence[CloudEvent]], None]
 
 _metadata = sa.MetaData()
 processed_event = sa.Table(
@@ -153,9 +123,6 @@ class EventConsumer:
         backoff_seconds: float = 0.2,
         backoff_max_seconds: float = 5.0,
         status: ConsumerStatus | None = None,
-        batch_handlers: Mapping[str, BatchHandler] | None = None,
-        batch_max_events: int = 500,
-        batch_max_bytes: int = 4 * 1024 * 1024,
     ):
         self._engine = engine
         self._name = name
@@ -166,14 +133,6 @@ class EventConsumer:
         self._backoff_max = backoff_max_seconds
         self.status = status or ConsumerStatus()
         self._last_outage_log = 0.0
-        self._batch_handlers = dict(batch_handlers or {})
-        self._batch_max_events = batch_max_events
-        self._batch_max_bytes = batch_max_bytes
-        # An event type with only a batch handler is handled alone as a batch of one.
-        self._handlers = {
-            **{t: _one_by_one(h) for t, h in self._batch_handlers.items()},
-            **handlers,
-        }
 
     def handle(self, record: IncomingRecord, stop: threading.Event | None = None) -> str:
         """Process one record; returns its outcome. Raises `DependencyDown` while the database or
@@ -355,157 +314,3 @@ class EventConsumer:
         return outcome
 
     # Batch mode: beside the per-event path above, sharing its outage and poison handling.
-
-    def run_batches(
-        self, source: EventSource, stop: threading.Event, *, poll_seconds: float = 0.5
-    ) -> None:
-        """Consume until `stop` is set, one transaction and one offset commit per batch."""
-        if self.status.paused_since is None:
-            self.status.working()
-        try:
-            while not stop.is_set():
-                records = source.poll(poll_seconds)
-                for start, batch in self._batches(records):
-                    try:
-                        self.handle_batch(batch, stop)
-                    except DependencyDown as exc:
-                        self._rewind(source, records[start:])
-                        self._ride_out(source, stop, str(exc))
-                        break
-                    except Exception:
-                        self._rewind(source, records[start:])
-                        if not stop.is_set():
-                            log.exception("batch not handled; it will be redelivered")
-                            stop.wait(self._backoff_max)
-                        break
-                    try:
-                        for last in _last_of_each_partition(batch):
-                            source.commit(last)
-                    except BROKER_ERRORS as exc:
-                        # The work is committed in the database; its redelivery is a duplicate.
-                        self._rewind(source, records[start:])
-                        self._ride_out(source, stop, f"broker unreachable: {exc}", probe=False)
-                        break
-                    self._resumed()
-                for (topic, partition), lag in source.lag().items():
-                    obs.CONSUMER_LAG.labels(topic, str(partition)).set(lag)
-        finally:
-            source.close()
-
-    def handle_batch(
-        self, records: Sequence[IncomingRecord], stop: threading.Event | None = None
-    ) -> None:
-        """Fold `records` (in partition order). Raises `DependencyDown` while the database or
-        broker is unreachable, anything else only if the records must be redelivered."""
-        events: list[tuple[IncomingRecord, CloudEvent]] = []
-        for record in records:
-            try:
-                event = CloudEvent.from_kafka(record.headers, record.value)
-            except MalformedEvent as exc:
-                self._dead_letter(record, exc, attempts=0)
-                self._count(record, "unknown", "dead_lettered")
-                continue
-            if event.type not in self._handlers:
-                self._count(record, event.type, "ignored")
-                continue
-            events.append((record, event))
-        self._fold(events, stop)
-
-    def _fold(
-        self, events: list[tuple[IncomingRecord, CloudEvent]], stop: threading.Event | None
-    ) -> None:
-        """One transaction for `events`; if it fails with the dependencies healthy, each half
-        on its own, in order, down to the one event at fault (handled as the per-event path
-        handles it: retried, then dead-lettered)."""
-        if not events:
-            return
-        if len(events) == 1:
-            self.handle(events[0][0], stop)
-            return
-        started = time.perf_counter()
-        try:
-            outcomes = self._apply_batch(events)
-        except Exception as exc:
-            if not isinstance(exc, _PERMANENT) and (outage := self._outage(exc)) is not None:
-                raise DependencyDown(outage) from exc
-            BATCH_SPLITS.labels(self._name).inc()
-            log.warning(
-                "batch failed; splitting it to find the event at fault",
-                extra={"events": len(events), "error": repr(exc)[:500]},
-            )
-            half = len(events) // 2
-            self._fold(events[:half], stop)
-            self._fold(events[half:], stop)
-            return
-        BATCH_EVENTS.labels(self._name).observe(len(events))
-        BATCH_SECONDS.labels(self._name).observe(time.perf_counter() - started)
-        for (record, event), outcome in zip(events, outcomes, strict=True):
-            self._count(record, event.type, outcome)
-
-    def _apply_batch(self, events: list[tuple[IncomingRecord, CloudEvent]]) -> list[str]:
-        """The batch's transaction; each event's outcome, in order."""
-        with Session(self._engine) as session, session.begin():
-            fresh = set(
-                session.execute(
-                    insert(processed_event)
-                    .values([{"consumer": self._name, "event_id": e.id} for _, e in events])
-                    .on_conflict_do_nothing()
-                    .returning(processed_event.c.event_id)
-                ).scalars()
-            )
-            outcomes: list[str] = []
-            todo: list[CloudEvent] = []
-            for _, event in events:
-                if event.id in fresh:
-                    fresh.discard(event.id)  # a second copy inside the batch is a duplicate
-                    todo.append(event)
-                    outcomes.append("processed")
-                else:
-                    outcomes.append("duplicate")
-            for event_type, run in itertools.groupby(todo, key=lambda e: e.type):
-                batch_handler = self._batch_handlers.get(event_type)
-                if batch_handler is not None:
-                    batch_handler(session, list(run))
-                    continue
-                for event in run:
-                    token = obs.event_id_var.set(event.id)
-                    try:
-                        self._handlers[event_type](session, event)
-                    finally:
-                        obs.event_id_var.reset(token)
-        return outcomes
-
-    def _batches(self, records: list[IncomingRecord]) -> list[tuple[int, list[IncomingRecord]]]:
-        """The poll cut into batches of at most `batch_max_events` records and (unless one
-        record alone is larger) `batch_max_bytes`, each with the index of its first record."""
-        cuts: list[tuple[int, list[IncomingRecord]]] = []
-        batch: list[IncomingRecord] = []
-        size, start = 0, 0
-        for n, record in enumerate(records):
-            length = len(record.value or b"")
-            if batch and (
-                len(batch) >= self._batch_max_events or size + length > self._batch_max_bytes
-            ):
-                cuts.append((start, batch))
-                batch, size, start = [], 0, n
-            batch.append(record)
-            size += length
-        if batch:
-            cuts.append((start, batch))
-        return cuts
-
-
-def _one_by_one(batch_handler: BatchHandler) -> Handler:
-    """A batch handler as a per-event handler: a batch of one."""
-
-    def handle(session: Session, event: CloudEvent) -> None:
-        batch_handler(session, [event])
-
-    return handle
-
-
-def _last_of_each_partition(batch: Sequence[IncomingRecord]) -> list[IncomingRecord]:
-    last: dict[tuple[str, int], IncomingRecord] = {}
-    for record in batch:
-        last[(record.topic, record.partition)] = record
-    return list(last.values())

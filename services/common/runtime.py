@@ -15,8 +15,8 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, IntegrityError
 
+from services.common.batches import BatchConsumer, BatchHandler
 from services.common.consumer import (
-    BatchHandler,
     ConsumerStatus,
     EventConsumer,
     Handler,
@@ -167,23 +167,25 @@ class _Workers:
                     client_id=f"{self.spec.name}-consumer",
                     max_poll_records=s.consumer_batch_max_events if batches else 100,
                 )
-                consumer = EventConsumer(
-                    self.engine,
-                    name=self.spec.name,
-                    handlers=self.spec.handlers,
-                    dead_letters=dead_letters,
-                    max_attempts=s.consumer_max_attempts,
-                    backoff_seconds=s.consumer_backoff_seconds,
-                    backoff_max_seconds=s.consumer_backoff_max_seconds,
-                    status=self.consumer_status,
-                    batch_handlers=self.spec.batch_handlers,
-                    batch_max_events=s.consumer_batch_max_events,
-                    batch_max_bytes=s.consumer_batch_max_bytes,
-                )
+                options: dict[str, Any] = {
+                    "name": self.spec.name,
+                    "handlers": self.spec.handlers,
+                    "dead_letters": dead_letters,
+                    "max_attempts": s.consumer_max_attempts,
+                    "backoff_seconds": s.consumer_backoff_seconds,
+                    "backoff_max_seconds": s.consumer_backoff_max_seconds,
+                    "status": self.consumer_status,
+                }
                 if batches:
-                    consumer.run_batches(source, self.stop)
+                    BatchConsumer(
+                        self.engine,
+                        batch_handlers=self.spec.batch_handlers,
+                        batch_max_events=s.consumer_batch_max_events,
+                        batch_max_bytes=s.consumer_batch_max_bytes,
+                        **options,
+                    ).run_batches(source, self.stop)
                 else:
-                    consumer.run(source, self.stop)
+                    EventConsumer(self.engine, **options).run(source, self.stop)
             except Exception as exc:
                 self.consumer_status.pause(f"consumer restarting: {type(exc).__name__}: {exc}")
                 log.exception("consumer crashed; restarting")

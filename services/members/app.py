@@ -13,8 +13,9 @@ from pathlib import Path
 from fastapi import FastAPI
 from sqlmodel import Session
 
+from services.common.batches import BatchHandler
 from services.common.cloudevents import CloudEvent
-from services.common.consumer import BatchHandler, Handler
+from services.common.consumer import Handler
 from services.common.contracts import (
     AttendanceRecorded,
     ChallengeTierReached,

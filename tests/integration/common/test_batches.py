@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from services.common.batches import BatchConsumer
 from services.common.cloudevents import CloudEvent
-from services.common.consumer import EventConsumer
 from services.common.contracts import dead_letter_topic
 from services.common.kafka import KafkaEventSource, KafkaPublisher, OutgoingRecord
 from tests.integration.common.conftest import read_topic, wait_for
@@ -28,11 +28,11 @@ pytestmark = pytest.mark.integration
 
 
 class _Batches:
-    """An `EventConsumer` in batch mode in a thread, recording every batch its handler gets."""
+    """A `BatchConsumer` in a thread, recording every batch its handler gets."""
 
     def __init__(self, engine: Engine, bootstrap: str, topic: str, group: str | None = None):
         self.batches: list[list[str]] = []
-        self.consumer = EventConsumer(
+        self.consumer = BatchConsumer(
             engine,
             name="test",
             handlers={},

@@ -1,14 +1,15 @@
 """How the batch mode cuts a poll into batches."""
 
-from services.common.consumer import EventConsumer
+from services.common.batches import BatchConsumer
 from services.common.kafka import IncomingRecord
 
 
 def test_batches_are_cut_by_count_and_bytes() -> None:
-    consumer = EventConsumer(
+    consumer = BatchConsumer(
         None,  # type: ignore[arg-type]  # cutting touches no database
         name="t",
         handlers={},
+        batch_handlers={},
         dead_letters=None,  # type: ignore[arg-type]
         batch_max_events=3,
         batch_max_bytes=100,

@@ -8,6 +8,8 @@ until the kit's consumer hands over whole polled batches, each arrives as a batc
 through its per-event handler.
 """
 
+import functools
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -52,7 +54,9 @@ from services.metrics.reports import service as reports
 from services.metrics.reports import views as report_views
 from services.metrics.retention import views as retention_views
 from services.metrics.rollups import handlers as rollups
+from services.metrics.rollups import replay
 from services.metrics.rollups import views as daily_views
+from services.metrics.settings import MetricsSettings
 
 ROUTERS = (
     daily_views.router,
@@ -92,10 +96,21 @@ HANDLERS: dict[str, Handler] = {
     PublicationPublished.type: content_response.on_publication_published,
 }
 
+SETTINGS = MetricsSettings()
+
 JOBS = (
     PeriodicJob("metrics-health-scores", 900, health.refresh_scores),
     PeriodicJob("metrics-alerts", 600, alerts.evaluate_alerts),
     PeriodicJob("metrics-weekly-reports", 300, reports.publish_due_reports),
+    # Chat and activity parked for a group or community nobody registered: forgotten after
+    # the retention, so they cannot pile up (docs/metrics.md, "Events before their group").
+    PeriodicJob(
+        "metrics-parked-expiry",
+        3600,
+        functools.partial(
+            replay.expire_parked, retention=timedelta(days=SETTINGS.parked_retention_days)
+        ),
+    ),
 )
 
 SPEC = ServiceSpec(

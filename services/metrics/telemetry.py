@@ -2,13 +2,18 @@
 gauges. Labels are bounded: event types, outcomes, alert kinds and community purposes, never
 a member, group or community id."""
 
+from typing import TYPE_CHECKING
+
 from prometheus_client import Counter, Gauge, Histogram
 
-from services.metrics.rollups.messages import FoldResult
+from services.common.contracts import ChatMessagePosted
+
+if TYPE_CHECKING:  # only a type: the fold (and parking under it) may import this module
+    from services.metrics.rollups.messages import FoldResult
 
 FOLDED = Counter(
     "qunyun_metrics_events_folded_total",
-    "Chat messages taken by the rollup fold, by outcome (folded, duplicate, unmatched, rejected).",
+    "Chat messages taken by the rollup fold, by outcome (folded, duplicate, parked, rejected).",
     ["outcome"],
 )
 FOLD_BATCH_SIZE = Histogram(
@@ -20,6 +25,18 @@ FOLD_SECONDS = Histogram(
     "qunyun_metrics_fold_batch_seconds",
     "Time one call of the rollup fold took, in the caller's transaction.",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+CHAT_MESSAGE_TYPE = ChatMessagePosted.type
+PARKED = Counter(
+    "qunyun_metrics_parked_events_total",
+    "Events about a group or community not known yet, by type and outcome: parked (waiting "
+    "for it), replayed (folded when it arrived), expired (never arrived within the retention).",
+    ["type", "outcome"],
+)
+PARKED_NOW = Gauge(
+    "qunyun_metrics_parked_events_waiting",
+    "Events waiting for their group or community now, by type (set by the expiry job).",
+    ["type"],
 )
 UNMATCHED = Counter(
     "qunyun_metrics_unmatched_events_total",
@@ -41,10 +58,12 @@ REPORTS_PUBLISHED = Counter(
 )
 
 
-def observe_fold(result: FoldResult, seconds: float | None = None) -> None:
+def observe_fold(result: "FoldResult", seconds: float | None = None) -> None:
     FOLDED.labels("folded").inc(result.folded)
     FOLDED.labels("duplicate").inc(result.duplicates)
-    FOLDED.labels("unmatched").inc(result.unmatched)
+    FOLDED.labels("parked").inc(result.parked)
+    if result.parked:
+        PARKED.labels(CHAT_MESSAGE_TYPE, "parked").inc(result.parked)
     FOLDED.labels("rejected").inc(len(result.rejected))
     FOLD_BATCH_SIZE.observe(result.received)
     if seconds is not None:

@@ -18,6 +18,7 @@ from services.common.contracts import (
 )
 from services.metrics.replica import service
 from services.metrics.replica.models import ChatGroup, speaker_key
+from services.metrics.rollups.replay import replay_for_community, replay_for_group
 
 # Statuses after which a member no longer counts as in the community.
 GONE = frozenset({"removed", "banned", "merged"})
@@ -34,6 +35,7 @@ def on_community_created(session: Session, event: CloudEvent) -> None:
         timezone=data.timezone,
         at=data.created_at,
     )
+    replay_for_community(session, workspace_id=event.workspaceid, community_id=data.community_id)
 
 
 def on_community_updated(session: Session, event: CloudEvent) -> None:
@@ -47,6 +49,9 @@ def on_community_updated(session: Session, event: CloudEvent) -> None:
         timezone=data.timezone,
         at=data.updated_at,
     )
+    # An update may be the first the replica hears of a community (its creation expired, or
+    # is on its way): what waited on it is folded all the same.
+    replay_for_community(session, workspace_id=event.workspaceid, community_id=data.community_id)
 
 
 def on_group_created(session: Session, event: CloudEvent) -> None:
@@ -63,6 +68,7 @@ def on_group_created(session: Session, event: CloudEvent) -> None:
         state="open",
         at=data.created_at,
     )
+    replay_for_group(session, workspace_id=event.workspaceid, group_id=data.group_id)
 
 
 def on_group_updated(session: Session, event: CloudEvent) -> None:
@@ -79,6 +85,9 @@ def on_group_updated(session: Session, event: CloudEvent) -> None:
         state=data.state,
         at=data.updated_at,
     )
+    # A changed external id (a bot re-created the chat) or a first sight of the group: chat
+    # parked under its new name is folded now.
+    replay_for_group(session, workspace_id=event.workspaceid, group_id=data.group_id)
 
 
 def on_group_dissolved(session: Session, event: CloudEvent) -> None:

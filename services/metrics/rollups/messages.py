@@ -5,6 +5,11 @@ event ids (the processed-events table, so an event seen in an earlier batch, or 
 one, changes nothing), two to match groups and operators, and one upsert per rollup table in
 which each key (group and day, community and day, speaker and day) appears once. Keys go in
 sorted, so two consumers folding overlapping batches lock rows in the same order.
+
+A message whose group the replicas do not know yet (its `group.created` travels on another
+topic and may come later) is parked (`services.metrics.parking`), in one insert for the
+batch, and its claim is given back, so that when the group arrives its replay folds it once.
+That costs four more statements, only for a batch that has such messages.
 """
 
 import logging
@@ -22,6 +27,7 @@ from sqlmodel import Session
 from services.common.clock import Span, as_utc, day_bounds, local_day
 from services.common.cloudevents import CloudEvent
 from services.common.contracts import ChatMessagePosted
+from services.metrics.parking import service as parking
 from services.metrics.replica.models import speaker_key
 
 log = logging.getLogger(__name__)
@@ -38,12 +44,12 @@ _COUNTS = ("messages", "member_messages", "operator_messages", "negative_message
 
 @dataclass
 class FoldResult:
-    """What one call did: `folded` + `duplicates` + `unmatched` + len(`rejected`) = received."""
+    """What one call did: `folded` + `duplicates` + `parked` + len(`rejected`) = received."""
 
     received: int = 0
     folded: int = 0
-    duplicates: int = 0
-    unmatched: int = 0  # from groups metrics does not know (not registered by an operator)
+    duplicates: int = 0  # folded before, twice in the batch, or parked already
+    parked: int = 0  # from groups metrics does not know yet, kept until they are registered
     rejected: list[str] = field(default_factory=list)  # ids of events that are not messages
 
 
@@ -92,6 +98,8 @@ def fold_messages(session: Session, events: Sequence[CloudEvent]) -> FoldResult:
         return result
     messages = [parsed[event_id] for event_id in sorted(fresh)]
     groups = _groups_of(session, messages)
+    if len(groups) < len({_group_key(e, d) for e, d in messages}):
+        messages = _park_unmatched(session, messages, groups, result)
     operators = _operators_among(session, messages, groups)
 
     # (owner, day) → [messages, member, operator, negative, replies]; plain lists, not
@@ -106,11 +114,7 @@ def fold_messages(session: Session, events: Sequence[CloudEvent]) -> FoldResult:
     repliers: set[tuple[str, str, str]] = set()
     days_of = _LocalDays()
     for event, data in messages:
-        group = groups.get((event.workspaceid, data.platform, data.group_external_id))
-        if group is None:
-            result.unmatched += 1
-            continue
-        group_id, community_id, timezone = group
+        group_id, community_id, timezone = groups[_group_key(event, data)]
         owners[group_id] = owners[community_id] = (event.workspaceid, community_id)
         day = days_of.day(data.occurred_at, timezone)
         speaker = speaker_key(data.platform, data.sender_external_id)
@@ -198,6 +202,40 @@ def _upsert_hours_and_replies(
             ),
             {"rows": _rows([{"g": g, "x": x, "s": sp} for g, x, sp in sorted(repliers)])},
         )
+
+
+def _group_key(event: CloudEvent, data: ChatMessagePosted) -> tuple[str, str, str]:
+    return (event.workspaceid, data.platform, data.group_external_id)
+
+
+def _park_unmatched(
+    session: Session,
+    messages: list[tuple[CloudEvent, ChatMessagePosted]],
+    groups: dict[tuple[str, str, str], tuple[str, str, str]],
+    result: FoldResult,
+) -> list[tuple[CloudEvent, ChatMessagePosted]]:
+    """Park the messages of groups not (yet) known and give back their claims; returns the
+    messages left to fold. A group registered meanwhile is seen by the second look, taken
+    under the parking lock (see `parking.service`)."""
+    unmatched = [m for m in messages if _group_key(*m) not in groups]
+    parking.hold_workspaces(session, (e.workspaceid for e, _ in unmatched), exclusive=False)
+    groups.update(_groups_of(session, unmatched))
+    waiting = [(e, d) for e, d in unmatched if _group_key(e, d) not in groups]
+    if not waiting:
+        return messages
+    session.execute(
+        sa.text(
+            "DELETE FROM processed_event WHERE consumer = :consumer "
+            "AND event_id IN (SELECT value FROM json_array_elements_text(CAST(:ids AS json)))"
+        ),
+        {"consumer": FOLD_CONSUMER, "ids": orjson.dumps([e.id for e, _ in waiting]).decode()},
+    )
+    parked = parking.park_messages(
+        session, waiting=[(e, d.platform, d.group_external_id) for e, d in waiting]
+    )
+    result.parked += len(parked)
+    result.duplicates += len(waiting) - len(parked)  # delivered again while parked
+    return [m for m in messages if _group_key(*m) in groups]
 
 
 def _claim(session: Session, event_ids: list[str]) -> set[str]:

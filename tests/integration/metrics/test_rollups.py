@@ -154,7 +154,7 @@ def test_the_same_batch_twice_changes_nothing(feed: Feed, engine: Engine) -> Non
     assert rows == 4
 
 
-def test_messages_from_an_unknown_group_or_workspace_are_not_counted(
+def test_messages_from_an_unknown_group_or_workspace_are_parked_not_counted(
     feed: Feed, engine: Engine
 ) -> None:
     feed.community()
@@ -167,7 +167,7 @@ def test_messages_from_an_unknown_group_or_workspace_are_not_counted(
                 message("a", at("2026-03-01T01:00:00"), workspace="ws_other"),
             ],
         )
-    assert (result.folded, result.unmatched) == (0, 2)
+    assert (result.folded, result.parked) == (0, 2)
     (mar1,) = _days(engine, MAR_1, MAR_1)
     assert mar1.messages == 0
 

@@ -15,6 +15,7 @@ from sqlmodel import Session
 from services.common.cloudevents import CloudEvent
 from services.common.consumer import Handler
 from services.common.contracts import (
+    ActivityPlanned,
     CommunityCreated,
     CommunityUpdated,
     GroupCreated,
@@ -64,6 +65,7 @@ HANDLERS: dict[str, Handler] = {
     GroupMemberLeft.type: playbooks.on_group_member_left,
     PublicationResultReported.type: results.on_result_reported,
     SubmissionReceived.type: submissions.on_submission_received,
+    ActivityPlanned.type: replica.on_activity_planned,
 }
 
 

@@ -57,6 +57,20 @@ def test_a_bot_registers_a_member_and_pushes_a_check_in(stack: Stack, api: httpx
         moved = api.post(f"/v1/communities/{cid}/activities/{aid}/transitions", json={"to": step})
         assert moved.status_code == 200, moved.text
 
+    # The content calendar learns of the published activity from the events service's plan.
+    window = {
+        "from": (start - timedelta(hours=1)).isoformat(),
+        "to": (start + timedelta(days=1)).isoformat(),
+    }
+
+    def on_calendar() -> list[dict[str, object]]:
+        answer = api.get(f"/v1/communities/{cid}/calendar", params=window)
+        entries = answer.json()["entries"] if answer.status_code == 200 else []
+        return [e for e in entries if e["kind"] == "activity_session"]
+
+    sessions = eventually(on_calendar, timeout=30)
+    assert [(e["activity_id"], e["status"]) for e in sessions] == [(aid, "scheduled")]
+
     def push(kind: str, **data: object) -> None:
         event = {
             "type": kind,

@@ -6,6 +6,7 @@ version (a new class with a `.v2` type), never an edit of the old one.
 
 from services.common.contracts.activities import (
     ActivityCancelled,
+    ActivityPlanned,
     AttendanceRecorded,
     ChallengeCompleted,
     ChallengeTierReached,
@@ -18,6 +19,7 @@ from services.common.contracts.activities import (
     NoShowRecorded,
     OfferExpired,
     PlaceOffered,
+    PlannedSession,
     Promoted,
     Recipient,
     Registered,
@@ -85,6 +87,7 @@ __all__ = [
     "ALL_TOPICS",
     "CONTRACTS",
     "ActivityCancelled",
+    "ActivityPlanned",
     "AlertOpened",
     "AlertResolved",
     "AttendanceRecorded",
@@ -126,6 +129,7 @@ __all__ = [
     "OccurrenceSkipped",
     "OfferExpired",
     "PlaceOffered",
+    "PlannedSession",
     "PlatformIdentity",
     "Promoted",
     "PruneRunCompleted",

@@ -57,6 +57,34 @@ class FeedbackGiven(EventData):
 # ---- lifecycle -----------------------------------------------------------------------------
 
 
+class PlannedSession(BaseModel):
+    session_id: str
+    starts_at: datetime
+    ends_at: datetime
+    status: str  # scheduled, closed, cancelled
+
+
+class ActivityPlanned(EventData):
+    """An activity's public plan as it now stands, sent whenever it changes once published:
+    published, replanned, moved to another status, a session cancelled. It carries the whole
+    plan, so a consumer keeps a read model (content's calendar) from the latest one alone,
+    with no lookup back into this service; `changed_at` orders two of them."""
+
+    type = "io.qunyun.activity.planned.v1"
+    topic = topics.ACTIVITIES
+
+    activity_id: str
+    community_id: str
+    kind: str
+    title: str
+    status: str
+    place: str | None
+    online_url: str | None
+    group_id: str | None
+    sessions: list[PlannedSession]
+    changed_at: datetime
+
+
 class ActivityCancelled(EventData):
     """An activity was cancelled; every member still holding a place or waiting is named, so
     bots tell them."""

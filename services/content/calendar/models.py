@@ -7,10 +7,12 @@ from sqlmodel import SQLModel
 
 
 class CalendarEntry(SQLModel):
-    kind: Literal["schedule_occurrence", "playbook_step"]
+    kind: Literal["schedule_occurrence", "playbook_step", "activity_session"]
     local: datetime
     utc: datetime
-    status: str  # planned, dispatched, skipped, failed; pending, sent, cancelled for steps
+    # planned, dispatched, skipped, failed for occurrences; pending, sent, cancelled for
+    # steps; scheduled, closed, cancelled for sessions
+    status: str
     reason: str | None = None
     title: str
     content_item_id: str | None
@@ -20,6 +22,9 @@ class CalendarEntry(SQLModel):
     schedule_id: str | None = None
     playbook_id: str | None = None
     run_id: str | None = None
+    activity_id: str | None = None
+    session_id: str | None = None
+    ends_utc: datetime | None = None  # sessions last; the others are instants
 
 
 class Calendar(SQLModel):

@@ -1,8 +1,6 @@
 """Assembling the calendar: occurrences still to come as the schedules will fire them,
-occurrences already handled as they were, and playbook steps due, in one time line.
-
-Activities from the events service are not on it yet: that service publishes no event
-about an activity's time to keep a read model from.
+occurrences already handled as they were, playbook steps due, and the sessions of the
+community's activities as the events service last announced them, in one time line.
 """
 
 from datetime import datetime, timedelta
@@ -15,7 +13,7 @@ from services.content.calendar.models import Calendar, CalendarEntry
 from services.content.library.models import ContentItem
 from services.content.playbooks.models import Playbook, PlaybookRun, PlaybookStep, Step
 from services.content.publishing.models import OccurrenceRecord
-from services.content.replica.models import Community
+from services.content.replica.models import Community, PlannedActivity, PlannedSession
 from services.content.schedules.models import Schedule, ScheduleState
 from services.content.schedules.service import recurrence_of
 
@@ -123,10 +121,51 @@ def calendar(session: Session, *, community: Community, start: datetime, end: da
                 run_id=run.id,
             )
         )
-    entries.sort(key=lambda e: (e.utc, e.kind, e.schedule_id or e.run_id or ""))
+    entries += _activity_sessions(session, community=community, start=start, end=end)
+    entries.sort(key=lambda e: (e.utc, e.kind, e.schedule_id or e.run_id or e.session_id or ""))
     return Calendar(
         community_id=community.id,
         timezone=community.timezone,
         entries=entries[:MAX_ENTRIES],
         truncated=len(entries) > MAX_ENTRIES,
     )
+
+
+def _activity_sessions(
+    session: Session, *, community: Community, start: datetime, end: datetime
+) -> list[CalendarEntry]:
+    """Sessions that overlap the window: a two-day camp begun yesterday is still on today."""
+    zone = clock.zone(community.timezone)
+    rows = session.exec(
+        select(PlannedSession, PlannedActivity)
+        .join(PlannedActivity, col(PlannedActivity.id) == col(PlannedSession.activity_id))
+        .where(
+            PlannedSession.workspace_id == community.workspace_id,
+            PlannedSession.community_id == community.id,
+            col(PlannedSession.starts_at) < end,
+            col(PlannedSession.ends_at) > start,
+        )
+        .order_by(col(PlannedSession.starts_at))
+        .limit(MAX_ENTRIES + 1)
+    )
+    return [
+        CalendarEntry(
+            kind="activity_session",
+            local=row.starts_at.astimezone(zone),
+            utc=row.starts_at,
+            ends_utc=row.ends_at,
+            # A cancelled activity cancels every session, whatever each one last said.
+            status="cancelled" if activity.status == "cancelled" else row.status,
+            title=activity.title,
+            content_item_id=None,
+            content_kind=None,
+            target={
+                "group_id": activity.group_id,
+                "place": activity.place,
+                "online_url": activity.online_url,
+            },
+            activity_id=activity.id,
+            session_id=row.id,
+        )
+        for row, activity in rows
+    ]

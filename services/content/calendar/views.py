@@ -30,8 +30,9 @@ def get_calendar(
     ],
     end: Annotated[datetime, Query(alias="to", description="Exclusive, like `from`.")],
 ) -> Calendar:
-    """Schedule occurrences (planned, or what became of them) and SOP steps due in [from, to),
-    in the community's timezone, each with what it is and where it goes. At most 92 days."""
+    """Schedule occurrences (planned, or what became of them), SOP steps due and the
+    sessions of the community's published activities in [from, to), in the community's
+    timezone, each with what it is and where it goes. At most 92 days."""
     zone = clock.zone(community.timezone)
 
     def instant(value: datetime) -> datetime:

@@ -1,8 +1,10 @@
 """Communities and groups as members publishes them: enough to answer in a community's
-timezone and to address a group's bot without calling members."""
+timezone and to address a group's bot without calling members. Activities as the events
+service plans them, for the calendar."""
 
 from datetime import datetime
 
+from sqlalchemy import Index
 from sqlmodel import Field
 
 from services.content.tables import ContentTable, now, timestamp_column
@@ -48,3 +50,36 @@ class MemberIdentity(ContentTable, table=True):
     external_id: str = Field(primary_key=True)
     workspace_id: str = Field(index=True)
     member_id: str = Field(index=True)
+
+
+class PlannedActivity(ContentTable, table=True):
+    """An activity as the events service last announced its plan, for the calendar."""
+
+    __tablename__ = "activity"
+
+    id: str = Field(primary_key=True)
+    workspace_id: str = Field(index=True)
+    community_id: str = Field(index=True)
+    kind: str
+    title: str
+    status: str
+    place: str | None = None
+    online_url: str | None = None
+    group_id: str | None = None
+    source_updated_at: datetime = Field(sa_column=timestamp_column())
+
+
+class PlannedSession(ContentTable, table=True):
+    """One session of a planned activity; replaced whole with each newer plan."""
+
+    __tablename__ = "activity_session"
+    # The calendar asks for one community's sessions in a window.
+    __table_args__ = (Index("ix_activity_session_community_starts", "community_id", "starts_at"),)
+
+    id: str = Field(primary_key=True)
+    activity_id: str = Field(index=True)
+    workspace_id: str
+    community_id: str
+    starts_at: datetime = Field(sa_column=timestamp_column())
+    ends_at: datetime = Field(sa_column=timestamp_column())
+    status: str

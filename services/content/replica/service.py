@@ -8,11 +8,19 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, select
 
 from services.content import problems
-from services.content.replica.models import Community, Group, MemberIdentity
+from services.content.replica.models import (
+    Community,
+    Group,
+    MemberIdentity,
+    PlannedActivity,
+    PlannedSession,
+)
 
 _community = Community.__table__  # type: ignore[attr-defined]
 _group = Group.__table__  # type: ignore[attr-defined]
 _identity = MemberIdentity.__table__  # type: ignore[attr-defined]
+_activity = PlannedActivity.__table__  # type: ignore[attr-defined]
+_session = PlannedSession.__table__  # type: ignore[attr-defined]
 
 
 def upsert_community(
@@ -60,8 +68,39 @@ def dissolve_group(
     )
 
 
-def _upsert(session: Session, table: Any, values: dict[str, Any], as_of: datetime) -> None:
-    session.execute(
+def replace_plan(
+    session: Session,
+    *,
+    workspace_id: str,
+    activity_id: str,
+    as_of: datetime,
+    sessions: list[dict[str, Any]],
+    **state: Any,
+) -> bool:
+    """Write an activity's plan and its sessions unless a newer plan is already here;
+    whether it was written."""
+    values = {"id": activity_id, "workspace_id": workspace_id, "source_updated_at": as_of} | state
+    if not _upsert(session, _activity, values, as_of):
+        return False
+    session.execute(_session.delete().where(_session.c.activity_id == activity_id))
+    if sessions:
+        session.execute(
+            insert(_session),
+            [
+                {
+                    "activity_id": activity_id,
+                    "workspace_id": workspace_id,
+                    "community_id": state["community_id"],
+                }
+                | s
+                for s in sessions
+            ],
+        )
+    return True
+
+
+def _upsert(session: Session, table: Any, values: dict[str, Any], as_of: datetime) -> bool:
+    written = session.execute(
         insert(table)
         .values(**values)
         .on_conflict_do_update(
@@ -69,7 +108,9 @@ def _upsert(session: Session, table: Any, values: dict[str, Any], as_of: datetim
             set_={k: v for k, v in values.items() if k != "id"},
             where=table.c.source_updated_at <= as_of,
         )
-    )
+        .returning(table.c.id)
+    ).first()
+    return written is not None
 
 
 def get_community(session: Session, *, workspace_id: str, community_id: str) -> Community:

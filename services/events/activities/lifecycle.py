@@ -14,6 +14,7 @@ from services.events.activities.models import (
     ActivityUpdate,
     SessionStatus,
 )
+from services.events.activities.plan import announce_plan
 from services.events.activities.service import locked_activity, sessions_of, update_activity
 from services.events.checkin.service import close_session
 from services.events.groups.service import request_group
@@ -70,7 +71,7 @@ def transition(
             if row.status == SessionStatus.scheduled:
                 close_session(session, row=row, now=now)
     session.add(activity)
-    session.flush()
+    announce_plan(session, activity=activity, now=now)
     return activity
 
 
@@ -129,7 +130,7 @@ def cancel_session(
         community_id=activity.community_id,
         subject=activity.id,
     )
-    session.flush()
+    announce_plan(session, activity=activity, now=now)
     return row
 
 
@@ -156,5 +157,5 @@ def replan(
             fill_places(session, activity=activity, row=row, now=now)
         activity.capacity = body.capacity
         session.add(activity)
-        session.flush()
+    announce_plan(session, activity=activity, now=now)
     return activity

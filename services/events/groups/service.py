@@ -13,6 +13,7 @@ from services.common.contracts import (
     TemporaryGroupRequested,
 )
 from services.events.activities.models import Activity, TemporaryGroupSpec
+from services.events.activities.plan import announce_plan
 from services.events.problems import LinkedGroupDissolved, not_found
 from services.events.publishing import publish
 from services.events.registration.models import Registration, RegistrationStatus
@@ -87,7 +88,7 @@ def link_group(
         raise LinkedGroupDissolved(group_id=group_id)
     activity.group_id = group.id
     session.add(activity)
-    session.flush()
+    announce_plan(session, activity=activity, now=now)
     confirmed = session.exec(
         select(Registration.member_id)
         .where(

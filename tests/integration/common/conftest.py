@@ -29,9 +29,15 @@ def topic(kafka_bootstrap: str, unique_topic: str) -> str:
 
 
 def read_topic(
-    bootstrap: str, topic: str, *, expect: int, timeout: float = 20
+    bootstrap: str,
+    topic: str,
+    *,
+    expect: int,
+    timeout: float = 20,
+    counted: Callable[[IncomingRecord], bool] = lambda record: True,
 ) -> list[IncomingRecord]:
-    """Every record on the topic from the start, waiting until at least `expect` arrived."""
+    """Every record on the topic from the start, waiting until at least `expect` of those
+    `counted` arrived."""
     consumer = KafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -52,7 +58,7 @@ def read_topic(
 
     deadline = time.monotonic() + timeout
     try:
-        while time.monotonic() < deadline and len(records) < expect:
+        while time.monotonic() < deadline and sum(map(counted, records)) < expect:
             poll(500)
         poll(1000)  # a little longer, to see duplicates that should not be there
     finally:

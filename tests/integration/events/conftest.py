@@ -20,6 +20,7 @@ from sqlmodel import Session
 from deploy.local.postgres import database_url, ensure_databases
 from services.common.cloudevents import CloudEvent
 from services.common.contracts import (
+    ActivityPlanned,
     CommunityCreated,
     EventData,
     GroupCreated,
@@ -30,13 +31,14 @@ from services.common.contracts import (
 from services.common.db import make_engine, migrate
 from services.common.http.identity import ACTOR_HEADER, INTERNAL_TOKEN_HEADER, WORKSPACE_HEADER
 from services.common.ids import new_id
-from services.common.kafka import KafkaPublisher, OutgoingRecord
+from services.common.kafka import IncomingRecord, KafkaPublisher, OutgoingRecord
 from services.common.runtime import create_service_app
 from services.common.settings import ServiceSettings
 from services.events.app import SPEC
 from tests.integration.common.conftest import read_topic
 
 TOKEN = "test-internal-token"
+_TYPE_HEADER = "ce_type"  # the CloudEvents binding's header for an event's type
 WORKSPACE = "ws_test"
 
 
@@ -188,19 +190,27 @@ class EventsApi:
     # ---- what went out ----
 
     def published(
-        self, *, expect: int = 1, timeout: float = 20
+        self, *, expect: int = 1, timeout: float = 20, plans: bool = False
     ) -> list[tuple[str, dict[str, Any]]]:
-        """(type, data) of every event on this test's activities topic, read from Kafka."""
+        """(type, data) of every event on this test's activities topic, read from Kafka until
+        `expect` arrived. The plan announced with each change (`activity.planned`) is left
+        out and not counted unless `plans` asks for it alone."""
+
+        def is_plan(record: IncomingRecord) -> bool:
+            return (_TYPE_HEADER, ActivityPlanned.type.encode()) in record.headers
+
         records = read_topic(
             self.bootstrap,
             self.settings.kafka_topic_prefix + topics.ACTIVITIES,
             expect=expect,
             timeout=timeout,
+            counted=is_plan if plans else lambda record: not is_plan(record),
         )
         out = []
         for record in records:
-            event = CloudEvent.from_kafka(record.headers, record.value)
-            out.append((event.type, event.data))
+            if is_plan(record) == plans:
+                event = CloudEvent.from_kafka(record.headers, record.value)
+                out.append((event.type, event.data))
         return out
 
     def outbox_types(self) -> list[str]:

@@ -217,3 +217,40 @@ def test_hosts_must_be_members_and_plans_change_until_finished(events: EventsApi
     assert changed.status_code == 200, changed.text
     assert changed.json()["budget"] == [{"item": "场地", "planned": 500.0, "spent": 420.0}]
     assert changed.json()["starts_at"].startswith("2030-06-01T11:30:00")  # 19:30 in Shanghai
+
+
+def test_each_change_of_a_published_plan_is_announced_whole(events: EventsApi) -> None:
+    cid = events.community(timezone="Europe/Berlin")
+    activity = events.activity(
+        cid,
+        kind="reading_club",
+        place="中关村书店",
+        starts_at="2026-10-14T19:30:00",
+        ends_at="2026-10-14T20:30:00",
+        schedule={"rrule": "FREQ=WEEKLY;BYDAY=WE;COUNT=3"},
+    )
+    aid = activity["id"]
+    path = f"/v1/communities/{cid}/activities/{aid}"
+    assert events.patch(path, json={"title": "读书会（草稿）"}).status_code == 200  # a draft: quiet
+    events.move(cid, aid, "published")
+    assert events.patch(path, json={"place": "线上"}).status_code == 200
+    first = events.sessions(cid, aid)[0]
+    assert events.post(f"{path}/sessions/{first['id']}/cancel").status_code == 200
+    events.move(cid, aid, "cancelled")
+
+    plans = [data for _, data in events.published(expect=4, plans=True)]
+    assert [(p["status"], p["place"]) for p in plans] == [
+        ("published", "中关村书店"),
+        ("published", "线上"),
+        ("published", "线上"),
+        ("cancelled", "线上"),
+    ]
+    assert all(p["title"] == "读书会（草稿）" and p["activity_id"] == aid for p in plans)
+    assert [[s["status"] for s in p["sessions"]] for p in plans] == [
+        ["scheduled"] * 3,
+        ["scheduled"] * 3,
+        ["cancelled", "scheduled", "scheduled"],
+        ["cancelled"] * 3,
+    ]
+    assert [s["starts_at"][11:16] for s in plans[0]["sessions"]] == ["17:30", "17:30", "18:30"]
+    assert plans == sorted(plans, key=lambda p: p["changed_at"])

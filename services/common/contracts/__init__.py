@@ -42,6 +42,7 @@ from services.common.contracts.content import (
     SubmissionRejected,
 )
 from services.common.contracts.groups import (
+    ActivityGroupCreated,
     GroupCreated,
     GroupDissolved,
     GroupFull,
@@ -85,6 +86,7 @@ __all__ = [
     "ALL_TOPICS",
     "CONTRACTS",
     "ActivityCancelled",
+    "ActivityGroupCreated",
     "AlertOpened",
     "AlertResolved",
     "AttendanceRecorded",

@@ -60,8 +60,15 @@ processed_event = sa.Table(
     sa.Column("processed_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
 )
 
+
+class Unprocessable(Exception):
+    """Raised by a handler for a well-formed event that names what the consumer cannot have
+    missed (a community unknown in the event's workspace): retrying cannot help, so the record
+    is dead-lettered at once, where an operator sees it and can replay it after the fix."""
+
+
 # Errors that say the event itself is wrong: retrying cannot help.
-_PERMANENT = (MalformedEvent, pydantic.ValidationError)
+_PERMANENT = (MalformedEvent, pydantic.ValidationError, Unprocessable)
 
 
 def prune_processed(session: Session, now: datetime, *, retention: timedelta) -> int:

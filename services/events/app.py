@@ -21,6 +21,7 @@ from services.events.challenges import views as challenges
 from services.events.checkin import service as checkin_service
 from services.events.checkin import views as checkin
 from services.events.feedback import views as feedback
+from services.events.groups import handlers as group_handlers
 from services.events.lotteries import views as lotteries
 from services.events.registration import handlers as registration_handlers
 from services.events.registration import service as registration_service
@@ -45,6 +46,7 @@ HANDLER_TABLES: list[dict[str, Handler]] = [
     replica.HANDLERS,
     registration_handlers.HANDLERS,
     challenge_handlers.HANDLERS,
+    group_handlers.HANDLERS,
 ]
 
 

@@ -27,7 +27,9 @@ from services.common.contracts import (
     MemberJoined,
     MemberOnboarded,
     MemberStatusChanged,
+    MemberTagRequested,
     SubmissionAccepted,
+    TemporaryGroupRequested,
     topics,
 )
 from services.common.periodic import PeriodicJob
@@ -66,6 +68,7 @@ from services.members.referrals import handlers as referral_handlers
 from services.members.referrals import service as referrals
 from services.members.referrals import views as referral_views
 from services.members.segments import views as segment_views
+from services.members.tags import handlers as tag_handlers
 from services.members.tags import service as tags
 from services.members.tags import views as tag_views
 
@@ -106,6 +109,8 @@ HANDLERS: dict[str, Sequence[Handler]] = {
     ChallengeTierReached.type: (incentive_handlers.on_challenge_tier_reached,),
     SubmissionAccepted.type: (incentive_handlers.on_submission_accepted,),
     MemberJoined.type: (referral_handlers.on_member_joined,),
+    TemporaryGroupRequested.type: (group_handlers.on_temporary_group_requested,),
+    MemberTagRequested.type: (tag_handlers.on_member_tag_requested,),
 }
 
 # Event types folded a batch at a time: the consumer runs them in one transaction per polled

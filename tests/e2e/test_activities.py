@@ -109,3 +109,41 @@ def test_a_bot_registers_a_member_and_pushes_a_check_in(stack: Stack, api: httpx
     push("check_in", challenge_id=challenge["id"], text="读完第一章")
     record = f"/v1/communities/{cid}/challenges/{challenge['id']}/participants/{member['id']}"
     assert eventually(lambda: api.get(record).json()["days"] == 1, timeout=30)
+
+
+def test_an_activity_gets_its_temporary_group_from_members(api: httpx.Client) -> None:
+    """Publishing an activity that wants a temporary group: events asks on Kafka, members makes
+    the group (kind temporary, dissolving at the end plus the grace period) and answers, and
+    events links it to the activity."""
+    community = api.post(
+        "/v1/communities",
+        json={"name": "夜话会", "purpose": "networking", "timezone": "Asia/Shanghai"},
+    ).json()
+    cid = community["id"]
+    start = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0)
+    body = {
+        "kind": "night_talk",
+        "title": "周五夜话",
+        "starts_at": start.isoformat(),
+        "ends_at": (start + timedelta(hours=2)).isoformat(),
+        "temporary_group": {"platform": "wechat", "capacity": 60, "grace_hours": 12},
+    }
+    created = eventually(
+        lambda: (
+            (r := api.post(f"/v1/communities/{cid}/activities", json=body)).status_code == 201 and r
+        )
+    )
+    assert created, "the events service never learnt of the community"
+    aid = created.json()["id"]
+    published = api.post(
+        f"/v1/communities/{cid}/activities/{aid}/transitions", json={"to": "published"}
+    )
+    assert published.status_code == 200, published.text
+
+    activity_path = f"/v1/communities/{cid}/activities/{aid}"
+    group_id = eventually(lambda: api.get(activity_path).json()["group_id"], timeout=30)
+    assert group_id, "the activity was never linked to a group"
+    group = api.get(f"/v1/communities/{cid}/groups/{group_id}").json()
+    assert (group["kind"], group["activity_id"], group["capacity"]) == ("temporary", aid, 60)
+    assert group["name"] == "周五夜话"
+    assert datetime.fromisoformat(group["dissolve_at"]) == start + timedelta(hours=14)

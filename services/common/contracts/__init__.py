@@ -44,6 +44,7 @@ from services.common.contracts.content import (
     SubmissionRejected,
 )
 from services.common.contracts.groups import (
+    ActivityGroupCreated,
     GroupCreated,
     GroupDissolved,
     GroupFull,
@@ -87,6 +88,7 @@ __all__ = [
     "ALL_TOPICS",
     "CONTRACTS",
     "ActivityCancelled",
+    "ActivityGroupCreated",
     "ActivityPlanned",
     "AlertOpened",
     "AlertResolved",

@@ -30,6 +30,29 @@ class GroupCreated(EventData):
     created_at: datetime
 
 
+class ActivityGroupCreated(EventData):
+    """Members created the temporary group an activity asked for
+    (`activity.temporary_group_requested`); events links it to the activity. The group itself
+    was announced by `group.created` just before, in the same transaction and partition.
+
+    `group.created` v1 cannot say which activity asked, hence this reply rather than a v2
+    of it; `external_id` is `activity:<activity_id>` until the chat exists on its platform."""
+
+    type = "io.qunyun.group.activity_group_created.v1"
+    topic = topics.MEMBERS
+
+    group_id: str
+    activity_id: str
+    community_id: str
+    platform: str
+    external_id: str
+    name: str
+    kind: str
+    capacity: int
+    dissolve_at: datetime | None
+    created_at: datetime
+
+
 class GroupUpdated(EventData):
     """A group's name, capacity, state, position or dissolution time changed. The data is the
     group's whole replicated state, so content, events and metrics upsert their copies from it

@@ -5,11 +5,13 @@ from datetime import datetime, time
 from enum import StrEnum
 from typing import Any, Literal
 
+import pydantic
 from pydantic import model_validator
 from sqlalchemy import Column, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
+from services.common.http.schemas import RequestModel
 from services.content.tables import ContentTable, now, timestamp_column
 
 
@@ -63,7 +65,11 @@ class Step(SQLModel):
 
 class EndActions(SQLModel):
     add_tag: str | None = Field(
-        default=None, max_length=60, description="Members puts this tag on the member."
+        default=None,
+        min_length=1,
+        max_length=40,
+        description="Members puts this tag on the member (created there if the community "
+        "lacks it; a tag name is at most 40 characters).",
     )
     start_playbook_id: str | None = Field(default=None, max_length=64)
 
@@ -76,6 +82,17 @@ class PlaybookCreate(SQLModel):
     )
     steps: list[Step] = Field(min_length=1, max_length=50)
     end_actions: EndActions = Field(default_factory=EndActions)
+
+
+class PlaybookUpdate(RequestModel):
+    """What changes; what is left out stays. Runs already started keep the times their steps
+    were planned at; their steps not yet sent take the new content and target, and steps
+    removed from the end are cancelled. New anchors start runs of the new definition."""
+
+    name: str | None = pydantic.Field(default=None, min_length=1, max_length=120)
+    group_ids: list[str] | None = pydantic.Field(default=None, max_length=200)
+    steps: list[Step] | None = pydantic.Field(default=None, min_length=1, max_length=50)
+    end_actions: EndActions | None = None
 
 
 class Playbook(ContentTable, table=True):

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, select
 
+from services.common.http.problems import field_problem
 from services.common.ids import new_id
 from services.content import problems
 from services.content.library.models import ContentItem, ContentStatus
@@ -19,6 +20,7 @@ from services.content.playbooks.models import (
     PlaybookPublic,
     PlaybookRun,
     PlaybookStep,
+    PlaybookUpdate,
     RunPublic,
     RunState,
     Step,
@@ -32,16 +34,16 @@ _runs = PlaybookRun.__table__  # type: ignore[attr-defined]
 _steps = PlaybookStep.__table__  # type: ignore[attr-defined]
 
 
-def create_playbook(
-    session: Session, *, community: Community, playbook_in: PlaybookCreate, actor: str
-) -> Playbook:
-    """A playbook whose steps send approved content of this community."""
-    wanted = {s.content_item_id for s in playbook_in.steps}
+def _check_approved(
+    session: Session, *, workspace_id: str, community_id: str, steps: list[Step]
+) -> None:
+    """422 naming the first step content that is not approved content of this community."""
+    wanted = {s.content_item_id for s in steps}
     approved = set(
         session.exec(
             select(ContentItem.id).where(
-                ContentItem.workspace_id == community.workspace_id,
-                ContentItem.community_id == community.id,
+                ContentItem.workspace_id == workspace_id,
+                ContentItem.community_id == community_id,
                 ContentItem.status == ContentStatus.approved,
                 col(ContentItem.id).in_(wanted),
             )
@@ -49,6 +51,18 @@ def create_playbook(
     )
     for item_id in sorted(wanted - approved):
         raise problems.ContentNotApproved(content_item_id=item_id, state="not approved here")
+
+
+def create_playbook(
+    session: Session, *, community: Community, playbook_in: PlaybookCreate, actor: str
+) -> Playbook:
+    """A playbook whose steps send approved content of this community."""
+    _check_approved(
+        session,
+        workspace_id=community.workspace_id,
+        community_id=community.id,
+        steps=playbook_in.steps,
+    )
     playbook = Playbook(
         id=new_id("sop"),
         workspace_id=community.workspace_id,
@@ -65,11 +79,77 @@ def create_playbook(
     return playbook
 
 
-def get_playbook(session: Session, *, workspace_id: str, playbook_id: str) -> Playbook:
-    playbook = session.get(Playbook, playbook_id)
-    if playbook is None or playbook.workspace_id != workspace_id:
+def get_playbook(
+    session: Session, *, workspace_id: str, playbook_id: str, for_update: bool = False
+) -> Playbook:
+    """The workspace's playbook (locked for a change if asked), or 404."""
+    query = select(Playbook).where(
+        Playbook.id == playbook_id, Playbook.workspace_id == workspace_id
+    )
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    playbook = session.exec(query).one_or_none()
+    if playbook is None:
         raise problems.playbook_not_found(playbook_id)
     return playbook
+
+
+def update_playbook(session: Session, *, playbook: Playbook, update: PlaybookUpdate) -> None:
+    """Change an active playbook (409 once deactivated). Runs under way keep their planned
+    times; their pending steps past the new last step are cancelled (the others send the new
+    definition of their position when due)."""
+    if not playbook.active:
+        raise problems.ContentStateConflict(what="playbook", state="inactive", action="edited")
+    changes = update.model_dump(exclude_unset=True)
+    for key, value in changes.items():
+        if value is None:
+            raise field_problem(key, f"{key} cannot be null")
+    if update.steps is not None:
+        _check_approved(
+            session,
+            workspace_id=playbook.workspace_id,
+            community_id=playbook.community_id,
+            steps=update.steps,
+        )
+        playbook.steps = [s.model_dump(mode="json") for s in update.steps]
+        session.execute(
+            _steps.update()
+            .where(
+                _steps.c.run_id.in_(
+                    sa.select(_runs.c.id).where(
+                        _runs.c.playbook_id == playbook.id, _runs.c.state == RunState.running
+                    )
+                ),
+                _steps.c.state == StepState.pending,
+                _steps.c.position >= len(update.steps),
+            )
+            .values(state=StepState.cancelled, reason="step removed", handled_at=now())
+        )
+    if update.name is not None:
+        playbook.name = update.name
+    if update.group_ids is not None:
+        playbook.group_ids = update.group_ids
+    if update.end_actions is not None:
+        playbook.end_actions = update.end_actions.model_dump(mode="json")
+    session.add(playbook)
+    session.flush()
+
+
+def deactivate_playbook(session: Session, *, playbook: Playbook) -> int:
+    """Stop a playbook: no run starts from it again (nor follows another run into it), and its
+    runs under way are cancelled with their pending steps. 409 if it is inactive already.
+    Returns how many runs were cancelled."""
+    if not playbook.active:
+        raise problems.ContentStateConflict(what="playbook", state="inactive", action="deactivated")
+    playbook.active = False
+    session.add(playbook)
+    session.flush()
+    return cancel_runs(
+        session,
+        workspace_id=playbook.workspace_id,
+        where=_runs.c.playbook_id == playbook.id,
+        reason="playbook deactivated",
+    )
 
 
 def playbooks_for(

@@ -1,4 +1,4 @@
-"""SOP playbooks: create, list, read, and their runs with per-step state."""
+"""SOP playbooks: create, list, read, edit, deactivate, and their runs with per-step state."""
 
 from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
@@ -11,8 +11,14 @@ from services.common.http.pagination import Page, Paging, desc, paginate
 from services.common.http.problems import problem_responses
 from services.content.deps import CommunityDep
 from services.content.playbooks import service
-from services.content.playbooks.models import Playbook, PlaybookCreate, PlaybookPublic, RunPublic
-from services.content.problems import ContentNotApproved
+from services.content.playbooks.models import (
+    Playbook,
+    PlaybookCreate,
+    PlaybookPublic,
+    PlaybookUpdate,
+    RunPublic,
+)
+from services.content.problems import ContentNotApproved, ContentStateConflict
 
 router = APIRouter(prefix="/v1", tags=["playbooks"])
 
@@ -59,6 +65,45 @@ def get_playbook(
     return service.public(
         service.get_playbook(session, workspace_id=workspace_id, playbook_id=playbook_id)
     )
+
+
+@router.patch(
+    "/sops/{playbook_id}",
+    response_model=PlaybookPublic,
+    responses=problem_responses(ContentStateConflict, ContentNotApproved),
+)
+def edit_playbook(
+    playbook_id: str, body: PlaybookUpdate, session: SessionDep, workspace_id: WorkspaceDep
+) -> PlaybookPublic:
+    """Change a playbook's name, groups, steps or end actions. Runs under way keep their
+    planned times; their steps not yet sent follow the new steps (those past the new last
+    step are cancelled); new anchors start runs of the new definition."""
+    playbook = service.get_playbook(
+        session, workspace_id=workspace_id, playbook_id=playbook_id, for_update=True
+    )
+    service.update_playbook(session, playbook=playbook, update=body)
+    answer = service.public(playbook)
+    session.commit()
+    return answer
+
+
+@router.post(
+    "/sops/{playbook_id}/deactivate",
+    response_model=PlaybookPublic,
+    responses=problem_responses(ContentStateConflict),
+)
+def deactivate_playbook(
+    playbook_id: str, session: SessionDep, workspace_id: WorkspaceDep
+) -> PlaybookPublic:
+    """Stop a playbook for good: it starts no run again, and its runs under way are cancelled
+    with their pending steps (reason `playbook deactivated`)."""
+    playbook = service.get_playbook(
+        session, workspace_id=workspace_id, playbook_id=playbook_id, for_update=True
+    )
+    service.deactivate_playbook(session, playbook=playbook)
+    answer = service.public(playbook)
+    session.commit()
+    return answer
 
 
 @router.get("/sops/{playbook_id}/runs", response_model=list[RunPublic])

@@ -1,11 +1,17 @@
-"""What bots and the rest of members report about groups: joins and leaves in the chats, and
-members who left the community (their held places are given back)."""
+"""What bots and the rest of members report about groups: joins and leaves in the chats,
+members who left the community (their held places are given back), and activities asking for
+a temporary group (requests.py)."""
 
 from sqlmodel import Session
 
 from services.common.clock import now
 from services.common.cloudevents import CloudEvent
-from services.common.contracts import GroupMemberJoined, GroupMemberLeft, MemberStatusChanged
+from services.common.contracts import (
+    GroupMemberJoined,
+    GroupMemberLeft,
+    MemberStatusChanged,
+    TemporaryGroupRequested,
+)
 from services.members.activity.senders import sender_of
 from services.members.groups.capacity import (
     lock_community_groups,
@@ -13,6 +19,7 @@ from services.members.groups.capacity import (
     settle_community,
 )
 from services.members.groups.models import AssignmentStatus, GroupState
+from services.members.groups.requests import group_for_activity
 from services.members.groups.roster import record_join, record_leave
 from services.members.vocabulary import GONE
 
@@ -53,3 +60,9 @@ def on_member_gone(session: Session, event: CloudEvent) -> None:
 
 def on_member_left(session: Session, event: CloudEvent) -> None:
     _on_reported(session, event, joined=False)
+
+
+def on_temporary_group_requested(session: Session, event: CloudEvent) -> None:
+    """An activity asks for its temporary group: registered once, announced, answered."""
+    request = TemporaryGroupRequested.model_validate(event.data)
+    group_for_activity(session, workspace_id=event.workspaceid, request=request, at=now())

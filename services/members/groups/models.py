@@ -47,6 +47,13 @@ class Group(MembersTable, table=True):
             deferrable=True,
             initially="IMMEDIATE",
         ),
+        sa.Index(
+            "uq_chat_group_activity",
+            "workspace_id",
+            "activity_id",
+            unique=True,
+            postgresql_where=sa.text("activity_id IS NOT NULL"),
+        ),
     )
 
     id: str = Field(primary_key=True)
@@ -61,6 +68,9 @@ class Group(MembersTable, table=True):
     position: int = Field(description="Order in which groups fill (群活码).")
     dissolve_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
     segment_id: str | None = Field(default=None, description="A small group for one segment.")
+    activity_id: str | None = Field(
+        default=None, description="The activity (events service) this temporary group is for."
+    )
     created_at: datetime = Field(default_factory=now, sa_column=timestamp_column())
     dissolved_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
 
@@ -157,6 +167,10 @@ class GroupPublic(SQLModel):
     dissolve_at: datetime | None
     dissolved_at: datetime | None
     segment_id: str | None
+    activity_id: str | None = Field(
+        default=None,
+        description="The activity that asked for this temporary group, if one did.",
+    )
     created_at: datetime
     members: int = Field(description="People in the group now.")
     held_places: int = Field(description="Places held for invited newcomers, not yet joined.")

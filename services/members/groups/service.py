@@ -83,9 +83,15 @@ def _duplicate(existing_id: str, group_in: GroupCreate) -> Problem:
 
 
 def create_group(
-    *, session: Session, community: Community, group_in: GroupCreate, at: datetime
+    *,
+    session: Session,
+    community: Community,
+    group_in: GroupCreate,
+    at: datetime,
+    activity_id: str | None = None,
 ) -> Group:
-    """Register a group at the end of the filling order and announce it."""
+    """Register a group at the end of the filling order and announce it; `activity_id` names
+    the activity a temporary group is made for (see requests.py)."""
     _check_dissolve_at(group_in.kind, group_in.dissolve_at, at)
     lock_community_groups(session, community_id=community.id)
     existing = session.exec(
@@ -113,6 +119,7 @@ def create_group(
         position=(last or 0) + 1,
         dissolve_at=group_in.dissolve_at,
         segment_id=group_in.segment_id,
+        activity_id=activity_id,
         created_at=at,
     )
     try:

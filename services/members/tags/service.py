@@ -221,9 +221,11 @@ def tag_member(
     member_id: str,
     tag_name: str,
     category: str = "custom",
-) -> None:
-    """Tag one member by tag name, creating the tag if the community lacks it; idempotent.
-    For other sub-domains (campaign rewards, moderation): the tag keeps its first category."""
+    actor: str = "system",
+) -> bool:
+    """Tag one member by tag name, creating the tag if the community lacks it; idempotent
+    (False when the member had the tag). For other sub-domains (campaign rewards, moderation,
+    playbooks): the tag keeps its first category; `actor` is recorded as who tagged."""
     community = service.get_community(
         session=session, workspace_id=workspace_id, community_id=community_id
     )
@@ -246,9 +248,10 @@ def tag_member(
         .with_for_update(read=True)
     ).one()
     _members_to_tag(session=session, community=community, member_ids=[member_id])
-    added = _insert_tags(session, tag, [member_id], "system")
+    added = _insert_tags(session, tag, [member_id], actor)
     refresh_tag_ids(session, member_ids=added)
     _announce(session, tag, added, added=True)
+    return bool(added)
 
 
 def move_tags(session: Session, *, survivor: Member, merged: Member) -> None:

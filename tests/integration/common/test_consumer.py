@@ -12,7 +12,13 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session
 
 from services.common.cloudevents import CloudEvent
-from services.common.consumer import EventConsumer, Handler, processed_event, prune_processed
+from services.common.consumer import (
+    EventConsumer,
+    Handler,
+    Unprocessable,
+    processed_event,
+    prune_processed,
+)
 from services.common.contracts import dead_letter_topic
 from services.common.kafka import KafkaEventSource, KafkaPublisher, OutgoingRecord
 from tests.integration.common.conftest import read_topic, tally, wait_for
@@ -131,6 +137,28 @@ def test_a_poison_message_goes_to_the_dead_letter_topic_and_later_ones_still_run
     assert first["qunyun_dlq_attempts"] == b"3"
     assert first["ce_id"] == poison.id.encode()  # the original event travels intact
     assert b"MalformedEvent" in dict(dead[1].headers)["qunyun_dlq_error"]
+
+
+def test_an_unprocessable_event_is_dead_lettered_at_the_first_attempt(
+    kit_engine: Engine, kafka_bootstrap: str, topic: str, publisher: KafkaPublisher
+) -> None:
+    tries: list[str] = []
+
+    def refuses(session: Session, event: CloudEvent) -> None:
+        tries.append(event.id)
+        if event.data.get("stranger"):
+            raise Unprocessable("community cmt_x is unknown in workspace ws_1")
+        _count(session, event)
+
+    stranger = _event("stranger", stranger=True)
+    _send(publisher, topic, stranger, _event("after"))
+    with _Running(kit_engine, kafka_bootstrap, topic, refuses):
+        wait_for(lambda: "after" in _tallies(kit_engine), what="the event behind it")
+    assert tries.count(stranger.id) == 1  # not retried: retrying cannot help
+    [dead] = read_topic(kafka_bootstrap, dead_letter_topic(topic), expect=1)
+    headers = dict(dead.headers)
+    assert (headers["ce_id"], headers["qunyun_dlq_attempts"]) == (stranger.id.encode(), b"1")
+    assert headers["qunyun_dlq_error"].startswith(b"Unprocessable: community cmt_x")
 
 
 def test_a_passing_failure_is_retried_and_then_succeeds(

@@ -58,6 +58,8 @@ class _Pass:
     occurrence_events: dict[str, tuple[EventData, str, str]] = field(default_factory=dict)
     publication_events: dict[str, tuple[EventData, str, str]] = field(default_factory=dict)
     lateness: dict[str, float] = field(default_factory=dict)
+    # Where each schedule goes next, written in one statement (not one ORM update each).
+    schedules: list[dict[str, Any]] = field(default_factory=list)
 
 
 def dispatch_due(
@@ -126,10 +128,13 @@ def dispatch_due(
         full = len(due) >= budget
         budget = max(1, budget - len(due))
         upcoming = rec.first_after(due[-1].utc if full else now)
-        schedule.next_due_at = upcoming.utc if upcoming else None
-        if upcoming is None:
-            schedule.state = ScheduleState.ended
-        session.add(schedule)
+        work.schedules.append(
+            {
+                "id": schedule.id,
+                "next_due_at": upcoming.utc if upcoming else None,
+                "state": ScheduleState.active if upcoming else ScheduleState.ended,
+            }
+        )
     _write(session, work)
     return len(work.occurrences)
 
@@ -282,6 +287,7 @@ def _publication(
 
 
 def _write(session: Session, work: _Pass) -> None:
+    bulk.update_schedules(session, work.schedules)
     new_occurrences = bulk.insert_new(session, _occurrences, work.occurrences)
     publications = [
         {k: v for k, v in p.items() if k != "_occurrence"}

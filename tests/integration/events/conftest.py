@@ -40,6 +40,8 @@ from tests.integration.common.conftest import read_topic
 TOKEN = "test-internal-token"
 _TYPE_HEADER = "ce_type"  # the CloudEvents binding's header for an event's type
 WORKSPACE = "ws_test"
+# A fixed instant for members' events whose time no test reads back.
+NOW = datetime(2026, 11, 30, tzinfo=UTC)
 
 
 class EventsApi:

@@ -1,5 +1,6 @@
-"""An activity's temporary group, linked when members answers the request with
-`group.activity_group_created` (on the real broker and database): everyone confirmed is
+"""An activity's temporary group (on the real broker and database): asked for when the
+activity is published, and linked by an operator with registrants invited; or linked when
+members answers the request with `group.activity_group_created`: everyone confirmed is
 invited once, a repeated answer changes nothing, a group an operator linked first stays, and
 an answer about an activity unknown here is ignored."""
 
@@ -44,6 +45,34 @@ def _announce(events: EventsApi, answer: ActivityGroupCreated, *, with_group: bo
 
 def _group_of(events: EventsApi, cid: str, aid: str) -> Any:
     return events.get(f"/v1/communities/{cid}/activities/{aid}").json()["group_id"]
+
+
+def test_a_temporary_group_is_asked_for_and_registrants_invited(events: EventsApi) -> None:
+    cid = events.community()
+    ann = events.member(cid, external_id="wx_ann")
+    activity = events.activity(
+        cid, kind="training_camp", temporary_group={"platform": "wechat", "grace_hours": 48}
+    )
+    aid = activity["id"]
+    events.move(cid, aid, "published", "registration_open")
+    events.post(f"/v1/communities/{cid}/activities/{aid}/registrations", json={"member_id": ann})
+    group = events.group(cid, external_id="wx_camp")
+    linked = events.put(f"/v1/communities/{cid}/activities/{aid}/group", json={"group_id": group})
+    assert linked.status_code == 200 and linked.json()["group_id"] == group
+    assert (
+        events.put(
+            f"/v1/communities/{cid}/activities/{aid}/group", json={"group_id": "grp_nope"}
+        ).status_code
+        == 404
+    )
+
+    published = events.published(expect=3)
+    (requested,) = of_type(published, "temporary_group_requested")
+    assert requested["activity_id"] == aid and requested["platform"] == "wechat"
+    assert requested["dissolve_at"].startswith("2030-06-03T13:00:00")  # 21:00 Shanghai + 48 h
+    (invited,) = of_type(published, "group_invitation_requested")
+    assert invited["member_id"] == ann and invited["group_external_id"] == "wx_camp"
+    assert invited["identities"] == [{"platform": "wechat", "external_id": "wx_ann"}]
 
 
 def test_the_answer_links_the_group_and_invites_the_confirmed_once(events: EventsApi) -> None:

@@ -1,4 +1,4 @@
-"""The health score and alerts on hand-computed stories.
+"""The health score on a hand-computed story, and groups ranked by their latest health.
 
 Health, for the 14 days ending Mon 30 March 2026 (today is the 31st), ten members:
 - activity trend: members' messages 8 in 14 days (0.571/day) against 28 in the 28 days
@@ -11,22 +11,18 @@ Health, for the 14 days ending Mon 30 March 2026 (today is the 31st), ten member
 Score = 100 × (25×0.5714 + 20×0.6061 + 0 + 15×0.5 + 10×0.7857) / 90 = 46.40 → 46, "watch".
 """
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
-import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from services.common.periodic import run_job_once
-from services.metrics.app import JOBS
+from services.common.http.pagination import PageParams
 from services.metrics.health.score import health
+from services.metrics.health.service import rank_groups, refresh_scores
 from services.metrics.replica.models import Community
 from services.metrics.rollups.daily import Scope
 from tests.integration.metrics.conftest import Feed, at, message
-
-
-def _day(d: date, hour: int = 2) -> datetime:
-    return at(f"{d.isoformat()}T{hour:02d}:00:00")
+from tests.integration.metrics.stories import day_at, the_community
 
 
 def _health_story(feed: Feed) -> None:
@@ -36,10 +32,10 @@ def _health_story(feed: Feed) -> None:
     for i in range(9):
         feed.join(f"mbr_{i}", "ab"[i] if i < 2 else f"m{i}", at("2026-02-01T01:00:00"))
     baseline = [date(2026, 2, 17) + timedelta(days=i) for i in range(28)]
-    feed(*[message("a", _day(d)) for d in baseline])
-    feed(*[message("a", _day(date(2026, 3, 24) + timedelta(days=i))) for i in range(7)])
-    feed(message("b", _day(date(2026, 3, 20))))
-    feed(*[message("op", _day(date(2026, 3, d))) for d in (17, 18, 19)])
+    feed(*[message("a", day_at(d)) for d in baseline])
+    feed(*[message("a", day_at(date(2026, 3, 24) + timedelta(days=i))) for i in range(7)])
+    feed(message("b", day_at(date(2026, 3, 20))))
+    feed(*[message("op", day_at(date(2026, 3, d))) for d in (17, 18, 19)])
 
 
 def test_the_health_score_traces_back_to_counts(feed: Feed, engine: Engine) -> None:
@@ -68,37 +64,22 @@ def test_the_health_score_traces_back_to_counts(feed: Feed, engine: Engine) -> N
     assert round(sum(c.contribution for c in scored.components)) == 46
 
 
-def _outbox(engine: Engine) -> list[tuple[str, str]]:
-    with Session(engine) as session:
-        rows = session.execute(
-            sa.text(
-                "SELECT headers, convert_from(payload, 'UTF8')::jsonb->>'kind' FROM outbox "
-                "ORDER BY seq"
-            )
-        ).all()
-    return [(dict(headers)["ce_type"].split(".")[-2], kind) for headers, kind in rows]
-
-
-def test_an_alert_opens_once_and_resolves_once(feed: Feed, engine: Engine) -> None:
+def test_groups_are_ranked_by_their_latest_health(feed: Feed, engine: Engine) -> None:
     feed.community()
-    feed.group()
-    feed.join("mbr_a", "a", at("2026-02-01T01:00:00"))
-    feed(*[message("a", _day(date(2026, 3, d))) for d in range(1, 21)])
-    alerts_job = next(job for job in JOBS if job.name == "metrics-alerts")
-    now = at("2026-03-31T04:00:00")
-    run_job_once(engine, alerts_job, now)
-    run_job_once(engine, alerts_job, now + timedelta(minutes=10))
-    opened = _outbox(engine)
-    assert sorted(opened) == [("alert_opened", "silent_group"), ("alert_opened", "speakers_drop")]
-
-    feed(message("a", at("2026-03-31T05:00:00")))  # someone speaks again
-    run_job_once(engine, alerts_job, now + timedelta(minutes=20))
-    assert len(_outbox(engine)) == 2  # over once is not over: no flapping
-    run_job_once(engine, alerts_job, now + timedelta(minutes=30))
-    run_job_once(engine, alerts_job, now + timedelta(minutes=40))
-    assert _outbox(engine)[2:] == [("alert_resolved", "silent_group")]
+    feed.group("grp_1")
+    feed.group("grp_2")
+    for name in "ab":
+        feed.join(f"mbr_{name}", name, at("2026-03-01T00:00:00"))
+    feed(*[message("a", at(f"2026-03-{d:02d}T02:00:00")) for d in range(10, 31)])
+    with Session(engine) as session, session.begin():
+        assert refresh_scores(session, at("2026-03-31T04:00:00")) == 3
     with Session(engine) as session:
-        states = session.execute(
-            sa.text("SELECT kind, resolved_at IS NULL FROM alert ORDER BY kind")
-        ).all()
-    assert [tuple(s) for s in states] == [("silent_group", False), ("speakers_drop", True)]
+        ranked, cursor = rank_groups(
+            session,
+            community=the_community(session),
+            worst_first=True,
+            paging=PageParams(limit=10, cursor=None),
+        )
+    assert [g.group_id for g in ranked] == ["grp_2", "grp_1"]
+    assert ranked[0].score < ranked[1].score and cursor is None
+    assert ranked[0].reasons[0] == "no member spoke in the last 6 weeks"

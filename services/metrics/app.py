@@ -3,9 +3,9 @@
 Everything the service runs is named here, once: its routers, the handler of each event
 type it consumes and its periodic jobs. Nothing registers itself by being imported.
 
-Chat messages are folded set-based (`rollups/messages.py`, `fold_messages(session, events)`);
-until the kit's consumer hands over whole polled batches, each arrives as a batch of one
-through its per-event handler.
+Chat messages are folded set-based (`rollups/messages.py`), a whole polled batch in one
+transaction through the kit's batch mode (`BATCH_HANDLERS`); the per-event handler serves a
+batch the consumer has split down to one message.
 """
 
 import functools
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.common.batches import BatchHandler
 from services.common.consumer import Handler
 from services.common.contracts import (
     AttendanceRecorded,
@@ -113,6 +114,11 @@ JOBS = (
     ),
 )
 
+# Event types folded a batch at a time, one transaction per polled batch.
+BATCH_HANDLERS: dict[str, BatchHandler] = {
+    ChatMessagePosted.type: rollups.fold_message_batch,
+}
+
 SPEC = ServiceSpec(
     name="metrics",
     version="0.2.0",
@@ -120,6 +126,7 @@ SPEC = ServiceSpec(
     migrations_dir=Path(__file__).parent / "migrations",
     produces=[topics.METRICS],
     handlers=HANDLERS,
+    batch_handlers=BATCH_HANDLERS,
     periodic=JOBS,
     description="Daily stats, time series, retention, funnel, health scores with reasons, "
     "alerts and weekly reports of communities and their groups, from events. Definitions of "

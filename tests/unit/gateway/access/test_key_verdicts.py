@@ -5,8 +5,8 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from gateway.auth import KeyVerdicts
-from gateway.keys import Caller
+from gateway.access.callers import Caller
+from gateway.access.verdicts import KeyVerdicts
 
 ALICE = Caller(key_id="key_1", workspace_id="ws_1")
 

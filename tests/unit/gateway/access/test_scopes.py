@@ -1,5 +1,8 @@
 """Which scope a proxied call needs, what `admin` implies, and how console tokens are set up."""
 
+import time
+
+import jwt
 import pytest
 from pydantic import ValidationError
 
@@ -60,3 +63,19 @@ def test_without_a_key_configured_no_token_is_accepted() -> None:
 def test_api_keys_and_tokens_are_told_apart_by_their_dots() -> None:
     assert looks_like_jwt("eyJh.eyJz.c2ln")
     assert not looks_like_jwt("qy_AbC-dEf_123")
+
+
+def test_a_verified_token_is_remembered_until_it_expires() -> None:
+    secret = "s" * 40
+    tokens = ConsoleTokens(
+        ConsoleTokenSettings(console_token_secret=secret, console_token_leeway_seconds=0)
+    )
+    now = int(time.time())
+    claims = {"iss": "qunyun-console", "aud": "qunyun-api", "sub": "usr_1", "workspace_id": "w"}
+    token = jwt.encode(claims | {"exp": now + 1, "scope": "admin"}, secret, algorithm="HS256")
+    first = tokens.caller(token)
+    assert tokens.caller(token) is first  # remembered, not verified again
+    time.sleep(max(0.0, now + 1.05 - time.time()))
+    with pytest.raises(InvalidToken) as refused:
+        tokens.caller(token)
+    assert refused.value.extra["reason"] == "expired"

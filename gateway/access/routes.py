@@ -19,10 +19,10 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from gateway.access.callers import Caller
 from gateway.access.deps import CallerDep, authenticated
-from gateway.access.problems import MissingScope
+from gateway.access.problems import InvalidToken, MissingScope
 from gateway.access.scopes import ADMIN
 from gateway.routing import ROUTES
-from services.common.http.problems import MEDIA_TYPE, problem_response_doc
+from services.common.http.problems import MEDIA_TYPE, ProblemKind, problem_response_doc
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # (reading, changing) per service behind the gateway. A service missing here needs `admin`:
@@ -83,10 +83,11 @@ class ScopeTable:
             if route.dependant is None:
                 continue
             scopes, authenticates = _declared(route.dependant)
-            if len(scopes) > 1:  # each would have to be held: say one, the narrowest that fits
-                raise RuntimeError(f"{route.path} declares scopes {sorted(scopes)}; declare one")
+            path = route.path or ""
+            if len(scopes) > 1:  # a caller would need each: one scope per route keeps it plain
+                raise RuntimeError(f"{path} declares scopes {sorted(scopes)}; declare one")
             for method in route.methods or ():
-                key = (method.upper(), route.path)
+                key = (method.upper(), path)
                 self.own[key] = next(iter(scopes), None)
                 if authenticates and not scopes:
                     self.unscoped.append(key)
@@ -129,15 +130,18 @@ def declare_scopes(doc: dict[str, Any], table: ScopeTable) -> None:
             operation["x-required-scope"] = scope
             operation["security"] = [{"ApiKey": [scope]}, {"ConsoleToken": [scope]}]
             responses = operation.setdefault("responses", {})
-            existing = responses.get("403")
-            if existing and MEDIA_TYPE in existing.get("content", {}):
-                examples = existing["content"][MEDIA_TYPE].setdefault("examples", {})
-                examples.setdefault(
-                    missing.slug,
-                    problem_response_doc([missing])["content"][MEDIA_TYPE]["examples"][
-                        missing.slug
-                    ],
-                )
-                existing["description"] = f"{existing.get('description', '')}; `{missing.slug}`"
-            else:
-                responses["403"] = problem_response_doc([missing])
+            _add_problem(responses, "403", missing)
+            _add_problem(responses, "401", InvalidToken.kind)
+
+
+def _add_problem(responses: dict[str, Any], status: str, kind: ProblemKind) -> None:
+    """Document `kind` among the problems an operation answers with `status`."""
+    doc = problem_response_doc([kind])
+    existing = responses.get(status)
+    if not existing or MEDIA_TYPE not in existing.get("content", {}):
+        responses[status] = doc
+        return
+    examples = existing["content"][MEDIA_TYPE].setdefault("examples", {})
+    if kind.slug not in examples:
+        examples[kind.slug] = doc["content"][MEDIA_TYPE]["examples"][kind.slug]
+        existing["description"] = f"{existing.get('description', '')}; {doc['description']}"

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from gateway.access import service
 from gateway.access.models import ApiKey
@@ -24,10 +24,8 @@ MIGRATIONS = Path(service.__file__).resolve().parents[1] / "migrations"
 
 def _last_used(engine: Engine, key: str) -> datetime | None:
     with Session(engine) as session:
-        row = session.exec(
-            sa.select(ApiKey).where(ApiKey.key_hash == service.key_hash(key))  # type: ignore[call-overload]
-        ).scalar_one()
-        return row.last_used_at  # type: ignore[no-any-return]
+        row = session.exec(select(ApiKey).where(ApiKey.key_hash == service.key_hash(key))).one()
+        return row.last_used_at
 
 
 def test_a_use_is_noted_at_most_once_a_minute(engine: Engine, make_key: Callable[..., str]) -> None:
@@ -51,9 +49,7 @@ def test_a_use_is_noted_at_most_once_a_minute(engine: Engine, make_key: Callable
 def test_a_revoked_key_authenticates_no_one(engine: Engine, make_key: Callable[..., str]) -> None:
     key = make_key(["members:read"])
     with Session(engine) as session:
-        row = session.exec(
-            sa.select(ApiKey).where(ApiKey.key_hash == service.key_hash(key))  # type: ignore[call-overload]
-        ).scalar_one()
+        row = session.exec(select(ApiKey).where(ApiKey.key_hash == service.key_hash(key))).one()
         service.revoke_api_key(session, key=row, now=datetime.now(UTC))
         session.commit()
         assert service.authenticate(session=session, key=key, now=datetime.now(UTC)) is None

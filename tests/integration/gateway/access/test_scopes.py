@@ -52,10 +52,11 @@ def test_every_operation_declares_a_scope_and_a_key_without_it_is_refused(
         assert scope in SCOPES, (method, path, scope)
         assert operation["security"] == [{"ApiKey": [scope]}, {"ConsoleToken": [scope]}]
         assert "missing-scope" in json.dumps(operation["responses"]["403"]), (method, path)
+        assert "invalid-token" in json.dumps(operation["responses"]["401"]), (method, path)
         declared.add(scope)
 
         url = re.sub(r"\{[^}]+\}", "x_1", path)
-        body = {"json": {}} if method in _BODY_METHODS else {}
+        body: dict[str, Any] = {"json": {}} if method in _BODY_METHODS else {}
         reached = len(services.reached)
         refused = gateway.request(method.upper(), url, headers=bearer(lacking[scope]), **body)
         assert _is_missing_scope(refused), (method, path, refused.status_code, refused.text)

@@ -7,6 +7,7 @@ import hmac
 import json
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -25,7 +26,7 @@ from tests.integration.gateway.access.conftest import (
 pytestmark = pytest.mark.integration
 
 
-def _refused(gateway: TestClient, token: str, reason: str) -> dict:  # type: ignore[type-arg]
+def _refused(gateway: TestClient, token: str, reason: str) -> dict[str, Any]:
     answer = gateway.get("/v1/communities", headers=bearer(token))
     assert answer.status_code == 401, answer.text
     problem = answer.json()
@@ -33,7 +34,7 @@ def _refused(gateway: TestClient, token: str, reason: str) -> dict:  # type: ign
     challenge = answer.headers["www-authenticate"]
     assert challenge.startswith('Bearer realm="qunyun", error="invalid_token"'), challenge
     assert problem["detail"] in challenge
-    return problem  # type: ignore[no-any-return]
+    return problem
 
 
 def test_a_good_token_acts_in_its_workspace(gateway: TestClient, services: Services) -> None:
@@ -83,7 +84,7 @@ def test_a_token_signed_with_another_secret_is_refused(gateway: TestClient) -> N
 
 
 def _unsigned(**claims: object) -> str:
-    def part(value: dict) -> str:  # type: ignore[type-arg]
+    def part(value: dict[str, Any]) -> str:
         return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
 
     return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."

@@ -4,7 +4,7 @@ import time
 
 import jwt
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from gateway.access.callers import Caller
 from gateway.access.problems import InvalidToken
@@ -45,9 +45,11 @@ def test_admin_implies_every_scope_and_nothing_else_does() -> None:
 
 def test_a_short_secret_or_a_key_of_the_wrong_kind_stops_the_gateway() -> None:
     with pytest.raises(ValidationError, match="32 bytes"):
-        ConsoleTokenSettings(console_token_secret="short")
+        ConsoleTokenSettings(console_token_secret=SecretStr("short"))
     with pytest.raises(ValidationError, match="RS256 takes a public key"):
-        ConsoleTokenSettings(console_token_algorithm="RS256", console_token_secret="s" * 40)
+        ConsoleTokenSettings(
+            console_token_algorithm="RS256", console_token_secret=SecretStr("s" * 40)
+        )
     with pytest.raises(ValidationError, match="HS256 takes a secret"):
         ConsoleTokenSettings(console_token_public_key="-----BEGIN PUBLIC KEY-----")
 
@@ -68,7 +70,7 @@ def test_api_keys_and_tokens_are_told_apart_by_their_dots() -> None:
 def test_a_verified_token_is_remembered_until_it_expires() -> None:
     secret = "s" * 40
     tokens = ConsoleTokens(
-        ConsoleTokenSettings(console_token_secret=secret, console_token_leeway_seconds=0)
+        ConsoleTokenSettings(console_token_secret=SecretStr(secret), console_token_leeway_seconds=0)
     )
     now = int(time.time())
     claims = {"iss": "qunyun-console", "aud": "qunyun-api", "sub": "usr_1", "workspace_id": "w"}

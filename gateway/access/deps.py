@@ -10,7 +10,7 @@ Neither asks the database on the hot path: keys come from `KeyVerdicts`, tokens 
 checked by signature alone.
 """
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated
@@ -79,10 +79,10 @@ def authenticated(request: Request) -> Caller:
 CallerDep = Annotated[Caller, Depends(authenticated)]
 
 
-def require_scope(scope: Scope) -> Callable[[Caller], Caller]:
+def require_scope(scope: Scope) -> Callable[[Caller], Awaitable[Caller]]:
     """A dependency: the caller, if it holds `scope` (or `admin`), else a 403 naming it."""
 
-    def scoped(caller: CallerDep) -> Caller:
+    async def scoped(caller: CallerDep) -> Caller:  # no blocking work: no thread pool hop
         if not caller.allows(scope):
             raise MissingScope(required_scope=scope, granted_scopes=sorted(caller.scopes))
         return caller

@@ -45,8 +45,9 @@ def proxied_scope(method: str, path: str) -> str | None:
     return None
 
 
-def proxied_caller(request: Request, caller: CallerDep) -> Caller:
-    """The caller of a proxied path, if it holds the scope the path and method need."""
+async def proxied_caller(request: Request, caller: CallerDep) -> Caller:
+    """The caller of a proxied path, if it holds the scope the path and method need.
+    (`async`: no blocking work, so no hop through the thread pool.)"""
     scope = proxied_scope(request.method, request.url.path)
     if scope is not None and not caller.allows(scope):
         raise MissingScope(required_scope=scope, granted_scopes=sorted(caller.scopes))

@@ -6,6 +6,11 @@ token; `require_scope(scope)` also demands a scope (403 `missing-scope` naming i
 
     router = APIRouter(dependencies=[Depends(require_scope("webhooks:manage"))])
 
+A route that takes either a key or something else (bulk ingestion also takes an integration's
+signature) authenticates by hand, checks with `ensure_scope(caller, "ingest:write")` on the
+key's path, and declares the scope with `openapi_extra={"x-required-scope": "ingest:write"}`
+so the route table (routes.py) and the OpenAPI document know it.
+
 Neither asks the database on the hot path: keys come from `KeyVerdicts`, tokens are
 checked by signature alone.
 """
@@ -83,12 +88,17 @@ def require_scope(scope: Scope) -> Callable[[Caller], Awaitable[Caller]]:
     """A dependency: the caller, if it holds `scope` (or `admin`), else a 403 naming it."""
 
     async def scoped(caller: CallerDep) -> Caller:  # no blocking work: no thread pool hop
-        if not caller.allows(scope):
-            raise MissingScope(required_scope=scope, granted_scopes=sorted(caller.scopes))
-        return caller
+        return ensure_scope(caller, scope)
 
     scoped.required_scope = scope  # type: ignore[attr-defined]  # read by routes.route_scopes
     return scoped
+
+
+def ensure_scope(caller: Caller, scope: str) -> Caller:
+    """The caller, if it holds `scope` (or `admin`), else the 403 `require_scope` gives."""
+    if not caller.allows(scope):
+        raise MissingScope(required_scope=scope, granted_scopes=sorted(caller.scopes))
+    return caller
 
 
 AdminDep = Annotated[Caller, Depends(require_scope(ADMIN))]

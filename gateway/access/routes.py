@@ -18,7 +18,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from gateway.access.callers import Caller
-from gateway.access.deps import CallerDep, authenticated
+from gateway.access.deps import CallerDep, authenticated, ensure_scope
 from gateway.access.problems import InvalidToken, MissingScope
 from gateway.access.scopes import ADMIN
 from gateway.routing import ROUTES
@@ -49,9 +49,7 @@ async def proxied_caller(request: Request, caller: CallerDep) -> Caller:
     """The caller of a proxied path, if it holds the scope the path and method need.
     (`async`: no blocking work, so no hop through the thread pool.)"""
     scope = proxied_scope(request.method, request.url.path)
-    if scope is not None and not caller.allows(scope):
-        raise MissingScope(required_scope=scope, granted_scopes=sorted(caller.scopes))
-    return caller
+    return caller if scope is None else ensure_scope(caller, scope)
 
 
 ProxiedCallerDep = Annotated[Caller, Depends(proxied_caller)]
@@ -84,6 +82,9 @@ class ScopeTable:
             if route.dependant is None:
                 continue
             scopes, authenticates = _declared(route.dependant)
+            # A route authenticating by hand (a key or a signature) declares its scope here.
+            if extra_scope := (route.openapi_extra or {}).get("x-required-scope"):
+                scopes.add(extra_scope)
             path = route.path or ""
             if len(scopes) > 1:  # a caller would need each: one scope per route keeps it plain
                 raise RuntimeError(f"{path} declares scopes {sorted(scopes)}; declare one")

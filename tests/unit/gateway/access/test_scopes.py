@@ -1,14 +1,17 @@
 """Which scope a proxied call needs, what `admin` implies, and how console tokens are set up."""
 
 import time
+from typing import Annotated
 
 import jwt
 import pytest
+from fastapi import Depends, FastAPI
 from pydantic import SecretStr, ValidationError
 
 from gateway.access.callers import Caller
-from gateway.access.problems import InvalidToken
-from gateway.access.routes import proxied_scope
+from gateway.access.deps import ensure_scope, require_scope
+from gateway.access.problems import InvalidToken, MissingScope
+from gateway.access.routes import ScopeTable, proxied_scope
 from gateway.access.settings import ConsoleTokenSettings
 from gateway.access.tokens import ConsoleTokens, looks_like_jwt
 
@@ -81,3 +84,23 @@ def test_a_verified_token_is_remembered_until_it_expires() -> None:
     with pytest.raises(InvalidToken) as refused:
         tokens.caller(token)
     assert refused.value.extra["reason"] == "expired"
+
+
+def test_a_route_that_authenticates_by_hand_declares_its_scope_for_the_table() -> None:
+    """Bulk ingestion takes a key or a signature: it checks the key's scope itself."""
+    app = FastAPI()
+
+    @app.post("/v1/ingest/messages", openapi_extra={"x-required-scope": "ingest:write"})
+    def ingest() -> None: ...
+
+    @app.get("/v1/things")
+    def things(caller: Annotated[Caller, Depends(require_scope("members:read"))]) -> None: ...
+
+    table = ScopeTable(app)
+    assert table.own[("POST", "/v1/ingest/messages")] == "ingest:write"
+    assert table.own[("GET", "/v1/things")] == "members:read"
+    assert table.unscoped == []
+    reader = Caller(key_id="k", workspace_id="w", scopes=frozenset({"members:read"}))
+    with pytest.raises(MissingScope) as refused:
+        ensure_scope(reader, "ingest:write")
+    assert refused.value.status == 403 and refused.value.extra["required_scope"] == "ingest:write"

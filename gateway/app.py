@@ -1,6 +1,7 @@
-"""The gateway: the one public door. Authenticates API keys, scopes every call to the key's
-workspace, limits rates and body sizes, forwards to the service that owns the path, and takes
-bots' signed webhooks in."""
+"""The gateway: the one public door. Authenticates API keys and console tokens and checks the
+scope each route needs (gateway/access/), scopes every call to the caller's workspace, limits
+rates and body sizes, forwards to the service that owns the path, and takes bots' signed
+webhooks in."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,10 +12,12 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from sqlmodel import Session
 
-from gateway import inbound, keys
-from gateway.auth import CallerDep, KeyVerdicts, read_body
+from gateway import inbound
+from gateway.access import views as api_keys
+from gateway.access.deps import access_state
+from gateway.access.routes import ProxiedCallerDep, declare_scopes, scope_table
+from gateway.bodies import read_body
 from gateway.limits import RateLimiter
 from gateway.openapi import merged_openapi
 from gateway.routing import Upstreams, forward
@@ -32,15 +35,15 @@ proxy = APIRouter()
 async def openapi(request: Request) -> JSONResponse:
     state = request.app.state
     own = request.app.openapi()  # the gateway's own routes (integrations, inbound webhooks)
-    return JSONResponse(
-        await merged_openapi(
-            state.http,
-            state.upstreams.urls,
-            own=own,
-            version=VERSION,
-            server_url=state.settings.public_url,
-        )
+    doc = await merged_openapi(
+        state.http,
+        state.upstreams.urls,
+        own=own,
+        version=VERSION,
+        server_url=state.settings.public_url,
     )
+    declare_scopes(doc, scope_table(request.app))
+    return JSONResponse(doc)
 
 
 @proxy.get("/docs", include_in_schema=False)
@@ -54,7 +57,7 @@ async def docs() -> HTMLResponse:
     methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"],
     include_in_schema=False,
 )
-async def v1(request: Request, path: str, caller: CallerDep) -> Response:
+async def v1(request: Request, path: str, caller: ProxiedCallerDep) -> Response:
     base_url = request.app.state.upstreams.resolve(request.url.path)
     if base_url is None:
         allowed = allowed_methods(request.app, request.url.path)
@@ -80,20 +83,7 @@ async def v1(request: Request, path: str, caller: CallerDep) -> Response:
 @asynccontextmanager
 async def _gateway_state(app: FastAPI) -> AsyncIterator[None]:
     settings: GatewaySettings = app.state.settings
-    if settings.bootstrap_api_key:
-        with Session(app.state.engine) as session:
-            keys.ensure_api_key(
-                session=session,
-                workspace_id=settings.bootstrap_workspace_id,
-                name="bootstrap",
-                key=settings.bootstrap_api_key,
-            )
-            session.commit()
     app.state.upstreams = Upstreams.from_settings(settings)
-    app.state.key_verdicts = KeyVerdicts(
-        fresh_seconds=settings.api_key_cache_seconds,
-        grace_seconds=settings.api_key_outage_grace_seconds,
-    )
     app.state.limiter = RateLimiter(
         per_second=settings.rate_limit_per_second, burst=settings.rate_limit_burst
     )
@@ -108,10 +98,10 @@ SPEC = ServiceSpec(
     name="gateway",
     version=VERSION,
     # The gateway's own routes come before the catch-all proxy.
-    routers=[inbound.router, webhooks.router, proxy],
+    routers=[inbound.router, webhooks.router, api_keys.router, proxy],
     migrations_dir=Path(__file__).parent / "migrations",
     produces=[topics.INGEST_MESSAGES],
-    lifespan_hooks=[_gateway_state],
+    lifespan_hooks=[access_state, _gateway_state],
 )
 
 

@@ -18,7 +18,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
-from gateway.auth import CallerDep, read_body
+from gateway.access.deps import AdminDep
+from gateway.bodies import read_body
 from gateway.models import InboundDelivery, Integration
 from gateway.signatures import InvalidSignature, new_secret, verify
 from gateway.webhooks import service as webhooks
@@ -122,7 +123,7 @@ def _public(integration: Integration, endpoint_id: str | None = None) -> dict[st
 def create_integration(
     body: IntegrationCreate,
     request: Request,
-    caller: CallerDep,
+    caller: AdminDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Register a bot that pushes group activity; its signing secret is in the answer, once.
@@ -170,7 +171,7 @@ def create_integration(
 
 
 @router.get("/integrations/{integration_id}", response_model=IntegrationPublic)
-def get_integration(integration_id: str, request: Request, caller: CallerDep) -> IntegrationPublic:
+def get_integration(integration_id: str, request: Request, caller: AdminDep) -> IntegrationPublic:
     with Session(request.app.state.engine) as session:
         integration = session.exec(
             select(Integration).where(
@@ -189,7 +190,7 @@ def get_integration(integration_id: str, request: Request, caller: CallerDep) ->
 
 
 @router.get("/integrations", response_model=list[IntegrationPublic])
-def list_integrations(request: Request, caller: CallerDep) -> list[IntegrationPublic]:
+def list_integrations(request: Request, caller: AdminDep) -> list[IntegrationPublic]:
     with Session(request.app.state.engine) as session:
         rows = session.exec(
             select(Integration)
@@ -208,7 +209,7 @@ def list_integrations(request: Request, caller: CallerDep) -> list[IntegrationPu
 
 
 @router.delete("/integrations/{integration_id}", status_code=status.HTTP_204_NO_CONTENT)
-def disable_integration(integration_id: str, request: Request, caller: CallerDep) -> Response:
+def disable_integration(integration_id: str, request: Request, caller: AdminDep) -> Response:
     """Stop accepting pushes signed with this integration's secret, and stop delivering to
     its endpoint."""
     with Session(request.app.state.engine) as session:

@@ -3,17 +3,18 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
+from gateway.access.settings import ConsoleTokenSettings
 from gateway.webhooks.settings import WebhookSettings
 
 
-class GatewaySettings(WebhookSettings):
+class GatewaySettings(WebhookSettings, ConsoleTokenSettings):
     members_url: str = "http://127.0.0.1:8001"
     content_url: str = "http://127.0.0.1:8002"
     events_url: str = "http://127.0.0.1:8003"
     metrics_url: str = "http://127.0.0.1:8004"
     upstream_timeout_seconds: float = Field(default=10, gt=0)
 
-    # Until the API-key system arrives, the gateway knows one workspace and its key.
+    # A key registered at start (with every scope) for one workspace: the first way in.
     bootstrap_workspace_id: str = "ws_demo"
     bootstrap_api_key: str | None = None
 

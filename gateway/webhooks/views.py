@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from sqlmodel import Session, col
 
-from gateway.auth import CallerDep
+from gateway.access.deps import CallerDep, require_scope
 from gateway.webhooks import catalog, service
 from gateway.webhooks.models import (
     AttemptPublic,
@@ -29,7 +29,11 @@ from gateway.webhooks.settings import WebhookSettings
 from services.common.http.pagination import Page, PageParams, page_params, paginate
 from services.common.http.problems import Problem, field_problem, not_found
 
-router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+router = APIRouter(
+    prefix="/v1/webhooks",
+    tags=["webhooks"],
+    dependencies=[Depends(require_scope("webhooks:manage"))],
+)
 
 
 def _session(request: Request) -> Iterator[Session]:

@@ -9,7 +9,9 @@ from deploy.local.postgres import database_url
 from deploy.local.stack import Stack
 
 
-def workspace_key(stack: Stack, workspace_id: str) -> str:
+def workspace_key(stack: Stack, workspace_id: str, scopes: tuple[str, ...] = ("admin",)) -> str:
+    """A key of `workspace_id` holding `scopes`; `admin` (every scope) for tests that walk the
+    whole API."""
     made = subprocess.run(
         [
             sys.executable,
@@ -20,6 +22,7 @@ def workspace_key(stack: Stack, workspace_id: str) -> str:
             workspace_id,
             "--name",
             "e2e",
+            *(arg for scope in scopes for arg in ("--scope", scope)),
         ],
         env={
             **os.environ,

@@ -62,6 +62,10 @@ def other_api(stack: Stack) -> Iterator[httpx.Client]:
             "ws_other",
             "--name",
             "e2e",
+            # Its tests try the other workspace's members, metrics and integrations: the
+            # tenant wall must answer 404 whatever the scopes, so this key holds them all.
+            "--scope",
+            "admin",
         ],
         env={
             **os.environ,

@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.requests import Request
 
+from gateway.access.callers import Caller
 from gateway.app import create_app
-from gateway.keys import Caller
 from gateway.openapi import duplicate_operation_ids, merged_openapi
 from gateway.routing import forward
 from gateway.settings import GatewaySettings

@@ -6,7 +6,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from standardwebhooks import Webhook
 
-from gateway import keys
+from gateway.access import service as keys
 from tests.integration.gateway.webhooks.conftest import DispatcherProcess, wait_for
 from tests.integration.gateway.webhooks.factories import create_endpoint
 from tests.support.receiver import Receiver
@@ -93,7 +93,9 @@ def test_another_workspace_sees_none_of_it(
 ) -> None:
     created = create_endpoint(api, receiver.url("/mine"))
     with Session(engine) as session:
-        other_key = keys.create_api_key(session=session, workspace_id="ws_other", name="t")
+        _, other_key = keys.create_api_key(
+            session=session, workspace_id="ws_other", name="t", scopes=["webhooks:manage"]
+        )
         session.commit()
     other = {"Authorization": f"Bearer {other_key}"}
     assert api.get(f"/v1/webhooks/endpoints/{created['id']}", headers=other).status_code == 404

@@ -5,10 +5,11 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from gateway.auth import KeyVerdicts
-from gateway.keys import Caller
+from gateway.access.callers import Caller
+from gateway.access.service import key_hash
+from gateway.access.verdicts import KeyVerdicts
 
-ALICE = Caller(key_id="key_1", workspace_id="ws_1")
+ALICE = Caller(key_id="key_1", workspace_id="ws_1", scopes=frozenset({"members:read"}))
 
 
 class _Keys:
@@ -69,3 +70,12 @@ def test_a_bug_in_the_lookup_is_not_covered_by_the_cache() -> None:
 
     with pytest.raises(ValueError):
         verdicts.caller("qy_alice", broken)
+
+
+def test_a_key_forgotten_here_is_asked_again_at_once() -> None:
+    keys, verdicts = _Keys(), KeyVerdicts(fresh_seconds=60, grace_seconds=300)
+    verdicts.caller("qy_alice", keys)
+    del keys.known["qy_alice"]  # revoked through this replica's API
+    verdicts.forget(key_hash("qy_alice"))
+    assert verdicts.caller("qy_alice", keys) is None
+    assert keys.lookups == 2

@@ -11,23 +11,25 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 import sqlmodel
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Strict
 from sqlalchemy import Column, DateTime
 
 from gateway.models import GatewayTable
 from services.common.contracts import ChatMessagePosted, GroupMemberJoined, GroupMemberLeft
-from services.common.http.schemas import Instant
 
 MAX_ITEMS = 1000
 
 ExternalId = Annotated[str, Field(min_length=1, max_length=200)]
 PlatformName = Annotated[str, Field(min_length=1, max_length=32)]
 DisplayName = Annotated[str, Field(max_length=200)]
+# An RFC 3339 string with its offset, as `services.common.http.schemas.Instant`, but refused
+# as a number by pydantic-core itself (strict), not by a Python validator run per item.
+Instant = Annotated[AwareDatetime, Strict()]
 Flag = Annotated[str, Field(min_length=1, max_length=64)]
 
 # Not RequestModel: its per-field Python validators cost ~5 µs a field, a quarter of the
 # gateway's budget per message at 20,000 a second. Unknown fields and naive or numeric times
-# are refused all the same (`extra="forbid"`, `Instant`).
+# are refused all the same (`extra="forbid"`, `Instant` above).
 _AT_THE_DOOR = ConfigDict(extra="forbid", frozen=True)
 
 

@@ -81,7 +81,7 @@ def _records(messages: list[dict[str, object]]) -> list[OutgoingRecord]:
     now = datetime.now(UTC)
     out = []
     for m in messages:
-        data = MessageIn.model_validate(m)
+        data = MessageIn.model_validate_json(orjson.dumps(m))
         identity = event_id(WORKSPACE, data.platform, "message", data.message_external_id)
         out.append(
             record(data, event_id=identity, workspace_id=WORKSPACE, source="/bench", now=now)

@@ -43,7 +43,9 @@ def _request_body(model: type[BaseModel]) -> dict[str, Any]:
             ref = node.get("$ref", "")
             if ref.startswith("#/$defs/"):
                 return inline(copy.deepcopy(definitions[ref.removeprefix("#/$defs/")]))
-            return {k: inline(v) for k, v in node.items()}
+            # A discriminator's mapping names `$defs` too; the `const` of each variant's `type`
+            # says the same, in the schema itself.
+            return {k: inline(v) for k, v in node.items() if k != "discriminator"}
         if isinstance(node, list):
             return [inline(v) for v in node]
         return node

@@ -32,7 +32,9 @@ def signed(request: Request) -> bool:
 def by_api_key(request: Request, *, source: str) -> Ingester:
     """The API key's holder (or a 401 / 429 problem), without a database round trip while the
     key's verdict is cached."""
-    caller = authenticated(request)  # at merge: require_scope("ingest:write") decides this
+    # MERGE (access branch): this one line becomes the scope check, require_scope("ingest:write"),
+    # which authenticates the key as `authenticated` does and refuses a key without the scope.
+    caller = authenticated(request)
     return Ingester(caller.workspace_id, f"{source}/keys/{caller.key_id}", "api_key")
 
 

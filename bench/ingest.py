@@ -39,7 +39,7 @@ from deploy.local.kafka import KafkaBroker
 from deploy.local.postgres import database_url, ensure_databases
 from deploy.local.processes import free_port, spawn, stop, wait_until
 from gateway.ingest.models import MessageIn
-from gateway.ingest.publishing import event_id, record
+from gateway.ingest.publishing import Envelope, event_id
 from services.common.contracts import topics
 from services.common.kafka import OutgoingRecord, ensure_topics
 
@@ -81,14 +81,12 @@ def _messages(count: int, rng: random.Random) -> list[dict[str, object]]:
 
 def _records(messages: list[dict[str, object]]) -> list[OutgoingRecord]:
     """The records the gateway makes of these messages."""
-    now = datetime.now(UTC)
+    envelope = Envelope(workspace_id=WORKSPACE, source="/bench", now=datetime.now(UTC))
     out = []
     for m in messages:
         data = MessageIn.model_validate_json(orjson.dumps(m))
         identity = event_id(WORKSPACE, data.platform, "message", data.message_external_id)
-        out.append(
-            record(data, event_id=identity, workspace_id=WORKSPACE, source="/bench", now=now)
-        )
+        out.append(envelope.record(data, event_id=identity))
     return out
 
 

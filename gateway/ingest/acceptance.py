@@ -17,7 +17,7 @@ from gateway.ingest import service
 from gateway.ingest.callers import by_api_key, by_signature, signed
 from gateway.ingest.metrics import INGEST_BATCHES, INGEST_ITEMS, INGEST_PUBLISH_SECONDS
 from gateway.ingest.models import JoinedItem, LeftItem, MessageIn
-from gateway.ingest.publishing import SOURCE, IngestProducer, event_id, record
+from gateway.ingest.publishing import SOURCE, Envelope, IngestProducer, event_id
 from gateway.ingest.reading import BatchShape
 from gateway.ingest.service import Identity
 from services.common.contracts import EventData
@@ -76,14 +76,9 @@ def take(
                 session, workspace_id=ingester.workspace_id, identities=first, now=now
             )
             ids = {identity: event_id(ingester.workspace_id, *identity) for identity in first}
+            envelope = Envelope(workspace_id=ingester.workspace_id, source=ingester.source, now=now)
             records = [
-                record(
-                    endpoint.event(item),
-                    event_id=ids[identities[index]],
-                    workspace_id=ingester.workspace_id,
-                    source=ingester.source,
-                    now=now,
-                )
+                envelope.record(endpoint.event(item), event_id=ids[identities[index]])
                 for index, item in reading.valid
                 if identities[index] in new and first[identities[index]] == index
             ]

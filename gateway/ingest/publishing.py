@@ -49,30 +49,35 @@ def event_id(workspace_id: str, platform: str, kind: str, external_id: str) -> s
     return "evt_" + base64.b32encode(digest)[:26].translate(_AS_CROCKFORD).decode()
 
 
-def record(
-    data: EventData, *, event_id: str, workspace_id: str, source: str, now: datetime
-) -> OutgoingRecord:
-    """The Kafka record of one item: binary-mode CloudEvent, keyed by its group (as the
-    signed single-event door keys it), the contract's JSON as the value."""
-    platform = getattr(data, "platform", "")
-    group = getattr(data, "group_external_id", "")
-    envelope = CloudEvent(
-        type=data.type,
-        source=source,
-        workspaceid=workspace_id,
-        data={},  # the value is serialised below, straight from the model
-        subject=group,
-        id=event_id,
-        time=now,
-    )
-    return OutgoingRecord(
-        topic=data.topic,
-        # Keyed by group, not workspace: one busy workspace's chat spreads over partitions
-        # while each group's messages keep their order (`gateway.inbound.ingest_key`).
-        key=f"{platform}:{group}",
-        value=data.__pydantic_serializer__.to_json(data),
-        headers=envelope.kafka_headers(),
-    )
+class Envelope:
+    """The CloudEvents of one batch: the headers its records share (source, time, workspace,
+    ...) made once, as `CloudEvent.kafka_headers` writes them; each record adds its id, type
+    and subject. (A `CloudEvent` per record cost 10 µs a message, a tenth of the gateway's
+    share of the work.)"""
+
+    def __init__(self, *, workspace_id: str, source: str, now: datetime):
+        self._shared = CloudEvent(
+            type="", source=source, workspaceid=workspace_id, data={}, subject="", id="", time=now
+        ).kafka_headers()
+
+    def record(self, data: EventData, *, event_id: str) -> OutgoingRecord:
+        """The Kafka record of one item: keyed by its group (as the signed single-event door
+        keys it), the contract's JSON as the value."""
+        platform: str = getattr(data, "platform", "")
+        group: str = getattr(data, "group_external_id", "")
+        own = {
+            "ce_id": event_id.encode(),
+            "ce_type": data.type.encode(),
+            "ce_subject": group.encode(),
+        }
+        return OutgoingRecord(
+            topic=data.topic,
+            # Keyed by group, not workspace: one busy workspace's chat spreads over partitions
+            # while each group's messages keep their order (`gateway.inbound.ingest_key`).
+            key=f"{platform}:{group}",
+            value=data.__pydantic_serializer__.to_json(data),
+            headers=[(name, own.get(name, value)) for name, value in self._shared],
+        )
 
 
 class IngestProducer:

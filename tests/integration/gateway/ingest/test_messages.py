@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine
 
 from gateway.ingest.publishing import IngestProducer
@@ -235,3 +236,31 @@ def test_an_item_is_forgotten_after_the_retention_and_accepted_again(
 
     assert (kept, forgotten) == ("duplicate", "accepted")
     assert timedelta(days=7) <= REMEMBERED_FOR
+
+
+def _counted(ingest: Ingest) -> dict[tuple[str, ...], float]:
+    text = ingest.client.get("/metrics").text
+    return {
+        (sample.name, *sorted(sample.labels.values())): sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name.startswith("qunyun_ingest_")
+        for sample in family.samples
+    }
+
+
+def test_items_and_batches_are_counted_by_outcome(ingest: Ingest) -> None:
+    before = _counted(ingest)
+    sent = message()
+
+    ingest.messages([sent, sent, message(occurred_at="yesterday")])
+
+    after = _counted(ingest)
+
+    def grew(*key: str) -> float:
+        return after.get(key, 0) - before.get(key, 0)
+
+    assert grew("qunyun_ingest_items_total", "accepted", "message") == 1
+    assert grew("qunyun_ingest_items_total", "duplicate", "message") == 1
+    assert grew("qunyun_ingest_items_total", "message", "rejected") == 1
+    assert grew("qunyun_ingest_batches_total", "accepted", "api_key", "messages") == 1
+    assert grew("qunyun_ingest_publish_seconds_count") == 1

@@ -18,6 +18,9 @@ from gateway.access import views as api_keys
 from gateway.access.deps import access_state
 from gateway.access.routes import ProxiedCallerDep, declare_scopes, scope_table
 from gateway.bodies import read_body
+from gateway.ingest import views as ingest
+from gateway.ingest.publishing import ingest_producer
+from gateway.ingest.service import prune_seen
 from gateway.limits import RateLimiter
 from gateway.openapi import merged_openapi
 from gateway.routing import Upstreams, forward
@@ -25,6 +28,7 @@ from gateway.settings import GatewaySettings
 from gateway.webhooks import views as webhooks
 from services.common.contracts import topics
 from services.common.http.problems import Problem, allowed_methods
+from services.common.periodic import PeriodicJob
 from services.common.runtime import ServiceSpec, create_service_app
 
 VERSION = "0.2.0"
@@ -98,10 +102,12 @@ SPEC = ServiceSpec(
     name="gateway",
     version=VERSION,
     # The gateway's own routes come before the catch-all proxy.
-    routers=[inbound.router, webhooks.router, api_keys.router, proxy],
+    routers=[inbound.router, webhooks.router, api_keys.router, ingest.router, proxy],
     migrations_dir=Path(__file__).parent / "migrations",
     produces=[topics.INGEST_MESSAGES],
-    lifespan_hooks=[access_state, _gateway_state],
+    lifespan_hooks=[access_state, _gateway_state, ingest_producer],
+    periodic=[PeriodicJob("prune-ingest-seen", 3600, prune_seen)],
+    screened_by_route=ingest.SCREENED_BY_ROUTE,
 )
 
 

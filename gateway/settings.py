@@ -22,6 +22,8 @@ class GatewaySettings(WebhookSettings, ConsoleTokenSettings):
     rate_limit_per_second: float = Field(default=50, gt=0)
     rate_limit_burst: int = Field(default=100, ge=1)
     max_body_bytes: int = Field(default=1_048_576, ge=1)
+    # `/v1/ingest/*`: 1,000 messages of a few hundred bytes fit well within it.
+    ingest_max_body_bytes: int = Field(default=5 * 1_048_576, ge=1)
 
     # Browser origins allowed to call the API (`https://console.example.com`), comma-separated
     # in QUNYUN_CORS_ALLOW_ORIGINS. None by default: a browser page elsewhere gets nothing.

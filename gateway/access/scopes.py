@@ -16,6 +16,8 @@ Scope = Literal[
 ]
 
 ADMIN: Scope = "admin"
+# Bulk ingestion authenticates by a key or a signature, so it checks this scope by hand.
+INGEST_WRITE: Scope = "ingest:write"
 SCOPES: tuple[Scope, ...] = get_args(Scope)
 
 

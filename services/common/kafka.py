@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.partitioner.default import DefaultPartitioner, murmur2
 from kafka.structs import OffsetAndMetadata
 
 from services.common.contracts import dead_letter_topic
@@ -54,6 +55,30 @@ class OutgoingRecord:
     headers: list[tuple[str, bytes]]
 
 
+class _KeyedPartitioner(DefaultPartitioner):
+    """kafka-python's partitioner (murmur2 of the key, as Java clients place keys), with the
+    hash of each key remembered: a community's or group's events come again and again, and
+    the pure-Python murmur2 was a tenth of the cost of producing a chat message."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._hashes: dict[bytes, int] = {}
+
+    def partition(self, topic, key, serialized_key, value, serialized_value, cluster):
+        if serialized_key is None:
+            return super().partition(topic, key, None, value, serialized_value, cluster)
+        partitions = cluster.partitions_for_topic(topic)
+        if not partitions:
+            return super().partition(topic, key, serialized_key, value, serialized_value, cluster)
+        digest = self._hashes.get(serialized_key)
+        if digest is None:
+            if len(self._hashes) >= 100_000:
+                self._hashes.clear()
+            digest = self._hashes[serialized_key] = murmur2(serialized_key) & 0x7FFFFFFF
+        ordered = sorted(partitions)
+        return ordered[digest % len(ordered)]
+
+
 class KafkaPublisher:
     """Idempotent producer with `acks=all`: a batch either is acknowledged whole or raises."""
 
@@ -73,6 +98,7 @@ class KafkaPublisher:
             acks="all",
             enable_idempotence=True,
             linger_ms=5,
+            partitioner=_KeyedPartitioner(),
             max_block_ms=int(timeout_seconds * 1000),
             request_timeout_ms=int(timeout_seconds * 1000),
             **_RECONNECT,

@@ -66,6 +66,9 @@ class ServiceSpec:
     # Entered after migrations, left before the engine closes: clients, caches, seeding.
     lifespan_hooks: Sequence[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = ()
     periodic: Sequence[PeriodicJob] = ()
+    # Paths whose routes check their JSON bodies for what no column holds themselves, item by
+    # item (see `ScreenRequests`); every other body is screened before any route sees it.
+    screened_by_route: Sequence[str] = ()
 
 
 class _Workers:
@@ -247,7 +250,7 @@ def create_service_app(
     app.add_exception_handler(DataError, _refused_by_database)
     app.add_exception_handler(IntegrityError, _refused_by_database)
     install_outage_handlers(app)
-    install_request_middleware(app)
+    install_request_middleware(app, screened_by_route=tuple(spec.screened_by_route))
     install_openapi(app)
     app.include_router(health_router())
     for router in spec.routers:

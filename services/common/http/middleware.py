@@ -83,7 +83,7 @@ def _header(scope: Scope, name: bytes) -> str:
     return ""
 
 
-def install_request_middleware(app: FastAPI) -> None:
+def install_request_middleware(app: FastAPI, *, screened_by_route: tuple[str, ...] = ()) -> None:
     """Screening inside, request context outside it, so refusals carry a request id too."""
-    app.add_middleware(ScreenRequests)
+    app.add_middleware(ScreenRequests, screened_by_route=screened_by_route)
     app.add_middleware(RequestContext)

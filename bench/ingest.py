@@ -1,0 +1,272 @@
+"""Bulk chat ingestion: messages accepted per second through the gateway (a real uvicorn
+process, its Postgres for de-duplication, a real Kafka broker started here unless
+KAFKA_BOOTSTRAP_SERVERS names one) in batches of 500, next to the raw kafka-python producer
+sending the same records in the same run.
+
+The client posts pre-built batches (realistic chat text, 200 groups) from 4 connections at
+once; a batch counts when its 202 arrived, which means its messages are on Kafka. The raw
+producer, in this process, sends the same records (same key, value, CloudEvents headers) with
+the gateway's producer configuration (acks=all, idempotent), flushing and waiting for every
+acknowledgement once per 500 — the guarantee a 202 gives — and, as a ceiling, once at the end.
+
+Targets: ≥ 20,000 messages a second, and ≥ half the raw producer's rate (flushed per 500).
+On a machine others load, wall-clock rates follow the share of CPU each process gets (the
+gateway and its client are two processes, the raw producer one), so the CPU each spends per
+message is printed too: the load-independent comparison.
+Sizes: BENCH_INGEST_MESSAGES (60,000). BENCH_PROFILE=<file> runs the gateway under cProfile.
+"""
+
+import asyncio
+import contextlib
+import os
+import random
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import orjson
+from kafka import KafkaProducer
+
+from bench.timing import table
+from deploy.local.kafka import KafkaBroker
+from deploy.local.postgres import database_url, ensure_databases
+from deploy.local.processes import free_port, spawn, stop, wait_until
+from gateway.ingest.models import MessageIn
+from gateway.ingest.publishing import Envelope, event_id
+from services.common.contracts import topics
+from services.common.kafka import OutgoingRecord, ensure_topics
+
+TARGET_PER_SECOND = 20_000.0
+TARGET_SHARE = 0.5
+BATCH = 500
+CONCURRENCY = 4
+GROUPS = 200
+WORKSPACE = "ws_bench"
+
+PHRASES = [
+    "大家晚上好，今天的分享太精彩了",
+    "请问下周的线下活动在哪里报名？",
+    "我觉得第三点说得特别对，我们公司也遇到过类似的问题",
+    "收到，谢谢老师！",
+    "有没有人一起去参加周六的读书会",
+    "哈哈哈哈",
+    "同意楼上的观点",
+    "新人报到，请多关照",
+    "今天打卡第 12 天，坚持就是胜利",
+]
+
+
+def _messages(count: int, rng: random.Random) -> list[dict[str, object]]:
+    now = datetime.now(UTC).isoformat()
+    return [
+        {
+            "platform": "wechat",
+            "group_external_id": f"g{rng.randrange(GROUPS):04d}@chatroom",
+            "sender_external_id": f"wx_{rng.randrange(5000)}",
+            "sender_display_name": f"昵称{n % 997}",
+            "occurred_at": now,
+            "message_external_id": uuid.uuid4().hex,
+            "text": "，".join(rng.choice(PHRASES) for _ in range(rng.randint(1, 3))),
+        }
+        for n in range(count)
+    ]
+
+
+def _records(messages: list[dict[str, object]]) -> list[OutgoingRecord]:
+    """The records the gateway makes of these messages."""
+    envelope = Envelope(workspace_id=WORKSPACE, source="/bench", now=datetime.now(UTC))
+    out = []
+    for m in messages:
+        data = MessageIn.model_validate_json(orjson.dumps(m))
+        identity = event_id(WORKSPACE, data.platform, "message", data.message_external_id)
+        out.append(envelope.record(data, event_id=identity))
+    return out
+
+
+@contextlib.contextmanager
+def _broker() -> Iterator[str]:
+    if servers := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        yield servers
+        return
+    with tempfile.TemporaryDirectory(prefix="qunyun-bench-kafka-") as folder:
+        broker = KafkaBroker(Path(folder), port=free_port(), controller_port=free_port())
+        broker.start()
+        try:
+            yield broker.bootstrap_servers
+        finally:
+            broker.stop()
+
+
+def _raw_rate(
+    bootstrap: str, topic: str, records: list[OutgoingRecord], *, per: int
+) -> tuple[float, float]:
+    """kafka-python alone, configured as the gateway's producer, waiting for every ack once
+    per `per` records: records a second, and CPU seconds (all its threads) per record."""
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5
+    )
+    producer.send(topic, value=b"warm", key=b"warm").get(timeout=30)
+    started, cpu = time.perf_counter(), time.process_time()
+    for start in range(0, len(records), per):
+        futures = [
+            producer.send(topic, value=r.value, key=r.key.encode(), headers=r.headers)
+            for r in records[start : start + per]
+        ]
+        producer.flush()
+        for future in futures:
+            future.get(timeout=30)
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    producer.close()
+    return len(records) / elapsed, cpu / len(records)
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _post_all(url: str, key: str, bodies: list[bytes]) -> tuple[float, int, int, int]:
+    """Seconds to have every batch answered, the messages accepted and not, and the 503s
+    (each retried after its Retry-After, as a bot would)."""
+    headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
+    accepted = other = unavailable = 0
+    queue = iter(bodies)
+    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+    async with httpx.AsyncClient(limits=limits, timeout=60, trust_env=False) as client:
+
+        async def worker() -> None:
+            nonlocal accepted, other, unavailable
+            for body in queue:
+                response = await client.post(url, content=body, headers=headers)
+                while response.status_code == 503:
+                    unavailable += 1
+                    await asyncio.sleep(float(response.headers.get("retry-after", "1")))
+                    response = await client.post(url, content=body, headers=headers)
+                response.raise_for_status()
+                answer = orjson.loads(response.content)
+                accepted += answer["accepted"]
+                other += answer["duplicates"] + answer["rejected"]
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        return time.perf_counter() - started, accepted, other, unavailable
+
+
+def _profiled() -> list[str]:
+    target = os.environ.get("BENCH_PROFILE")
+    return ["-m", "cProfile", "-o", target] if target else []
+
+
+def benchmark(server_url: str) -> bool:
+    count = int(os.environ.get("BENCH_INGEST_MESSAGES", "60000"))
+    count -= count % BATCH
+    rng = random.Random(20)
+    name = f"bench_ingest_{uuid.uuid4().hex[:6]}"
+    ensure_databases(server_url, [name])
+    logs = Path(tempfile.mkdtemp(prefix="qunyun-bench-ingest-"))
+    key = "qy_" + secrets.token_urlsafe(24)
+    port = free_port()
+    process: subprocess.Popen[bytes] | None = None
+    with _broker() as bootstrap:
+        prefix = f"bench{uuid.uuid4().hex[:6]}."
+        topic = prefix + topics.INGEST_MESSAGES
+        raw_topic = f"{prefix}raw.{topics.INGEST_MESSAGES}"
+        ensure_topics(bootstrap, [topic, raw_topic], partitions=3)
+        try:
+            process = spawn(
+                [
+                    sys.executable,
+                    *_profiled(),
+                    "-m",
+                    "uvicorn",
+                    "gateway.app:create_app",
+                    "--factory",
+                    "--port",
+                    str(port),
+                    "--no-access-log",
+                    "--log-level",
+                    "warning",
+                ],
+                log_path=logs / "gateway.log",
+                env={
+                    "QUNYUN_DATABASE_URL": database_url(server_url, name),
+                    "QUNYUN_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+                    "QUNYUN_KAFKA_TOPIC_PREFIX": prefix,
+                    "QUNYUN_BOOTSTRAP_WORKSPACE_ID": WORKSPACE,
+                    "QUNYUN_BOOTSTRAP_API_KEY": key,
+                    "QUNYUN_RATE_LIMIT_PER_SECOND": "10000",
+                    "QUNYUN_RATE_LIMIT_BURST": "10000",
+                    "QUNYUN_LOG_LEVEL": "WARNING",
+                },
+            )
+
+            def ready() -> bool:
+                try:
+                    return httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
+                except httpx.HTTPError:
+                    return False
+
+            wait_until(
+                ready, timeout=90, what="gateway", process=process, log_path=logs / "gateway.log"
+            )
+            url = f"http://127.0.0.1:{port}/v1/ingest/messages"
+            warm = [orjson.dumps({"messages": _messages(BATCH, rng)}) for _ in range(4)]
+            asyncio.run(_post_all(url, key, warm))
+
+            messages = _messages(count, rng)
+            bodies = [
+                orjson.dumps({"messages": messages[i : i + BATCH]}) for i in range(0, count, BATCH)
+            ]
+            records = _records(messages)
+            raw_per_batch, raw_cpu = _raw_rate(bootstrap, raw_topic, records, per=BATCH)
+            raw_once, _ = _raw_rate(bootstrap, raw_topic, records, per=len(records))
+
+            cpu = _cpu_seconds(process.pid)
+            seconds, accepted, other, unavailable = asyncio.run(_post_all(url, key, bodies))
+            gateway_cpu = _cpu_seconds(process.pid) - cpu
+        finally:
+            stop(process)
+    rate = accepted / seconds
+    load = os.getloadavg()
+    print(
+        f"ingest: {count:,} messages in batches of {BATCH}, {CONCURRENCY} connections, "
+        f"{GROUPS} groups, {len(bodies[0]) // BATCH} bytes a message; load average "
+        f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} cores "
+        f"(logs in {logs})"
+    )
+    print(
+        table(
+            ["figure", "value", "baseline / target"],
+            [
+                ["raw kafka-python, ack awaited per 500", f"{raw_per_batch:,.0f}/s", "baseline"],
+                ["raw kafka-python, ack awaited once", f"{raw_once:,.0f}/s", "ceiling"],
+                [
+                    "accepted through the gateway (202s)",
+                    f"{rate:,.0f}/s",
+                    f"≥ {TARGET_PER_SECOND:,.0f}/s",
+                ],
+                [
+                    "share of the raw producer (per 500)",
+                    f"{rate / raw_per_batch:.0%}",
+                    f"≥ {TARGET_SHARE:.0%}",
+                ],
+                ["accepted / not accepted", f"{accepted:,} / {other:,}", f"{count:,} / 0"],
+                ["503s (broker slow), retried", str(unavailable), "0"],
+                ["raw producer CPU per message (per 500)", f"{raw_cpu * 1e6:.0f} µs", "baseline"],
+                [
+                    "gateway CPU per message (all of it)",
+                    f"{gateway_cpu / max(accepted, 1) * 1e6:.0f} µs",
+                    f"{accepted / max(gateway_cpu, 1e-9):,.0f}/s a core; raw: "
+                    f"{1 / max(raw_cpu, 1e-9):,.0f}/s",
+                ],
+            ],
+        )
+    )
+    return rate >= TARGET_PER_SECOND and rate >= TARGET_SHARE * raw_per_batch and accepted == count

@@ -16,7 +16,12 @@ def main() -> int:
         for info in pkgutil.iter_modules(bench.__path__)
         if not info.name.startswith("_")
     ]
-    benchmarks = [m for m in modules if hasattr(m, "benchmark")]
+    named = set(sys.argv[1:])
+    benchmarks = [
+        m
+        for m in modules
+        if hasattr(m, "benchmark") and (not named or m.__name__.removeprefix("bench.") in named)
+    ]
     failed = []
     with throwaway_server("qunyun-bench-pg-") as url:
         for module in benchmarks:

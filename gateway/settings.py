@@ -18,7 +18,7 @@ class GatewaySettings(WebhookSettings):
     upstream_export_timeout_seconds: float = Field(default=120, gt=0)
     # A service failing this many calls in a row is not called for `breaker_open_seconds`.
     breaker_failures: int = Field(default=5, ge=1)
-    breaker_open_seconds: float = Field(default=10, gt=0)
+    breaker_open_seconds: float = Field(default=5, gt=0)
 
     # Until the API-key system arrives, the gateway knows one workspace and its key.
     bootstrap_workspace_id: str = "ws_demo"

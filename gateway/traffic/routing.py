@@ -39,7 +39,7 @@ class Upstreams:
         urls: dict[str, str],
         *,
         breaker_failures: int = 5,
-        breaker_open_seconds: float = 10,
+        breaker_open_seconds: float = 5,
         connect_timeout: float = 2,
         timeout: float = 10,
         export_timeout: float = 120,

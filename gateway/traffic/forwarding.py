@@ -133,7 +133,16 @@ async def forward(
         breaker.failed()
     else:
         breaker.succeeded()
-    return await _relayed(answer)
+    try:
+        return await _relayed(answer)
+    except httpx.TransportError as exc:  # the service went away while sending a small body
+        breaker.failed()
+        raise Problem(
+            502,
+            "bad-gateway",
+            "An upstream service failed",
+            f"The {upstream.name} service stopped in the middle of its answer.",
+        ) from exc
 
 
 def _unreachable(upstream: Upstream) -> Problem:

@@ -21,10 +21,11 @@ from gateway.bodies import read_body
 from gateway.ingest import views as ingest
 from gateway.ingest.publishing import ingest_producer
 from gateway.ingest.service import prune_seen
-from gateway.limits import RateLimiter
 from gateway.openapi import merged_openapi
-from gateway.routing import Upstreams, forward
 from gateway.settings import GatewaySettings
+from gateway.traffic.forwarding import forward
+from gateway.traffic.limits import RateLimiter, RateLimitHeaders
+from gateway.traffic.routing import Upstreams
 from gateway.webhooks import views as webhooks
 from services.common.contracts import topics
 from services.common.http.problems import Problem, allowed_methods
@@ -62,9 +63,11 @@ async def docs() -> HTMLResponse:
     include_in_schema=False,
 )
 async def v1(request: Request, path: str, caller: ProxiedCallerDep) -> Response:
-    base_url = request.app.state.upstreams.resolve(request.url.path)
-    if base_url is None:
-        allowed = allowed_methods(request.app, request.url.path)
+    upstreams: Upstreams = request.app.state.upstreams
+    target: str = request.scope["path"]  # not request.url, parsed anew on each call
+    upstream = upstreams.owner(target)
+    if upstream is None:
+        allowed = allowed_methods(request.app, target)
         if allowed:  # one of the gateway's own paths, asked with another method
             raise Problem(
                 405,
@@ -72,12 +75,13 @@ async def v1(request: Request, path: str, caller: ProxiedCallerDep) -> Response:
                 "Method not allowed",
                 headers={"Allow": ", ".join(allowed)},
             )
-        raise Problem(404, "not-found", "Not found", f"No API at {request.url.path}.")
+        raise Problem(404, "not-found", "Not found", f"No API at {target}.")
     settings: GatewaySettings = request.app.state.settings
     return await forward(
         request,
         client=request.app.state.http,
-        base_url=base_url,
+        upstream=upstream,
+        timeout=upstreams.timeout(target),
         caller=caller,
         internal_token=settings.internal_token,
         body=await read_body(request),
@@ -88,11 +92,12 @@ async def v1(request: Request, path: str, caller: ProxiedCallerDep) -> Response:
 async def _gateway_state(app: FastAPI) -> AsyncIterator[None]:
     settings: GatewaySettings = app.state.settings
     app.state.upstreams = Upstreams.from_settings(settings)
-    app.state.limiter = RateLimiter(
-        per_second=settings.rate_limit_per_second, burst=settings.rate_limit_burst
-    )
+    app.state.rate_limits = RateLimiter.from_settings(settings)
+    # One pool for the process: connections to the services stay open between calls.
     async with httpx.AsyncClient(
-        timeout=settings.upstream_timeout_seconds, limits=httpx.Limits(max_connections=200)
+        timeout=settings.upstream_timeout_seconds,
+        limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
+        trust_env=False,
     ) as client:
         app.state.http = client
         yield
@@ -115,13 +120,23 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     # The merged document is served by `openapi` above; FastAPI's own would list only the proxy.
     app = create_service_app(SPEC, settings, openapi_url=None, docs_url=None, redoc_url=None)
+    # Around everything but CORS, so every answer says where its key stands, a 500 included.
+    app.add_middleware(RateLimitHeaders)
     # Outermost, so preflights are answered here and even a 500 can be read by the browser.
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_allow_origins,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"],
-        expose_headers=["Location", "Retry-After", "X-Request-Id", "Idempotent-Replayed"],
+        expose_headers=[
+            "Location",
+            "Retry-After",
+            "X-Request-Id",
+            "Idempotent-Replayed",
+            "RateLimit-Limit",
+            "RateLimit-Remaining",
+            "RateLimit-Reset",
+        ],
         max_age=settings.cors_max_age_seconds,
     )
     return app

@@ -12,15 +12,26 @@ class GatewaySettings(WebhookSettings, ConsoleTokenSettings):
     content_url: str = "http://127.0.0.1:8002"
     events_url: str = "http://127.0.0.1:8003"
     metrics_url: str = "http://127.0.0.1:8004"
+    # Per call to a service: the longest wait for its next bytes (connect apart), longer for
+    # CSV exports, whose first row may take a while; see gateway/traffic/routing.py.
     upstream_timeout_seconds: float = Field(default=10, gt=0)
+    upstream_connect_timeout_seconds: float = Field(default=2, gt=0)
+    upstream_export_timeout_seconds: float = Field(default=120, gt=0)
+    # A service failing this many calls in a row is not called for `breaker_open_seconds`.
+    breaker_failures: int = Field(default=5, ge=1)
+    breaker_open_seconds: float = Field(default=5, gt=0)
 
     # A key registered at start (with every scope) for one workspace: the first way in.
     bootstrap_workspace_id: str = "ws_demo"
     bootstrap_api_key: str | None = None
 
-    # Per API key, per gateway replica.
+    # Per API key, per gateway replica, per route class: reads (these two), writes, ingestion.
     rate_limit_per_second: float = Field(default=50, gt=0)
     rate_limit_burst: int = Field(default=100, ge=1)
+    rate_limit_write_per_second: float = Field(default=50, gt=0)
+    rate_limit_write_burst: int = Field(default=100, ge=1)
+    rate_limit_ingest_per_second: float = Field(default=100, gt=0)
+    rate_limit_ingest_burst: int = Field(default=200, ge=1)
     max_body_bytes: int = Field(default=1_048_576, ge=1)
     # `/v1/ingest/*`: 1,000 messages of a few hundred bytes fit well within it.
     ingest_max_body_bytes: int = Field(default=5 * 1_048_576, ge=1)

@@ -30,6 +30,7 @@ from gateway.access.scopes import ADMIN, Scope
 from gateway.access.tokens import ConsoleTokens, looks_like_jwt
 from gateway.access.verdicts import KeyVerdicts
 from gateway.settings import GatewaySettings
+from gateway.traffic.limits import spend
 from services.common.http.problems import Problem
 
 
@@ -68,16 +69,7 @@ def authenticated(request: Request) -> Caller:
             "The API key is unknown or revoked.",
             headers={"WWW-Authenticate": f'{REALM}, error="invalid_token"'},
         )
-    settings: GatewaySettings = request.app.state.settings
-    wait = request.app.state.limiter.take(caller.key_id)
-    if wait:
-        raise Problem(
-            429,
-            "rate-limited",
-            "Too many requests",
-            f"This API key is limited to {settings.rate_limit_per_second:g} requests a second.",
-            headers={"Retry-After": str(max(1, round(wait)))},
-        )
+    spend(request, caller)
     return caller
 
 

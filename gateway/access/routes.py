@@ -21,7 +21,7 @@ from gateway.access.callers import Caller
 from gateway.access.deps import CallerDep, authenticated, ensure_scope
 from gateway.access.problems import InvalidToken, MissingScope
 from gateway.access.scopes import ADMIN
-from gateway.routing import ROUTES
+from gateway.traffic.routing import ROUTES
 from services.common.http.problems import MEDIA_TYPE, ProblemKind, problem_response_doc
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

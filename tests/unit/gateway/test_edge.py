@@ -12,8 +12,10 @@ from starlette.requests import Request
 from gateway.access.callers import Caller
 from gateway.app import create_app
 from gateway.openapi import duplicate_operation_ids, merged_openapi
-from gateway.routing import forward
 from gateway.settings import GatewaySettings
+from gateway.traffic.breakers import CircuitBreaker
+from gateway.traffic.forwarding import forward
+from gateway.traffic.routing import Upstream
 from services.common.http.problems import MEDIA_TYPE
 from services.members.app import create_app as create_members_app
 
@@ -73,7 +75,10 @@ def test_forwarding_keeps_the_bytes_a_client_sent_in_paths_queries_and_headers()
             return await forward(
                 Request(scope),
                 client=client,
-                base_url="http://members",
+                upstream=Upstream(
+                    "members", "http://members", CircuitBreaker("edge", failures=5, open_seconds=1)
+                ),
+                timeout=httpx.Timeout(5),
                 caller=Caller(key_id="key_1", workspace_id="ws_1"),
                 internal_token="internal",
                 body=b"",

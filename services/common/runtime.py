@@ -183,11 +183,9 @@ class _Workers:
                         batch_max_events=s.consumer_batch_max_events,
                         batch_max_bytes=s.consumer_batch_max_bytes,
                         **options,
-                    ).run_batches(source, self.stop, poll_seconds=s.consumer_poll_seconds)
+                    ).run_batches(source, self.stop)
                 else:
-                    EventConsumer(self.engine, **options).run(
-                        source, self.stop, poll_seconds=s.consumer_poll_seconds
-                    )
+                    EventConsumer(self.engine, **options).run(source, self.stop)
             except Exception as exc:
                 self.consumer_status.pause(f"consumer restarting: {type(exc).__name__}: {exc}")
                 log.exception("consumer crashed; restarting")

@@ -26,10 +26,6 @@ class ServiceSettings(BaseSettings):
 
     periodic_enabled: bool = True
     consumer_enabled: bool = True
-    # How long one poll waits when nothing arrives; records end the wait at once. A stopping
-    # consumer notices the stop only between polls, so this bounds how long a shutdown waits
-    # (tests start and stop a service per test and shorten it).
-    consumer_poll_seconds: float = Field(default=0.5, gt=0)
     consumer_max_attempts: int = Field(default=5, ge=1)
     consumer_backoff_seconds: float = Field(default=0.2, ge=0)
     consumer_backoff_max_seconds: float = Field(default=5.0, ge=0)

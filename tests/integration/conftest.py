@@ -72,8 +72,8 @@ def new_database(postgres_url: str) -> Callable[[ServiceSpec], str]:
 
 
 def test_settings(database: str, kafka_bootstrap: str) -> ServiceSettings:
-    """Settings for a service under test: its own topics (a unique prefix), quick relay,
-    consumer polls and retries, and no periodic jobs (tests run a job's pass when they mean to)."""
+    """Settings for a service under test: its own topics (a unique prefix), quick relay and
+    retries, and no periodic jobs (tests run a job's pass when they mean to)."""
     return ServiceSettings(
         database_url=database,
         kafka_partitions=1,
@@ -84,7 +84,6 @@ def test_settings(database: str, kafka_bootstrap: str) -> ServiceSettings:
         outbox_poll_seconds=0.05,
         consumer_backoff_seconds=0.01,
         consumer_backoff_max_seconds=0.1,
-        consumer_poll_seconds=0.1,
     )
 
 

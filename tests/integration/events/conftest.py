@@ -250,7 +250,6 @@ def events(events_database_url: str, kafka_bootstrap: str) -> Iterator[EventsApi
         outbox_poll_seconds=0.05,
         consumer_backoff_seconds=0.01,
         consumer_backoff_max_seconds=0.1,
-        consumer_poll_seconds=0.1,
     )
     with service_client(SPEC, settings) as client:
         api = EventsApi(client, settings, kafka_bootstrap)

@@ -235,7 +235,6 @@ def metrics(metrics_database_url: str, kafka_bootstrap: str) -> Iterator[Metrics
         outbox_poll_seconds=0.05,
         consumer_backoff_seconds=0.01,
         consumer_backoff_max_seconds=0.1,
-        consumer_poll_seconds=0.1,
     )
     with service_client(SPEC, settings) as client:
         api = MetricsApi(client, settings)

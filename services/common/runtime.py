@@ -213,12 +213,16 @@ def create_service_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.database_url)
+        # The app's settings as of this start, not as of its building: integration tests build
+        # each service's app once (a second of CPU for the routes and the document) and start
+        # it again per test on that test's database and topics.
+        run_settings: ServiceSettings = app.state.settings
+        engine = make_engine(run_settings.database_url)
         migrate(engine, spec.migrations_dir)
         app.state.engine = engine
         # Built now, not on the first request: the gateway asks for it with a timeout.
         app.openapi()
-        workers = _Workers(spec, settings, engine)
+        workers = _Workers(spec, run_settings, engine)
         try:
             async with AsyncExitStack() as hooks:
                 for hook in spec.lifespan_hooks:

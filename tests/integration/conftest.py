@@ -27,6 +27,7 @@ import orjson
 import psycopg
 import pytest
 import sqlalchemy as sa
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from psycopg import sql
 from sqlalchemy import Engine
@@ -150,13 +151,56 @@ class ServiceApi:
         self.engine.dispose()
 
 
+# One app per service for the whole session. Building one is the dearest part of a test's
+# set-up (over a CPU-second for members: FastAPI resolves every route's parameters, then the
+# OpenAPI document), and members' tests alone start it ~190 times. Each test starts the built
+# app again on its own settings: the whole lifespan runs anew (engine on the test's database,
+# migrations, its topics, relay, consumer), as when a process restarts; what one run keeps
+# lives in `app.state` and is replaced by the next start.
+_built_apps: dict[tuple[object, ...], FastAPI] = {}
+_apps_running: set[int] = set()
+
+
+def _app_identity(spec: ServiceSpec) -> tuple[object, ...]:
+    """Specs that would build the same app (content builds its spec anew per test)."""
+    return (
+        spec.name,
+        spec.migrations_dir,
+        tuple(map(id, spec.routers)),
+        tuple((t, id(h)) for t, h in spec.handlers.items()),
+        tuple((t, id(h)) for t, h in spec.batch_handlers.items()),
+        tuple(map(id, spec.lifespan_hooks)),
+    )
+
+
+@contextmanager
+def service_client(spec: ServiceSpec, settings: ServiceSettings) -> Iterator[TestClient]:
+    """`spec` in-process on `settings`, with its outbox relay and consumer, until the block ends.
+
+    Periodic jobs are bound to the settings their spec was built with, so a service running
+    them gets an app of its own; so does a second instance running beside the first."""
+    key = _app_identity(spec)
+    app = _built_apps.get(key)
+    if app is None or id(app) in _apps_running or settings.periodic_enabled:
+        app = create_service_app(spec, settings)
+        if not settings.periodic_enabled:
+            _built_apps.setdefault(key, app)
+    app.state.settings = settings
+    _apps_running.add(id(app))
+    try:
+        with TestClient(app) as client:
+            yield client
+    finally:
+        _apps_running.discard(id(app))
+
+
 @contextmanager
 def running_service(
     spec: ServiceSpec, database: str, kafka_bootstrap: str
 ) -> Iterator[tuple[TestClient, ServiceSettings]]:
     """The service in-process, with its outbox relay and consumer, until the block ends."""
     settings = test_settings(database, kafka_bootstrap)
-    with TestClient(create_service_app(spec, settings)) as client:
+    with service_client(spec, settings) as client:
         yield client, settings
 
 

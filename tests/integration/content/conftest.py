@@ -17,12 +17,18 @@ from services.common.cloudevents import CloudEvent
 from services.common.contracts import CommunityCreated, EventData, GroupCreated, topics
 from services.common.ids import new_id
 from services.common.periodic import run_job_once
-from services.common.runtime import ServiceSpec, create_service_app
+from services.common.runtime import ServiceSpec
 from services.content.app import build_spec
 from services.content.replica.handlers import on_community_created, on_group_created
 from services.content.settings import ContentSettings
 from tests.integration.common.conftest import read_topic
-from tests.integration.conftest import WORKSPACE, ServiceApi, eventually, test_settings
+from tests.integration.conftest import (
+    WORKSPACE,
+    ServiceApi,
+    eventually,
+    service_client,
+    test_settings,
+)
 
 __all__ = ["WORKSPACE", "ContentApi", "eventually", "local_time", "next_minute"]
 
@@ -149,7 +155,7 @@ def service_engine(content: ContentApi) -> Engine:
 @pytest.fixture
 def content(content_settings: ContentSettings) -> Iterator[ContentApi]:
     spec = build_spec(content_settings)
-    with TestClient(create_service_app(spec, content_settings)) as client:
+    with service_client(spec, content_settings) as client:
         api = ContentApi(client, content_settings)
         yield api
         api.close()

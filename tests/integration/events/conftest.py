@@ -32,10 +32,10 @@ from services.common.db import make_engine, migrate
 from services.common.http.identity import ACTOR_HEADER, INTERNAL_TOKEN_HEADER, WORKSPACE_HEADER
 from services.common.ids import new_id
 from services.common.kafka import IncomingRecord, KafkaPublisher, OutgoingRecord
-from services.common.runtime import create_service_app
 from services.common.settings import ServiceSettings
 from services.events.app import SPEC
 from tests.integration.common.conftest import read_topic
+from tests.integration.conftest import service_client
 
 TOKEN = "test-internal-token"
 _TYPE_HEADER = "ce_type"  # the CloudEvents binding's header for an event's type
@@ -263,7 +263,7 @@ def events(events_database_url: str, kafka_bootstrap: str) -> Iterator[EventsApi
         consumer_backoff_seconds=0.01,
         consumer_backoff_max_seconds=0.1,
     )
-    with TestClient(create_service_app(SPEC, settings)) as client:
+    with service_client(SPEC, settings) as client:
         api = EventsApi(client, settings, kafka_bootstrap)
         yield api
         api.close()

@@ -29,9 +29,9 @@ from services.common.contracts.base import topic_of
 from services.common.db import make_engine, migrate
 from services.common.http.identity import INTERNAL_TOKEN_HEADER, WORKSPACE_HEADER
 from services.common.kafka import KafkaPublisher, OutgoingRecord
-from services.common.runtime import create_service_app
 from services.common.settings import ServiceSettings
 from services.metrics.app import HANDLERS, SPEC
+from tests.integration.conftest import service_client
 
 WORKSPACE = "ws_metrics"
 TOKEN = "test-internal-token"
@@ -236,7 +236,7 @@ def metrics(metrics_database_url: str, kafka_bootstrap: str) -> Iterator[Metrics
         consumer_backoff_seconds=0.01,
         consumer_backoff_max_seconds=0.1,
     )
-    with TestClient(create_service_app(SPEC, settings)) as client:
+    with service_client(SPEC, settings) as client:
         api = MetricsApi(client, settings)
         yield api
         api.close()

@@ -150,9 +150,10 @@ class KafkaEventSource:
         topics: Iterable[str],
         client_id: str,
         max_poll_records: int = 100,
+        metadata_timeout_seconds: float = 30,
     ):
+        topics = sorted(topics)
         self._consumer = KafkaConsumer(
-            *topics,
             bootstrap_servers=bootstrap_servers.split(","),
             group_id=group_id,
             client_id=client_id,
@@ -164,6 +165,26 @@ class KafkaEventSource:
             max_poll_interval_ms=CONSUMER_MAX_POLL_INTERVAL_MS,
             **_RECONNECT,
         )
+        self._await_partitions(topics, timeout_seconds=metadata_timeout_seconds)
+        self._consumer.subscribe(topics)
+
+    def _await_partitions(self, topics: list[str], *, timeout_seconds: float) -> None:
+        """Join the group only once this consumer's metadata knows every topic's partitions.
+        Topics just created reach a broker's metadata a moment later; a member that joins
+        before then is assigned nothing, and kafka-python may not rejoin when the partitions
+        do appear: the consumer would sit idle (CI caught metrics doing exactly that)."""
+        deadline = time.monotonic() + timeout_seconds
+        missing = list(topics)
+        while missing:
+            missing = [t for t in missing if not self._consumer.partitions_for_topic(t)]
+            if not missing or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        if missing:
+            log.warning(
+                "joining the group before the metadata of some topics arrived",
+                extra={"topics": missing},
+            )
 
     def poll(self, timeout_seconds: float) -> list[IncomingRecord]:
         batches = self._consumer.poll(timeout_ms=int(timeout_seconds * 1000))

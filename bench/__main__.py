@@ -16,7 +16,15 @@ def main() -> int:
         for info in pkgutil.iter_modules(bench.__path__)
         if not info.name.startswith("_")
     ]
-    benchmarks = [m for m in modules if hasattr(m, "benchmark")]
+    wanted = set(sys.argv[1:])
+    benchmarks = [
+        m
+        for m in modules
+        if hasattr(m, "benchmark") and (not wanted or m.__name__.removeprefix("bench.") in wanted)
+    ]
+    if unknown := wanted - {m.__name__.removeprefix("bench.") for m in benchmarks}:
+        print(f"no such benchmark: {', '.join(sorted(unknown))}")
+        return 2
     failed = []
     with throwaway_server("qunyun-bench-pg-") as url:
         for module in benchmarks:

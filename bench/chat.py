@@ -29,8 +29,8 @@ from bench.timing import table
 from deploy.local.kafka import KafkaBroker
 from deploy.local.postgres import database_url, ensure_databases
 from deploy.local.processes import free_port
+from services.common.batches import BatchConsumer
 from services.common.clock import now
-from services.common.consumer import EventConsumer
 from services.common.contracts import ChatMessagePosted, dead_letter_topic
 from services.common.db import make_engine, migrate
 from services.common.ids import new_id
@@ -163,16 +163,23 @@ def _folded(engine: Engine) -> int:
 
 def _fold_rate(
     engine: Engine, bootstrap: str, topic: str, expected: int, *, batches: bool
-) -> tuple[float, float]:
-    """Messages a second from the first folded to the last (group joining left out), and
-    messages per CPU-second of this process (the consumer's own cost, which a machine shared
-    with other work does not distort)."""
+) -> tuple[float, float, float]:
+    """Messages a second from the first folded to the last (group joining left out), messages
+    per CPU-second of this process (the consumer's own cost, which a machine shared with
+    other work does not distort), and statements sent to Postgres per message."""
+    statements = [0]
+
+    def count(*_: object, **__: object) -> None:
+        if threading.current_thread() is not threading.main_thread():  # not the watching loop
+            statements[0] += 1
+
+    sa.event.listen(engine, "before_cursor_execute", count)
     dead = KafkaPublisher(bootstrap, client_id="bench-dlq")
-    consumer = EventConsumer(
+    consumer = BatchConsumer(
         engine,
         name="members",
         handlers=SPEC.handlers,
-        batch_handlers=SPEC.batch_handlers if batches else None,
+        batch_handlers=SPEC.batch_handlers if batches else {},
         dead_letters=dead,
     )
     source = KafkaEventSource(
@@ -195,6 +202,7 @@ def _fold_rate(
             if first is None and seen > 0:
                 first = (time.monotonic(), seen)
                 cpu = time.process_time()
+                statements[0] = 0
             if seen >= expected:
                 break
             time.sleep(0.05)
@@ -203,6 +211,7 @@ def _fold_rate(
         return (
             folded / max(time.monotonic() - first[0], 1e-6),
             folded / max(time.process_time() - cpu, 1e-6),
+            statements[0] / max(folded, 1),
         )
     finally:
         stop.set()
@@ -239,7 +248,7 @@ def _moderation_latency(server_url: str, bootstrap: str) -> list[float]:
     ensure_topics(bootstrap, [topic, dead_letter_topic(topic)], partitions=1)
     publisher = KafkaPublisher(bootstrap, client_id="bench", topic_prefix=prefix)
     dead = KafkaPublisher(bootstrap, client_id="bench-dlq")
-    consumer = EventConsumer(
+    consumer = BatchConsumer(
         engine,
         name="members",
         handlers=SPEC.handlers,
@@ -312,14 +321,30 @@ def benchmark(server_url: str) -> bool:
                 publisher.publish([_record(m) for m in sent[start : start + 1000]])
             publisher.close()
             raw = _raw_rate(bootstrap, topic, count)
-            rates[label], per_cpu = _fold_rate(engine, bootstrap, topic, count, batches=batches)
+            rates[label], per_cpu, per_message = _fold_rate(
+                engine, bootstrap, topic, count, batches=batches
+            )
             rows.append(
-                [label, str(count), f"{raw:,.0f}", f"{rates[label]:,.0f}", f"{per_cpu:,.0f}"]
+                [
+                    label,
+                    str(count),
+                    f"{raw:,.0f}",
+                    f"{rates[label]:,.0f}",
+                    f"{per_cpu:,.0f}",
+                    f"{per_message:.2f}",
+                ]
             )
             engine.dispose()
         print(
             table(
-                ["members fold", "messages", "raw kafka-python /s", "folded /s", "per CPU-s"],
+                [
+                    "members fold",
+                    "messages",
+                    "raw kafka-python /s",
+                    "folded /s",
+                    "per CPU-s",
+                    "statements/msg",
+                ],
                 rows,
             )
         )

@@ -79,23 +79,38 @@ def enqueue(
 
 
 def enqueue_all(session: Session | Connection, events: Sequence[tuple[CloudEvent, str]]) -> None:
-    """`enqueue` for many events (each with its topic) in one statement."""
+    """`enqueue` for many events (each with its topic) in one statement, in order. The rows go
+    as one JSON parameter expanded by Postgres: the statement's text never changes, so neither
+    SQLAlchemy nor psycopg compiles anything per call, however many events there are."""
     if not events:
         return
     session.execute(
-        outbox.insert().values(
-            [
-                {
-                    "event_id": event.id,
-                    "topic": topic,
-                    "key": event.key,
-                    "headers": [[k, v.decode()] for k, v in event.kafka_headers()],
-                    "payload": event.kafka_value(),
-                }
-                for event, topic in events
-            ]
-        )
+        _ENQUEUE_ALL,
+        {
+            "rows": orjson.dumps(
+                [
+                    {
+                        "e": event.id,
+                        "t": topic,
+                        "k": event.key,
+                        "h": [[k, v.decode()] for k, v in event.kafka_headers()],
+                        "p": event.kafka_value().decode(),
+                    }
+                    for event, topic in events
+                ]
+            ).decode()
+        },
     )
+
+
+# `WITH ORDINALITY … ORDER BY`: `seq` follows the events' order, which the relay keeps.
+_ENQUEUE_ALL = sa.text(
+    f"INSERT INTO {OUTBOX_TABLE} (event_id, topic, key, headers, payload) "
+    "SELECT e, t, k, h, convert_to(p, 'UTF8') "
+    "FROM ROWS FROM (json_to_recordset(CAST(:rows AS json)) "
+    "AS (e text, t text, k text, h jsonb, p text)) WITH ORDINALITY AS r(e, t, k, h, p, n) "
+    "ORDER BY n"
+)
 
 
 class Publisher(Protocol):
@@ -222,33 +237,3 @@ class OutboxRelay:
         if self._publisher is not None:
             self._publisher.close()
             self._publisher = None
-
-
-_ENQUEUE_MANY = sa.text(
-    f"INSERT INTO {OUTBOX_TABLE} (event_id, topic, key, headers, payload) "
-    "SELECT i, t, k, h, convert_to(p, 'UTF8') FROM ROWS FROM "
-    "(json_to_recordset(CAST(:rows AS json)) AS (i text, t text, k text, h jsonb, p text)) "
-    "WITH ORDINALITY AS r(i, t, k, h, p, n) ORDER BY n"
-)
-
-
-def enqueue_many(session: Session | Connection, events: list[tuple[CloudEvent, str]]) -> None:
-    """Add many built events (each with its topic) in one statement, in order: a job that
-    fires thousands of events at once should pay neither a statement per event nor a large
-    statement's compilation. The batch goes as one JSON parameter that Postgres expands
-    (`json_to_recordset`), numbered so the outbox's sequence follows the list."""
-    if not events:
-        return
-    rows = orjson.dumps(
-        [
-            {
-                "i": event.id,
-                "t": topic,
-                "k": event.key,
-                "h": [[k, v.decode()] for k, v in event.kafka_headers()],
-                "p": event.kafka_value().decode(),
-            }
-            for event, topic in events
-        ]
-    ).decode()
-    session.execute(_ENQUEUE_MANY, {"rows": rows})

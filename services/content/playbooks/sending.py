@@ -131,7 +131,7 @@ def send_due_steps(session: Session, now: datetime, *, settings: ContentSettings
         built.extend(
             _finish_if_done(session, run=run, playbook=playbook, now=now, communities=communities)
         )
-    outbox.enqueue_many(session, built)
+    outbox.enqueue_all(session, built)
     metrics.PUBLICATIONS.labels("due").inc(len(inserted))
     metrics.PUBLICATIONS.labels("dispatched").inc(len(inserted))
     return len(due)

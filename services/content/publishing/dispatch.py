@@ -305,7 +305,7 @@ def _write(session: Session, work: _Pass) -> None:
             source=SOURCE, workspace_id=workspace_id, community_id=community_id, subject=subject
         )
         events.append((event, data.topic))
-    outbox.enqueue_many(session, events)
+    outbox.enqueue_all(session, events)
     skipped = sum(
         1
         for o in work.occurrences

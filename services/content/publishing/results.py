@@ -129,6 +129,6 @@ def expire_overdue(session: Session, now: datetime, *, settings: ContentSettings
             subject=row.id,
         )
         events.append((event, data.topic))
-    outbox.enqueue_many(session, events)
+    outbox.enqueue_all(session, events)
     metrics.PUBLICATIONS.labels("expired").inc(len(rows))
     return len(rows)

@@ -2,19 +2,24 @@
 moderation do message by message, done for a whole batch with a constant number of statements.
 
 The batch is read at once (groups, senders, the members locked, their recent days, early
-messages and today's message points), the rules run in Python message by message in the
-batch's order, and the results are written at once (message records, daily counts, points).
-Only what is rare touches the database inside the loop: a violation (its case and the strike
-ladder, climbed in message order because each case is written before the next message is
-judged) and a lifecycle stage change. The outcome is the one the per-message handlers give,
-message by message: a member muted or removed by their third message earns nothing for their
-fourth, and a message's points are paid once.
+messages, today's message points, and for violators their strikes), the rules run in Python
+message by message in the batch's order against that memory, and the results are written at
+once (message records, stage changes, moderation cases and status changes, the outbox,
+daily counts, points). The strike ladder climbs in message order: each case joins the memory
+before the next message is judged (`moderation.strikes`). The outcome is the one the
+per-message handlers give, message by message: a member muted or removed by their third
+message earns nothing for their fourth, and a message's points are paid once.
+
+Statements have fixed texts and take the batch's rows as one JSON parameter that Postgres
+expands (`json_to_recordset`): a multi-row VALUES is compiled anew, by SQLAlchemy and by
+psycopg, for every row count, and that compiling cost more than everything else in the fold.
 
 Where it differs from one message at a time: rule badges are checked once per member at the
 end of the batch (a member removed later in the batch gets no badge for points earned before
-the removal); level and badge events follow the batch's violation events in the outbox; and a
-sender another process registers at the same moment fails the batch's insert, so the batch is
-split and that message takes the per-event path.
+the removal); level and badge events follow the batch's other events in the outbox; and a
+sender another process registers at the same moment (or a case it opens for one of the
+batch's messages) fails the batch's insert, so the batch is split and that message takes the
+per-event path.
 """
 
 from collections import Counter, defaultdict
@@ -22,13 +27,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from services.common import clock
 from services.common.cloudevents import CloudEvent
-from services.common.contracts import ChatMessagePosted, MemberStageChanged
+from services.common.contracts import ChatMessagePosted, EventData
 from services.members.activity.models import ActivityDay, ActivityMessage
 from services.members.activity.senders import senders_of_all
 from services.members.activity.service import log, reported_time
@@ -41,7 +47,7 @@ from services.members.incentives.models import PointsEntry
 from services.members.lifecycle.models import StageChange
 from services.members.lifecycle.service import ORDER, furthest_stage, stage_change
 from services.members.moderation.detection import Match, violations
-from services.members.moderation.service import record_violation
+from services.members.moderation.strikes import Strikes
 from services.members.publishing import emit_all
 from services.members.vocabulary import IN_GOOD_STANDING, Stage
 
@@ -113,50 +119,54 @@ def fold_messages(session: Session, events: Sequence[CloudEvent]) -> None:
     memory = _remember(session, messages, rules)
     _record_messages(session, messages)
 
-    awards: list[ledger.Award] = []
-    day_counts: Counter[tuple[str, date]] = Counter()
-    # Stage changes are written together, just before the next violation's events and at the
-    # end, so the outbox keeps the per-message order of announcements.
-    changes: list[tuple[StageChange, MemberStageChanged, Member]] = []
-    with session.no_autoflush:
-        for m in messages:
-            _fold_one(session, m, rules[m.community.id], memory, awards, day_counts, changes)
-    _write_stage_changes(session, changes)
-    _count_days(session, day_counts, {m.member.id: m.member for m in messages})
+    violators = [m for m in messages if m.found]
+    strikes = Strikes.load(
+        session,
+        [(m.member, m.group, m.data.message_external_id) for m in violators],
+        since=min(
+            (m.at - timedelta(days=rules[m.community.id].moderation.strike_expiry_days))
+            for m in violators
+        )
+        if violators
+        else clock.now(),
+    )
+    fold = _Fold(memory=memory, strikes=strikes)
+    for m in messages:
+        _fold_one(m, rules[m.community.id], fold)
+    members = {m.member.id: m.member for m in messages}
+    _write_members(session, members)  # first: any other statement would flush them one by one
+    session.add_all(fold.stage_changes)
+    strikes.write(session)
+    # Announcements in message order, as the per-message handlers would have made them.
+    emit_all(session, fold.announced)
+    _count_days(session, fold.day_counts, members)
     ledger.award_all(
         session=session,
-        awards=awards,
+        awards=fold.awards,
         thresholds={cid: r.levels.thresholds for cid, r in rules.items()},
     )
 
 
-def _write_stage_changes(
-    session: Session, changes: list[tuple[StageChange, MemberStageChanged, Member]]
-) -> None:
-    """Record and announce the stage changes held so far, in one statement each."""
-    if changes:
-        session.add_all([change for change, _, _ in changes])
-        emit_all(session, [(event, member) for _, event, member in changes])
-        changes.clear()
+@dataclass
+class _Fold:
+    """What folding the batch has decided so far, written at once at the end."""
+
+    memory: _Memory
+    strikes: Strikes
+    awards: list[ledger.Award] = field(default_factory=list)
+    day_counts: Counter[tuple[str, date]] = field(default_factory=Counter)
+    stage_changes: list[StageChange] = field(default_factory=list)
+    announced: list[tuple[EventData, Member]] = field(default_factory=list)
 
 
-def _fold_one(
-    session: Session,
-    m: _Message,
-    policy: CommunitySettings,
-    memory: _Memory,
-    awards: list[ledger.Award],
-    day_counts: Counter[tuple[str, date]],
-    changes: list[tuple[StageChange, MemberStageChanged, Member]],
-) -> None:
+def _fold_one(m: _Message, policy: CommunitySettings, fold: _Fold) -> None:
     """One message, as activity, the lifecycle and moderation would take it in turn."""
-    member, community = m.member, m.community
+    member, community, memory = m.member, m.community, fold.memory
     if m.recorded:  # activity: count the message, then its points
         member.message_count += 1
         if member.last_active_at is None or m.at > member.last_active_at:
             member.last_active_at = m.at
-        session.add(member)
-        day_counts[(member.id, m.day)] += 1
+        fold.day_counts[(member.id, m.day)] += 1
         memory.days[member.id].add(m.day)
         if member.id in memory.window_end and m.at < memory.window_end[member.id]:
             memory.early[member.id] += 1
@@ -165,7 +175,7 @@ def _fold_one(
             amount = min(policy.points.message, policy.points.message_daily_cap - earned)
             if amount > 0:
                 memory.earned[(member.id, m.day)] += amount
-                awards.append(ledger.Award(member, amount, "message", m.event.id, m.at))
+                fold.awards.append(ledger.Award(member, amount, "message", m.event.id, m.at))
     if member.status in IN_GOOD_STANDING and member.stage != Stage.aware:  # the lifecycle
         days = memory.days[member.id]
         early = memory.early[member.id]
@@ -178,17 +188,18 @@ def _fold_one(
             messages_before=lambda _end: early,
         )
         if ORDER.index(stage) > ORDER.index(member.stage):  # forward only, as `advance`
-            changes.append((*stage_change(member, stage, reason), member))
+            change, event = stage_change(member, stage, reason)
+            fold.stage_changes.append(change)
+            fold.announced.append((event, member))
     if m.found:  # moderation
-        _write_stage_changes(session, changes)
-        record_violation(
-            session=session,
-            community=community,
+        fold.announced += fold.strikes.judge(
+            policy=policy.moderation,
             group=m.group,
             member=member,
             data=m.data,
             found=m.found,
             event_id=m.event.id,
+            at=m.at,
         )
 
 
@@ -197,7 +208,12 @@ def _lock_members(session: Session, messages: list[_Message]) -> None:
     a circle): counters and the daily cap are read-modify-write."""
     ids = sorted({m.member.id for m in messages})
     session.exec(
-        select(Member).where(col(Member.id).in_(ids)).order_by(col(Member.id)).with_for_update()
+        select(Member)
+        .where(col(Member.id).in_(ids))
+        .order_by(col(Member.id))
+        .with_for_update()
+        # What is read under the lock, not what the senders' read found before it.
+        .execution_options(populate_existing=True)
     ).all()
 
 
@@ -240,6 +256,7 @@ def _remember(
             memory.early[member_id] = count
     # Message points already paid on the batch's days (each day on its community's clock).
     spans = [clock.day_bounds(m.day, m.community.timezone) for m in messages]
+    timezones = {m.member.id: m.community.timezone for m in messages}
     for member_id, created_at, amount in session.exec(
         select(PointsEntry.member_id, PointsEntry.created_at, PointsEntry.amount).where(
             col(PointsEntry.member_id).in_(ids),
@@ -248,8 +265,7 @@ def _remember(
             col(PointsEntry.created_at) < max(s.end for s in spans),
         )
     ):
-        community = next(m.community for m in messages if m.member.id == member_id)
-        memory.earned[(member_id, clock.local_day(created_at, community.timezone))] += amount
+        memory.earned[(member_id, clock.local_day(created_at, timezones[member_id]))] += amount
     return memory
 
 
@@ -259,34 +275,48 @@ _FAVOURABLE_OR_LATER = set(list(Stage)[list(Stage).index(Stage.favourable) :])
 def _record_messages(session: Session, messages: list[_Message]) -> None:
     """Note every message once, in one statement; a message seen before (or twice in the
     batch: the first copy counts) stays unrecorded, and so earns nothing."""
-    table = ActivityMessage.__table__  # type: ignore[attr-defined]
-    new = {
-        tuple(row)
-        for row in session.execute(
-            insert(table)
-            .values(
-                [
-                    {
-                        "group_id": m.group.id,
-                        "message_external_id": m.data.message_external_id,
-                        "workspace_id": m.member.workspace_id,
-                        "community_id": m.member.community_id,
-                        "member_id": m.member.id,
-                        "event_id": m.event.id,
-                        "occurred_at": m.at,
-                    }
-                    for m in messages
-                ]
-            )
-            .on_conflict_do_nothing()
-            .returning(table.c.group_id, table.c.message_external_id, table.c.event_id)
-        )
-    }
+    rows = [
+        {
+            "g": m.group.id,
+            "x": m.data.message_external_id,
+            "w": m.member.workspace_id,
+            "c": m.member.community_id,
+            "m": m.member.id,
+            "e": m.event.id,
+            "o": m.at,
+        }
+        for m in messages
+    ]
+    new = {tuple(row) for row in session.execute(_RECORD, {"rows": orjson.dumps(rows).decode()})}
     for m in messages:
         key = (m.group.id, m.data.message_external_id, m.event.id)
         if key in new:
             new.discard(key)
             m.recorded = True
+
+
+def _write_members(session: Session, members: dict[str, Member]) -> None:
+    """What the fold changed on its members, in one statement (their rows are locked, so the
+    values are theirs to write); the session is told they are written, or its flush would
+    send them again, one statement for every set of changed columns."""
+    rows = [
+        {
+            "i": m.id,
+            "n": m.message_count,
+            "a": m.last_active_at,
+            "s": m.stage,
+            "t": m.status,
+            "u": m.muted_until,
+        }
+        for _, m in sorted(members.items())
+    ]
+    for m in members.values():  # before the statement, whose autoflush would send them
+        for name in _WRITTEN:
+            set_committed_value(m, name, getattr(m, name))
+    session.execute(_WRITE_MEMBERS, {"rows": orjson.dumps(rows).decode()})
+
+
+_WRITTEN = ("message_count", "last_active_at", "stage", "status", "muted_until")
 
 
 def _count_days(
@@ -295,21 +325,39 @@ def _count_days(
     """Add the batch's messages to each member's days, in one statement."""
     if not counts:
         return
-    table = ActivityDay.__table__  # type: ignore[attr-defined]
     rows = [
         {
-            "member_id": member_id,
-            "day": day,
-            "workspace_id": members[member_id].workspace_id,
-            "community_id": members[member_id].community_id,
-            "messages": n,
+            "m": member_id,
+            "d": day,
+            "w": members[member_id].workspace_id,
+            "c": members[member_id].community_id,
+            "n": n,
         }
-        for (member_id, day), n in counts.items()
+        for (member_id, day), n in sorted(counts.items())
     ]
-    stmt = insert(table).values(rows)
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["member_id", "day"],
-            set_={"messages": table.c.messages + stmt.excluded.messages},
-        )
-    )
+    session.execute(_COUNT_DAYS, {"rows": orjson.dumps(rows).decode()})
+
+
+# A batch's rows go as one JSON parameter that Postgres expands (`json_to_recordset`): the
+# statements' text never changes, so nothing is compiled per batch (a multi-row VALUES is
+# compiled anew, by SQLAlchemy and psycopg, for every row count).
+_RECORD = sa.text(
+    "INSERT INTO activity_message (group_id, message_external_id, workspace_id, community_id, "
+    "member_id, event_id, occurred_at) "
+    "SELECT g, x, w, c, m, e, o FROM json_to_recordset(CAST(:rows AS json)) "
+    "AS r(g text, x text, w text, c text, m text, e text, o timestamptz) "
+    "ON CONFLICT DO NOTHING RETURNING group_id, message_external_id, event_id"
+)
+_WRITE_MEMBERS = sa.text(
+    "UPDATE member SET message_count = r.n, last_active_at = r.a, stage = r.s, status = r.t, "
+    "muted_until = r.u FROM json_to_recordset(CAST(:rows AS json)) "
+    "AS r(i text, n int, a timestamptz, s text, t text, u timestamptz) WHERE member.id = r.i"
+)
+# Keys in order: two batches upserting the same days lock them in the same order.
+_COUNT_DAYS = sa.text(
+    "INSERT INTO member_activity_day (member_id, day, workspace_id, community_id, messages) "
+    "SELECT m, d, w, c, n FROM json_to_recordset(CAST(:rows AS json)) "
+    "AS r(m text, d date, w text, c text, n int) "
+    "ON CONFLICT (member_id, day) DO UPDATE "
+    "SET messages = member_activity_day.messages + excluded.messages"
+)

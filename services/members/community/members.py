@@ -109,6 +109,29 @@ def record_transition(
     until: datetime | None = None,
 ) -> MemberTransition:
     """Change a member's status, keep it in the history, and tell the other services and bots."""
+    identities = identities_of(session=session, member_id=member.id)
+    transition, changed = status_change(member, to_status, actor, reason, until, identities)
+    session.add_all([member, transition])
+    emit(
+        session,
+        changed,
+        member=member,
+        community_id=member.community_id,
+        workspace_id=member.workspace_id,
+    )
+    return transition
+
+
+def status_change(
+    member: Member,
+    to_status: MemberStatus,
+    actor: str,
+    reason: str | None,
+    until: datetime | None,
+    identities: list[PlatformIdentity],
+) -> tuple[MemberTransition, MemberStatusChanged]:
+    """Change `member`'s status in memory: the transition to record and the event to announce
+    (the caller writes both; a batch writes many at once)."""
     transition = MemberTransition(
         id=new_id("trn"),
         workspace_id=member.workspace_id,
@@ -122,25 +145,17 @@ def record_transition(
     )
     member.status = to_status
     member.muted_until = until if to_status == MemberStatus.muted else None
-    session.add_all([member, transition])
-    emit(
-        session,
-        MemberStatusChanged(
-            member_id=member.id,
-            community_id=member.community_id,
-            from_status=transition.from_status,
-            to_status=to_status,
-            actor=actor,
-            reason=reason,
-            until=until,
-            identities=identities_of(session=session, member_id=member.id),
-            changed_at=transition.at,
-        ),
-        member=member,
+    return transition, MemberStatusChanged(
+        member_id=member.id,
         community_id=member.community_id,
-        workspace_id=member.workspace_id,
+        from_status=transition.from_status,
+        to_status=to_status,
+        actor=actor,
+        reason=reason,
+        until=until,
+        identities=identities,
+        changed_at=transition.at,
     )
-    return transition
 
 
 def find_member_by_identity(

@@ -40,15 +40,7 @@ def apply_move(
     until: datetime | None = None,
 ) -> MemberTransition:
     """Move a member to another state, or a 409 problem saying why it cannot."""
-    allowed_from, to_status = MOVES[move]
-    if member.status not in allowed_from:
-        raise problems.InvalidTransition(
-            current_status=member.status.value,
-            move=move.value,
-            allowed=", ".join(sorted(allowed_from)),
-        )
-    if move == Move.mute and (until is None or until <= now()):
-        raise field_problem("until", "`until` must be in the future.")
+    to_status = check_move(member, move, until)
     if move == Move.approve and member.stage == Stage.aware:
         member.stage = Stage.joined
     transition = record_transition(
@@ -59,6 +51,20 @@ def apply_move(
         session.flush()
         announce_admission(session=session, member=member)
     return transition
+
+
+def check_move(member: Member, move: Move, until: datetime | None = None) -> MemberStatus:
+    """The status `move` leads `member` to, or a 409 problem saying why it cannot."""
+    allowed_from, to_status = MOVES[move]
+    if member.status not in allowed_from:
+        raise problems.InvalidTransition(
+            current_status=member.status.value,
+            move=move.value,
+            allowed=", ".join(sorted(allowed_from)),
+        )
+    if move == Move.mute and (until is None or until <= now()):
+        raise field_problem("until", "`until` must be in the future.")
+    return to_status
 
 
 def expire_mutes(session: Session, at: datetime) -> int:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm.attributes import set_committed_value
@@ -132,32 +133,20 @@ def award_all(
     awards = [a for a in awards if a.amount != 0]
     if not awards:
         return 0
-    table = PointsEntry.__table__  # type: ignore[attr-defined]
-    paid = {
-        tuple(row)
-        for row in session.execute(
-            insert(table)
-            .values(
-                [
-                    {
-                        "id": new_id("pts"),
-                        "workspace_id": a.member.workspace_id,
-                        "community_id": a.member.community_id,
-                        "member_id": a.member.id,
-                        "amount": a.amount,
-                        "reason": a.reason,
-                        "source_id": a.source_id,
-                        "note": None,
-                        "actor": "system",
-                        "created_at": a.at,
-                    }
-                    for a in awards
-                ]
-            )
-            .on_conflict_do_nothing()
-            .returning(table.c.community_id, table.c.reason, table.c.source_id)
-        )
-    }
+    rows = [
+        {
+            "i": new_id("pts"),
+            "w": a.member.workspace_id,
+            "c": a.member.community_id,
+            "m": a.member.id,
+            "a": a.amount,
+            "r": a.reason,
+            "s": a.source_id,
+            "t": a.at,
+        }
+        for a in awards
+    ]
+    paid = {tuple(row) for row in session.execute(_PAY, {"rows": orjson.dumps(rows).decode()})}
     credited = [a for a in awards if (a.member.community_id, a.reason, a.source_id) in paid]
     if not credited:
         return 0
@@ -168,18 +157,10 @@ def award_all(
         totals[a.member.id] = totals.get(a.member.id, 0) + a.amount
         members[a.member.id] = a.member
     # In SQL, as in `award`: the row lock makes concurrent awards add up.
-    credit = sa.values(
-        sa.column("id", sa.Text), sa.column("amount", sa.Integer), name="credit"
-    ).data(list(totals.items()))
+    credit = orjson.dumps([{"i": i, "a": n} for i, n in sorted(totals.items())]).decode()
     after = {
         member_id: (total, level)
-        for member_id, total, level in session.execute(
-            sa.update(Member)
-            .where(col(Member.id) == credit.c.id)
-            .values(points=col(Member.points) + credit.c.amount)
-            .returning(col(Member.id), col(Member.points), col(Member.level))
-            .execution_options(synchronize_session=False)
-        )
+        for member_id, total, level in session.execute(_CREDIT, {"rows": credit})
     }
     running: dict[str, int] = {}
     risen: list[tuple[EventData, Member]] = []
@@ -213,3 +194,19 @@ def award_all(
     emit_all(session, risen)
     badges.check_rules_for_all(session=session, members=list(members.values()))
     return len(credited)
+
+
+# The rows as one JSON parameter that Postgres expands: the statements' text never changes, so
+# nothing is compiled per batch (a multi-row VALUES is compiled anew for every row count).
+_PAY = sa.text(
+    "INSERT INTO points_entry (id, workspace_id, community_id, member_id, amount, reason, "
+    "source_id, note, actor, created_at) "
+    "SELECT i, w, c, m, a, r, s, NULL, 'system', t FROM json_to_recordset(CAST(:rows AS json)) "
+    "AS x(i text, w text, c text, m text, a int, r text, s text, t timestamptz) "
+    "ON CONFLICT DO NOTHING RETURNING community_id, reason, source_id"
+)
+_CREDIT = sa.text(
+    "UPDATE member SET points = member.points + c.a "
+    "FROM json_to_recordset(CAST(:rows AS json)) AS c(i text, a int) WHERE member.id = c.i "
+    "RETURNING member.id, member.points, member.level"
+)

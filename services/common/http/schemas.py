@@ -6,10 +6,17 @@
         capacity: Int32 | None = None
 
 An unknown member is a 422 naming it (`extra_forbidden`), never silently dropped; a date-time
-without an offset, or given as a number, is a 422 on any datetime field of a RequestModel.
+without an offset, or a date or date-time given as a number, is a 422 on any field of a
+RequestModel.
+
+A PATCH body's members may be left out but are not null unless null means something (clearing
+a nullable value): `name: str = omittable(max_length=120)`, or `patch_of(Settings)` for a whole
+model, so the schema says `string`, not `string or null`, and null is a 422 naming the field.
 """
 
-from datetime import datetime
+import copy
+from collections.abc import Callable
+from datetime import date, datetime
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -20,6 +27,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationInfo,
+    create_model,
     field_validator,
 )
 
@@ -33,9 +41,20 @@ def _not_a_number(value: Any) -> Any:
     return value
 
 
+def _not_a_day_number(value: Any) -> Any:
+    # pydantic reads `0` as 1970-01-01; the schema says an ISO 8601 date string.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("a date is an ISO 8601 string, e.g. 2026-01-01")
+    return value
+
+
 Instant = Annotated[AwareDatetime, BeforeValidator(_not_a_number)]
 """A point in time as an RFC 3339 string with its offset (`Z`, `+08:00`): not a naive
 date-time, and not a number of seconds, which pydantic would otherwise take."""
+
+DateTimeText = Annotated[datetime, BeforeValidator(_not_a_number)]
+"""A date-time as an RFC 3339 string, with or without an offset (the route says how it reads a
+naive one), never a number of seconds: for query parameters, which RequestModel does not see."""
 
 Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
 """An integer a BIGINT column holds."""
@@ -68,6 +87,8 @@ class RequestModel(BaseModel):
         )
         if datetime in kinds:
             return _not_a_number(value)
+        if date in kinds:
+            return _not_a_day_number(value)
         if isinstance(value, bool) and kinds & {int, float} and bool not in kinds:
             raise ValueError("a number is expected, not true or false")
         return value
@@ -78,3 +99,53 @@ class RequestModel(BaseModel):
         if isinstance(value, datetime) and value.tzinfo is None:
             raise ValueError("a date-time needs an offset, e.g. 2026-01-01T09:00:00+08:00")
         return value
+
+
+def _schema_without_default(extra: Any) -> Callable[[dict[str, Any]], None]:
+    def adjust(schema: dict[str, Any]) -> None:
+        if isinstance(extra, dict):
+            schema.update(extra)
+        elif callable(extra):
+            extra(schema)
+        # The default is "left as it is", not null: a client reading `default: null` would
+        # send the null the server refuses.
+        schema.pop("default", None)
+
+    return adjust
+
+
+def omittable(**constraints: Any) -> Any:
+    """A member of a PATCH body that may be left out (nothing changes) but not sent as null:
+    `role: Role = omittable()`. The schema has no null and no default; null is a 422."""
+    extra = constraints.pop("json_schema_extra", None)
+    return Field(default=None, json_schema_extra=_schema_without_default(extra), **constraints)
+
+
+def patch_of(
+    model: type[BaseModel],
+    *,
+    name: str | None = None,
+    doc: str | None = None,
+    nested: dict[type[BaseModel], type[BaseModel]] | None = None,
+) -> type[RequestModel]:
+    """The PATCH body of `model`: the same members with the same constraints, each omittable,
+    nullable only where `model` is; a member typed as a key of `nested` takes its value's
+    type instead (a section patched member by member). Cross-member rules of `model` are not
+    copied: they hold for the merged result, which the caller validates as `model`."""
+    nested = nested or {}
+    fields: dict[str, Any] = {}
+    for field_name, info in model.model_fields.items():
+        field = copy.copy(info)
+        field.default = None
+        field.default_factory = None
+        field.json_schema_extra = _schema_without_default(info.json_schema_extra)
+        annotation = nested.get(info.annotation, info.annotation)  # type: ignore[arg-type]
+        fields[field_name] = (annotation, field)
+    patch: type[RequestModel] = create_model(
+        name or f"{model.__name__}Patch",
+        __base__=RequestModel,
+        __doc__=doc or f"Changes to {model.__name__}: only the members given change.",
+        __module__=model.__module__,
+        **fields,
+    )
+    return patch

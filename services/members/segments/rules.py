@@ -11,13 +11,13 @@ from typing import Any, Self
 
 from pydantic import (
     AwareDatetime,
-    BaseModel,
     ConfigDict,
     Field,
     field_validator,
     model_validator,
 )
 
+from services.common.http.schemas import RequestModel
 from services.members.vocabulary import MemberStatus, Role, Stage
 
 MAX_IDS = 50
@@ -33,7 +33,7 @@ def _ids(description: str) -> Any:
     return Field(default=None, min_length=1, max_length=MAX_IDS, description=description)
 
 
-class _Rule(BaseModel):
+class _Rule(RequestModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     @model_validator(mode="after")
@@ -137,7 +137,7 @@ class LastActiveRule(_Rule):
         return self
 
 
-class SegmentRules(BaseModel):
+class SegmentRules(RequestModel):
     """Who is in a segment. No rules at all: every active or muted member."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -154,6 +154,13 @@ class SegmentRules(BaseModel):
         default_factory=lambda: [MemberStatus.active, MemberStatus.muted],
         min_length=1,
         description="One of; merged-away records are never in a segment.",
+        # The document offers only the statuses a segment takes.
+        json_schema_extra={
+            "items": {
+                "type": "string",
+                "enum": [s.value for s in MemberStatus if s != MemberStatus.merged],
+            }
+        },
     )
 
     @field_validator("stage", "role", "status")

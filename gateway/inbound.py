@@ -36,6 +36,7 @@ from services.common.contracts import (
 )
 from services.common.http.idempotency import IdempotencyKey, fingerprint, run_once
 from services.common.http.openapi import set_location
+from services.common.http.pagination import Page, Paging, paginate
 from services.common.http.problems import (
     Problem,
     ProblemKind,
@@ -188,14 +189,18 @@ def get_integration(integration_id: str, request: Request, caller: CallerDep) ->
         return IntegrationPublic(**_public(integration, endpoint_id))
 
 
-@router.get("/integrations", response_model=list[IntegrationPublic])
-def list_integrations(request: Request, caller: CallerDep) -> list[IntegrationPublic]:
+@router.get("/integrations", response_model=Page[IntegrationPublic])
+def list_integrations(
+    request: Request, caller: CallerDep, paging: Paging
+) -> Page[IntegrationPublic]:
+    """The workspace's integrations, oldest first."""
     with Session(request.app.state.engine) as session:
-        rows = session.exec(
-            select(Integration)
-            .where(Integration.workspace_id == caller.workspace_id)
-            .order_by(col(Integration.id))
-        ).all()
+        rows, cursor = paginate(
+            session,
+            select(Integration).where(Integration.workspace_id == caller.workspace_id),
+            col(Integration.id),
+            paging,
+        )
         endpoints = dict(
             session.exec(
                 select(WebhookEndpoint.integration_id, WebhookEndpoint.id).where(
@@ -204,7 +209,10 @@ def list_integrations(request: Request, caller: CallerDep) -> list[IntegrationPu
                 )
             ).all()
         )
-        return [IntegrationPublic(**_public(i, endpoints.get(i.id))) for i in rows]
+        return Page(
+            data=[IntegrationPublic(**_public(i, endpoints.get(i.id))) for i in rows],
+            next_cursor=cursor,
+        )
 
 
 @router.delete("/integrations/{integration_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -110,9 +110,10 @@ def test_integrations_are_per_workspace_and_can_be_disabled(
     stack: Stack, api: httpx.Client, other_api: httpx.Client
 ) -> None:
     mine = api.post("/v1/integrations", json={"name": "temp"}).json()
-    assert mine["id"] in {i["id"] for i in api.get("/v1/integrations").json()}
-    assert "secret" not in api.get("/v1/integrations").json()[0]
-    assert mine["id"] not in {i["id"] for i in other_api.get("/v1/integrations").json()}
+    listed = api.get("/v1/integrations").json()
+    assert mine["id"] in {i["id"] for i in listed["data"]}
+    assert "secret" not in listed["data"][0]
+    assert mine["id"] not in {i["id"] for i in other_api.get("/v1/integrations").json()["data"]}
     assert other_api.delete(f"/v1/integrations/{mine['id']}").status_code == 404
     assert api.delete(f"/v1/integrations/{mine['id']}").status_code == 204
     assert _push(stack, mine, _message()).status_code == 404

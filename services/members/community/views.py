@@ -23,6 +23,7 @@ from services.members.community.models import (
     Member,
     MemberCreate,
     MemberPublic,
+    MemberTransition,
     MemberUpdate,
     MergeIn,
     MoveIn,
@@ -349,14 +350,23 @@ def mute_member(
 
 @router.get(
     "/members/{member_id}/history",
-    response_model=list[TransitionPublic],
+    response_model=Page[TransitionPublic],
     tags=["member states"],
 )
-def member_history(member: MemberDep, session: SessionDep) -> list[TransitionPublic]:
-    return [
-        TransitionPublic.model_validate(t, from_attributes=True)
-        for t in states.history(session=session, member=member)
-    ]
+def member_history(
+    member: MemberDep, session: SessionDep, paging: Paging
+) -> Page[TransitionPublic]:
+    """Every change of the member's status, oldest first."""
+    rows, cursor = paginate(
+        session,
+        states.history_query(member=member),
+        (col(MemberTransition.at), col(MemberTransition.id)),
+        paging,
+    )
+    return Page(
+        data=[TransitionPublic.model_validate(t, from_attributes=True) for t in rows],
+        next_cursor=cursor,
+    )
 
 
 @router.post(

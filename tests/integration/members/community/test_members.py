@@ -203,7 +203,7 @@ def test_the_ladder_of_states_is_recorded_with_actor_and_reason(members: Members
     assert members.post(base + "/unmute").json()["status"] == "active"
     assert members.post(base + "/ban", json={"reason": "ads again"}).json()["status"] == "banned"
 
-    history = members.get(base + "/history").json()
+    history = members.get(base + "/history").json()["data"]
     assert [(h["from_status"], h["to_status"]) for h in history] == [
         ("active", "muted"),
         ("muted", "active"),
@@ -244,7 +244,7 @@ def test_expired_mutes_lift_by_themselves(members: MembersApi) -> None:
     assert run_job_once(members.engine, job, now=datetime.now(UTC)) == 0
     assert run_job_once(members.engine, job, now=datetime.now(UTC) + timedelta(hours=2)) == 1
     assert members.get(base).json()["status"] == "active"
-    assert members.get(base + "/history").json()[-1]["actor"] == "system"
+    assert members.get(base + "/history").json()["data"][-1]["actor"] == "system"
 
 
 def test_a_removed_member_can_rejoin_and_a_lead_becomes_a_member(members: MembersApi) -> None:

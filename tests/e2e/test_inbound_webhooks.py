@@ -84,11 +84,27 @@ def _ingested_ids(stack: Stack, wanted: set[str], timeout: float = 15) -> set[st
 
 def test_a_signed_push_is_accepted_once_and_published(stack: Stack, integration: dict) -> None:  # type: ignore[type-arg]
     webhook_id = uuid.uuid4().hex
-    first = _push(stack, integration, _message(), webhook_id=webhook_id)
-    again = _push(stack, integration, _message(), webhook_id=webhook_id)
+    event = _message()
+    first = _push(stack, integration, event, webhook_id=webhook_id)
+    # A retry: the same id and event, signed again later.
+    again = _push(stack, integration, event, webhook_id=webhook_id, timestamp=int(time.time()) + 1)
     assert first.status_code == again.status_code == 202
     assert first.json()["duplicate"] is False and again.json() == first.json() | {"duplicate": True}
     assert _ingested_ids(stack, {first.json()["event_id"]}) == {first.json()["event_id"]}
+
+
+def test_a_webhook_id_reused_for_another_event_is_refused_not_dropped(
+    stack: Stack,
+    integration: dict,  # type: ignore[type-arg]
+) -> None:
+    webhook_id = uuid.uuid4().hex
+    first = _push(stack, integration, _message("第一条"), webhook_id=webhook_id)
+    other = _push(stack, integration, _message("第二条"), webhook_id=webhook_id)
+    assert first.status_code == 202
+    assert other.status_code == 422, other.text
+    assert other.headers["content-type"] == "application/problem+json"
+    assert other.json()["type"].endswith("/webhook-id-reused")
+    assert other.json()["event_id"] == first.json()["event_id"]
 
 
 def test_bad_pushes_are_refused_with_problems(stack: Stack, integration: dict) -> None:  # type: ignore[type-arg]

@@ -35,7 +35,14 @@ from services.common.http.screening import INT64_MAX, INT64_MIN
 
 
 def _not_a_number(value: Any) -> Any:
-    # pydantic reads numbers as Unix timestamps; the schema says an RFC 3339 string.
+    # pydantic reads numbers as Unix timestamps, and so numbers spelt as text (a query
+    # parameter's `since=0.5`); the schema says an RFC 3339 string.
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return value
+        raise ValueError("a date-time is an RFC 3339 string, e.g. 2026-01-01T09:00:00+08:00")
     if isinstance(value, int | float) and not isinstance(value, bool):
         raise ValueError("a date-time is an RFC 3339 string, e.g. 2026-01-01T09:00:00+08:00")
     return value
@@ -91,6 +98,9 @@ class RequestModel(BaseModel):
             return _not_a_day_number(value)
         if isinstance(value, bool) and kinds & {int, float} and bool not in kinds:
             raise ValueError("a number is expected, not true or false")
+        # pydantic reads 0, 1, "yes" and "off" as booleans; the schema says true or false.
+        if bool in kinds and kinds <= {bool, type(None)} and not isinstance(value, bool | None):
+            raise ValueError("true or false is expected")
         return value
 
     @field_validator("*", mode="after")

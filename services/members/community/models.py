@@ -24,13 +24,17 @@ def known_timezone(value: str) -> str:
     return value
 
 
+# The names the server takes, so a client (and a generated one) can offer exactly those.
+_TIMEZONE_SCHEMA = {"enum": clock.timezone_names(), "examples": ["Asia/Shanghai"]}
+
+
 class CommunityBase(SQLModel):
     name: str = Field(min_length=1, max_length=120)
     purpose: Purpose
     timezone: str = Field(
         max_length=64,
         description="An IANA time zone name, e.g. Asia/Shanghai; others are a 422.",
-        schema_extra={"examples": ["Asia/Shanghai"]},
+        schema_extra={"json_schema_extra": _TIMEZONE_SCHEMA},
     )
     description: str = Field(default="", max_length=2000)
 
@@ -56,7 +60,7 @@ class CommunityUpdate(RequestModel):
     timezone: str = omittable(
         max_length=64,
         description="An IANA time zone name, e.g. Asia/Shanghai; others are a 422.",
-        examples=["Asia/Shanghai"],
+        json_schema_extra=_TIMEZONE_SCHEMA,
     )
 
     @field_validator("timezone")

@@ -143,23 +143,28 @@ class SegmentRules(RequestModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     tags: TagRule | None = None
-    stage: list[Stage] | None = Field(default=None, min_length=1, description="One of.")
+    stage: list[Stage] | None = Field(
+        default=None, min_length=1, description="One of.", json_schema_extra={"uniqueItems": True}
+    )
     level: Range | None = None
     points: Range | None = None
     joined: JoinedRule | None = None
     last_active: LastActiveRule | None = None
     groups: GroupRule | None = None
-    role: list[Role] | None = Field(default=None, min_length=1, description="One of.")
+    role: list[Role] | None = Field(
+        default=None, min_length=1, description="One of.", json_schema_extra={"uniqueItems": True}
+    )
     status: list[MemberStatus] = Field(
         default_factory=lambda: [MemberStatus.active, MemberStatus.muted],
         min_length=1,
         description="One of; merged-away records are never in a segment.",
         # The document offers only the statuses a segment takes.
         json_schema_extra={
+            "uniqueItems": True,
             "items": {
                 "type": "string",
                 "enum": [s.value for s in MemberStatus if s != MemberStatus.merged],
-            }
+            },
         },
     )
 

@@ -193,7 +193,7 @@ def test_tag_member_creates_the_tag_once_and_tags_once(members: MembersApi, outb
                 category="interaction",
             )
         session.commit()
-    tags = members.get(f"/v1/communities/{cid}/members/{member}/tags").json()
+    tags = members.get(f"/v1/communities/{cid}/members/{member}/tags").json()["data"]
     assert [(t["name"], t["category"]) for t in tags] == [("裂变达人", "interaction")]
     tagged = outbox.events("io.qunyun.member.tagged.v1")
     assert len(tagged) == 1

@@ -70,6 +70,17 @@ Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
 """An integer an INTEGER column holds."""
 
 
+def _item_types(annotation: Any) -> set[Any]:
+    """`list[int] | None` → {int}: the plain types of a list's items."""
+    if get_origin(annotation) is Annotated:
+        return _item_types(get_args(annotation)[0])
+    if get_origin(annotation) in (Union, UnionType):
+        return set().union(*(_item_types(arg) for arg in get_args(annotation)))
+    if get_origin(annotation) is list:
+        return _plain_types(get_args(annotation)[0])
+    return set()
+
+
 def _plain_types(annotation: Any) -> set[Any]:
     """`int | None` → {int, NoneType}; `Annotated[int, ...]` → {int}."""
     if get_origin(annotation) is Annotated:
@@ -101,6 +112,13 @@ class RequestModel(BaseModel):
         # pydantic reads 0, 1, "yes" and "off" as booleans; the schema says true or false.
         if bool in kinds and kinds <= {bool, type(None)} and not isinstance(value, bool | None):
             raise ValueError("true or false is expected")
+        # The same for the items of a list of numbers (`discussion_weekdays: [false]`).
+        if isinstance(value, list) and any(isinstance(item, bool) for item in value):
+            items = _item_types(
+                cls.model_fields[info.field_name].annotation if info.field_name else None
+            )
+            if items & {int, float} and bool not in items:
+                raise ValueError("numbers are expected, not true or false")
         return value
 
     @field_validator("*", mode="after")

@@ -21,6 +21,7 @@ class Note(RequestModel):
     pinned: bool | None = None
     archived: bool = False
     labels: list[str] = omittable(max_length=3)
+    weekdays: list[int] | None = None
 
 
 app = FastAPI()
@@ -181,6 +182,9 @@ def test_a_plain_datetime_field_of_a_request_model_is_no_number_either() -> None
 def test_a_boolean_is_not_a_number() -> None:
     response = client.post("/notes/n1", json={"text": "x", "amount": True})
     assert response.status_code == 422 and _fields(response) == {"amount"}
+    response = client.post("/notes/n1", json={"text": "x", "weekdays": [1, False]})
+    assert response.status_code == 422 and _fields(response) == {"weekdays"}
+    assert client.post("/notes/n1", json={"text": "x", "weekdays": [1, 2]}).status_code == 200
 
 
 @pytest.mark.parametrize("value", [0, 1, "yes", "true", "off"])

@@ -78,11 +78,6 @@ def _known_names() -> frozenset[str]:
     return frozenset(available_timezones())
 
 
-def timezone_names() -> list[str]:
-    """Every name `zone` takes, sorted: what a schema offers as an IANA time zone."""
-    return sorted(_known_names())
-
-
 def is_timezone(name: str) -> bool:
     try:
         zone(name)

@@ -7,6 +7,7 @@ the event is in the outbox: the members service (or, for registrations and check
 events service) processes it from Kafka.
 """
 
+import hashlib
 import json
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -37,6 +38,7 @@ from services.common.contracts import (
 )
 from services.common.http.idempotency import IdempotencyKey, fingerprint, run_once
 from services.common.http.openapi import set_location
+from services.common.http.pagination import Page, Paging, paginate
 from services.common.http.problems import (
     Problem,
     ProblemKind,
@@ -61,6 +63,7 @@ INBOUND_TYPES: dict[str, type[EventData]] = {
 }
 
 INVALID_SIGNATURE = register_problem(ProblemKind("invalid-signature", 401, "Invalid signature"))
+WEBHOOK_ID_REUSED = register_problem(ProblemKind("webhook-id-reused", 422, "Webhook id reused"))
 
 router = APIRouter(prefix="/v1", tags=["integrations"])
 
@@ -189,14 +192,18 @@ def get_integration(integration_id: str, request: Request, caller: AdminDep) -> 
         return IntegrationPublic(**_public(integration, endpoint_id))
 
 
-@router.get("/integrations", response_model=list[IntegrationPublic])
-def list_integrations(request: Request, caller: AdminDep) -> list[IntegrationPublic]:
+@router.get("/integrations", response_model=Page[IntegrationPublic])
+def list_integrations(
+    request: Request, caller: AdminDep, paging: Paging
+) -> Page[IntegrationPublic]:
+    """The workspace's integrations, oldest first."""
     with Session(request.app.state.engine) as session:
-        rows = session.exec(
-            select(Integration)
-            .where(Integration.workspace_id == caller.workspace_id)
-            .order_by(col(Integration.id))
-        ).all()
+        rows, cursor = paginate(
+            session,
+            select(Integration).where(Integration.workspace_id == caller.workspace_id),
+            col(Integration.id),
+            paging,
+        )
         endpoints = dict(
             session.exec(
                 select(WebhookEndpoint.integration_id, WebhookEndpoint.id).where(
@@ -205,7 +212,10 @@ def list_integrations(request: Request, caller: AdminDep) -> list[IntegrationPub
                 )
             ).all()
         )
-        return [IntegrationPublic(**_public(i, endpoints.get(i.id))) for i in rows]
+        return Page(
+            data=[IntegrationPublic(**_public(i, endpoints.get(i.id))) for i in rows],
+            next_cursor=cursor,
+        )
 
 
 @router.delete("/integrations/{integration_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -232,6 +242,13 @@ def disable_integration(integration_id: str, request: Request, caller: AdminDep)
             )
         session.commit()
     return Response(status_code=204)
+
+
+def body_digest(body: bytes) -> str:
+    """SHA-256 of a pushed JSON body in canonical form (keys sorted, no spaces), so a retry
+    serialised differently (key order, whitespace) is still the same event."""
+    canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _accept(
@@ -272,12 +289,14 @@ def _accept(
                 errors=errors,
             ) from exc
         event_id = new_id("evt")
+        digest = body_digest(body)
         first = session.execute(
             insert(InboundDelivery.__table__)  # type: ignore[attr-defined]
             .values(
                 integration_id=integration.id,
                 webhook_id=webhook_id,
                 event_id=event_id,
+                body_digest=digest,
                 received_at=datetime.now(UTC),
             )
             .on_conflict_do_nothing()
@@ -285,12 +304,23 @@ def _accept(
         ).scalar_one_or_none()
         if first is None:
             earlier = session.exec(
-                select(InboundDelivery.event_id).where(
+                select(InboundDelivery).where(
                     InboundDelivery.integration_id == integration.id,
                     InboundDelivery.webhook_id == webhook_id,
                 )
             ).one()
-            return InboundAccepted(event_id=earlier, duplicate=True)
+            if earlier.body_digest is not None and earlier.body_digest != digest:
+                # A retry carries the same event; another event under a used id would be
+                # dropped unseen if taken for one.
+                raise Problem(
+                    422,
+                    WEBHOOK_ID_REUSED.slug,
+                    WEBHOOK_ID_REUSED.title,
+                    "This webhook-id was used for another event; give each event its own id "
+                    "and send a retry with the same body.",
+                    event_id=earlier.event_id,
+                )
+            return InboundAccepted(event_id=earlier.event_id, duplicate=True)
         event = replace(
             data.to_event(
                 source=f"{SOURCE}/{integration.id}",
@@ -312,7 +342,7 @@ def _accept(
     status_code=status.HTTP_202_ACCEPTED,
     response_model=InboundAccepted,
     openapi_extra={"security": []},
-    responses=problem_responses(INVALID_SIGNATURE, 413),
+    responses=problem_responses(INVALID_SIGNATURE, WEBHOOK_ID_REUSED, 413),
 )
 async def push(
     integration_id: str,
@@ -324,7 +354,8 @@ async def push(
     """A bot pushes one event: `{"type": "message_posted" | "group_member_joined" |
     "group_member_left" | "registration_requested" | "check_in" | "publication_result" |
     "submission", "data": {...}}`, signed with its integration's secret. A retry with the same
-    `webhook-id` is accepted again and changes nothing (`duplicate: true`)."""
+    `webhook-id` and body is accepted again and changes nothing (`duplicate: true`); the same
+    `webhook-id` with another body is a 422 `webhook-id-reused`."""
     body = await read_body(request)
     return await run_in_threadpool(
         _accept,

@@ -34,6 +34,8 @@ class InboundDelivery(GatewayTable, table=True):
     integration_id: str = Field(primary_key=True)
     webhook_id: str = Field(primary_key=True)
     event_id: str
+    # SHA-256 of the pushed event as canonical JSON; null for deliveries from before 0004.
+    body_digest: str | None = None
     received_at: datetime = Field(
         default_factory=lambda: datetime.now(UTC),
         sa_column=Column(DateTime(timezone=True), nullable=False),

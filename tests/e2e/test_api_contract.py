@@ -46,6 +46,27 @@ def test_the_document_is_whole_and_true_to_the_wire(document: dict[str, Any]) ->
     assert any(p.startswith("/v1/metrics/") for p in document["paths"])
 
 
+# Lists that answered bare arrays until issue 8; every list pages the same way.
+PAGED_LISTS = (
+    "/v1/communities/{community_id}/badges",
+    "/v1/communities/{community_id}/members/{member_id}/badges",
+    "/v1/communities/{community_id}/members/{member_id}/tags",
+    "/v1/communities/{community_id}/members/{member_id}/history",
+    "/v1/communities/{community_id}/members/{member_id}/stages",
+    "/v1/communities/{community_id}/referral-campaigns",
+    "/v1/integrations",
+)
+
+
+@pytest.mark.parametrize("path", PAGED_LISTS)
+def test_lists_are_pages_with_a_cursor(document: dict[str, Any], path: str) -> None:
+    operation = document["paths"][path]["get"]
+    assert {"limit", "cursor"} <= {p["name"] for p in operation["parameters"]}
+    ref = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    page = document["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert ref.endswith("Page") and set(page["properties"]) == {"data", "next_cursor"}
+
+
 def test_a_generated_python_client_round_trips(
     document: dict[str, Any], stack: Stack, client_api: httpx.Client, tmp_path: Path
 ) -> None:

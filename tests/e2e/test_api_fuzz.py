@@ -11,6 +11,7 @@ import subprocess
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -19,37 +20,36 @@ from tests.e2e.api_keys import workspace_key
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 
-# Server errors and undocumented answers of the members service, for its owner to fix after
-# the members reshape. Remove a line when its finding is fixed; anything else fails the test.
-KNOWN_MEMBERS_FINDINGS = frozenset(
-    {
-        # `attributes: null` is stored, then MemberPublic refuses it; `role: null` reaches
-        # a NOT NULL column.
-        ("ST101", "PATCH /v1/communities/{community_id}/members/{member_id}"),
-        ("ST103", "PATCH /v1/communities/{community_id}/members/{member_id}"),
-        ("ST101", "POST /v1/communities/{community_id}/leads"),
-        # 200 for an identity already known is not documented.
-        ("ST103", "POST /v1/communities/{community_id}/leads"),
-        ("ST103", "POST /v1/communities/{community_id}/members"),
-        # 409 `already-merged` is not declared with problem_responses.
-        ("ST103", "POST /v1/communities/{community_id}/members/{member_id}/merge"),
-    }
-)
-
-# Schema precision (issue 8, still open): request schemas that promise what a route refuses
-# (ST202: cross-field rules such as `from` before `to`, enums with values a route rejects,
-# domain rules) or take what they should refuse (ST201: loose query parameters). Members has
-# adopted RequestModel; content, events and metrics and the rest of members' rules have not
-# yet. This is tolerated for every service until then; server errors (ST101), undocumented
-# statuses (ST103) and content types (ST102) fail the test wherever they are.
-SCHEMA_PRECISION_CHECKS_TOLERATED = frozenset({"ST201", "ST202"})
+# Schema precision (issue 8, still open for content, events, metrics and the gateway): request
+# schemas that promise what a route refuses (ST202) or take what they should refuse (ST201).
+# The run of 2026-11-30 (seed 20261130) found 36 such findings on operations of those four, e.g.
+# `GET /v1/metrics/communities/{community_id}/daily?to=0` answered 200 (ST201: `to` is a date)
+# and `?from=0227-09-09` 422 `metrics-range-invalid` (ST202); `PATCH /v1/contents/{item_id}`
+# with `"kind": null` 422 `value-not-storable` (ST202: the schema offers null); `POST
+# /v1/webhooks/endpoints` with `"event_types": [""]` 422 (ST202: the pattern is not in the
+# schema). Their owners have not adopted RequestModel's rules yet, so these stay tolerated
+# there. Members' operations are held to them: of its 25 such findings, what the schema or the
+# server could fix was fixed, and the 422s of rules no schema can state (a reused
+# Idempotency-Key, ids that are not in the community, limits set per community) are expected
+# per operation in schemathesis.toml, each with its reason. Server errors (ST101),
+# undocumented statuses (ST103) and content types (ST102) fail the test everywhere.
+SCHEMA_PRECISION_CHECKS = frozenset({"ST201", "ST202"})
 
 
 _API_ERRORS = frozenset({"Network Error", "Server Unavailable", "Unresponsive Operation"})
 
 
-def _tolerated(code: str, operation: str) -> bool:
-    return (code, operation) in KNOWN_MEMBERS_FINDINGS or code in SCHEMA_PRECISION_CHECKS_TOLERATED
+def _operations(document: dict[str, Any]) -> set[str]:
+    return {
+        f"{method.upper()} {path}"
+        for path, item in document["paths"].items()
+        for method in item
+        if method in ("get", "put", "post", "patch", "delete")
+    }
+
+
+def _tolerated(code: str, operation: str, members_operations: set[str]) -> bool:
+    return code in SCHEMA_PRECISION_CHECKS and operation not in members_operations
 
 
 def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(
@@ -70,6 +70,9 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(
         json={"display_name": "f", "identities": [{"platform": "wechat", "external_id": "wx_f"}]},
         timeout=15,
     ).json()["id"]
+    # Which operations members serves: its own document, as the gateway reads it to merge.
+    members_operations = _operations(httpx.get(stack.url("members") + "/openapi.json").json())
+    assert "PATCH /v1/communities/{community_id}/settings" in members_operations
     report = tmp_path / "report.json"
     run = subprocess.run(
         [
@@ -122,6 +125,6 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(
         for failure in outcome["failures"]
         for operation in failure["operations"]
     }
-    new = sorted(finding for finding in found if not _tolerated(*finding))
+    new = sorted(finding for finding in found if not _tolerated(*finding, members_operations))
     summary = run.stdout[run.stdout.find("FAILURES") :][-20000:]
     assert not new, f"new findings {new}\n{summary}"

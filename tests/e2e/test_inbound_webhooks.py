@@ -84,11 +84,27 @@ def _ingested_ids(stack: Stack, wanted: set[str], timeout: float = 15) -> set[st
 
 def test_a_signed_push_is_accepted_once_and_published(stack: Stack, integration: dict) -> None:  # type: ignore[type-arg]
     webhook_id = uuid.uuid4().hex
-    first = _push(stack, integration, _message(), webhook_id=webhook_id)
-    again = _push(stack, integration, _message(), webhook_id=webhook_id)
+    event = _message()
+    first = _push(stack, integration, event, webhook_id=webhook_id)
+    # A retry: the same id and event, signed again later.
+    again = _push(stack, integration, event, webhook_id=webhook_id, timestamp=int(time.time()) + 1)
     assert first.status_code == again.status_code == 202
     assert first.json()["duplicate"] is False and again.json() == first.json() | {"duplicate": True}
     assert _ingested_ids(stack, {first.json()["event_id"]}) == {first.json()["event_id"]}
+
+
+def test_a_webhook_id_reused_for_another_event_is_refused_not_dropped(
+    stack: Stack,
+    integration: dict,  # type: ignore[type-arg]
+) -> None:
+    webhook_id = uuid.uuid4().hex
+    first = _push(stack, integration, _message("第一条"), webhook_id=webhook_id)
+    other = _push(stack, integration, _message("第二条"), webhook_id=webhook_id)
+    assert first.status_code == 202
+    assert other.status_code == 422, other.text
+    assert other.headers["content-type"] == "application/problem+json"
+    assert other.json()["type"].endswith("/webhook-id-reused")
+    assert other.json()["event_id"] == first.json()["event_id"]
 
 
 def test_bad_pushes_are_refused_with_problems(stack: Stack, integration: dict) -> None:  # type: ignore[type-arg]
@@ -110,9 +126,10 @@ def test_integrations_are_per_workspace_and_can_be_disabled(
     stack: Stack, api: httpx.Client, other_api: httpx.Client
 ) -> None:
     mine = api.post("/v1/integrations", json={"name": "temp"}).json()
-    assert mine["id"] in {i["id"] for i in api.get("/v1/integrations").json()}
-    assert "secret" not in api.get("/v1/integrations").json()[0]
-    assert mine["id"] not in {i["id"] for i in other_api.get("/v1/integrations").json()}
+    listed = api.get("/v1/integrations").json()
+    assert mine["id"] in {i["id"] for i in listed["data"]}
+    assert "secret" not in listed["data"][0]
+    assert mine["id"] not in {i["id"] for i in other_api.get("/v1/integrations").json()["data"]}
     assert other_api.delete(f"/v1/integrations/{mine['id']}").status_code == 404
     assert api.delete(f"/v1/integrations/{mine['id']}").status_code == 204
     assert _push(stack, mine, _message()).status_code == 404

@@ -6,10 +6,17 @@
         capacity: Int32 | None = None
 
 An unknown member is a 422 naming it (`extra_forbidden`), never silently dropped; a date-time
-without an offset, or given as a number, is a 422 on any datetime field of a RequestModel.
+without an offset, or a date or date-time given as a number, is a 422 on any field of a
+RequestModel.
+
+A PATCH body's members may be left out but are not null unless null means something (clearing
+a nullable value): `name: str = omittable(max_length=120)`, or `patch_of(Settings)` for a whole
+model, so the schema says `string`, not `string or null`, and null is a 422 naming the field.
 """
 
-from datetime import datetime
+import copy
+from collections.abc import Callable
+from datetime import date, datetime
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -20,6 +27,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationInfo,
+    create_model,
     field_validator,
 )
 
@@ -27,9 +35,23 @@ from services.common.http.screening import INT64_MAX, INT64_MIN
 
 
 def _not_a_number(value: Any) -> Any:
-    # pydantic reads numbers as Unix timestamps; the schema says an RFC 3339 string.
+    # pydantic reads numbers as Unix timestamps, and so numbers spelt as text (a query
+    # parameter's `since=0.5`); the schema says an RFC 3339 string.
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return value
+        raise ValueError("a date-time is an RFC 3339 string, e.g. 2026-01-01T09:00:00+08:00")
     if isinstance(value, int | float) and not isinstance(value, bool):
         raise ValueError("a date-time is an RFC 3339 string, e.g. 2026-01-01T09:00:00+08:00")
+    return value
+
+
+def _not_a_day_number(value: Any) -> Any:
+    # pydantic reads `0` as 1970-01-01; the schema says an ISO 8601 date string.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("a date is an ISO 8601 string, e.g. 2026-01-01")
     return value
 
 
@@ -37,11 +59,26 @@ Instant = Annotated[AwareDatetime, BeforeValidator(_not_a_number)]
 """A point in time as an RFC 3339 string with its offset (`Z`, `+08:00`): not a naive
 date-time, and not a number of seconds, which pydantic would otherwise take."""
 
+DateTimeText = Annotated[datetime, BeforeValidator(_not_a_number)]
+"""A date-time as an RFC 3339 string, with or without an offset (the route says how it reads a
+naive one), never a number of seconds: for query parameters, which RequestModel does not see."""
+
 Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
 """An integer a BIGINT column holds."""
 
 Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
 """An integer an INTEGER column holds."""
+
+
+def _item_types(annotation: Any) -> set[Any]:
+    """`list[int] | None` → {int}: the plain types of a list's items."""
+    if get_origin(annotation) is Annotated:
+        return _item_types(get_args(annotation)[0])
+    if get_origin(annotation) in (Union, UnionType):
+        return set().union(*(_item_types(arg) for arg in get_args(annotation)))
+    if get_origin(annotation) is list:
+        return _plain_types(get_args(annotation)[0])
+    return set()
 
 
 def _plain_types(annotation: Any) -> set[Any]:
@@ -68,8 +105,20 @@ class RequestModel(BaseModel):
         )
         if datetime in kinds:
             return _not_a_number(value)
+        if date in kinds:
+            return _not_a_day_number(value)
         if isinstance(value, bool) and kinds & {int, float} and bool not in kinds:
             raise ValueError("a number is expected, not true or false")
+        # pydantic reads 0, 1, "yes" and "off" as booleans; the schema says true or false.
+        if bool in kinds and kinds <= {bool, type(None)} and not isinstance(value, bool | None):
+            raise ValueError("true or false is expected")
+        # The same for the items of a list of numbers (`discussion_weekdays: [false]`).
+        if isinstance(value, list) and any(isinstance(item, bool) for item in value):
+            items = _item_types(
+                cls.model_fields[info.field_name].annotation if info.field_name else None
+            )
+            if items & {int, float} and bool not in items:
+                raise ValueError("numbers are expected, not true or false")
         return value
 
     @field_validator("*", mode="after")
@@ -78,3 +127,53 @@ class RequestModel(BaseModel):
         if isinstance(value, datetime) and value.tzinfo is None:
             raise ValueError("a date-time needs an offset, e.g. 2026-01-01T09:00:00+08:00")
         return value
+
+
+def _schema_without_default(extra: Any) -> Callable[[dict[str, Any]], None]:
+    def adjust(schema: dict[str, Any]) -> None:
+        if isinstance(extra, dict):
+            schema.update(extra)
+        elif callable(extra):
+            extra(schema)
+        # The default is "left as it is", not null: a client reading `default: null` would
+        # send the null the server refuses.
+        schema.pop("default", None)
+
+    return adjust
+
+
+def omittable(**constraints: Any) -> Any:
+    """A member of a PATCH body that may be left out (nothing changes) but not sent as null:
+    `role: Role = omittable()`. The schema has no null and no default; null is a 422."""
+    extra = constraints.pop("json_schema_extra", None)
+    return Field(default=None, json_schema_extra=_schema_without_default(extra), **constraints)
+
+
+def patch_of(
+    model: type[BaseModel],
+    *,
+    name: str | None = None,
+    doc: str | None = None,
+    nested: dict[type[BaseModel], type[BaseModel]] | None = None,
+) -> type[RequestModel]:
+    """The PATCH body of `model`: the same members with the same constraints, each omittable,
+    nullable only where `model` is; a member typed as a key of `nested` takes its value's
+    type instead (a section patched member by member). Cross-member rules of `model` are not
+    copied: they hold for the merged result, which the caller validates as `model`."""
+    nested = nested or {}
+    fields: dict[str, Any] = {}
+    for field_name, info in model.model_fields.items():
+        field = copy.copy(info)
+        field.default = None
+        field.default_factory = None
+        field.json_schema_extra = _schema_without_default(info.json_schema_extra)
+        annotation = nested.get(info.annotation, info.annotation)  # type: ignore[arg-type]
+        fields[field_name] = (annotation, field)
+    patch: type[RequestModel] = create_model(
+        name or f"{model.__name__}Patch",
+        __base__=RequestModel,
+        __doc__=doc or f"Changes to {model.__name__}: only the members given change.",
+        __module__=model.__module__,
+        **fields,
+    )
+    return patch

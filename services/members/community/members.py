@@ -18,7 +18,7 @@ from services.common.contracts import (
     MemberStatusChanged,
     PlatformIdentity,
 )
-from services.common.http.problems import field_problem, not_found
+from services.common.http.problems import not_found
 from services.common.ids import new_id
 from services.members import problems
 from services.members.community.entry import admission
@@ -368,11 +368,9 @@ def create_lead(
 
 
 def update_member(*, session: Session, member: Member, update: MemberUpdate) -> Member:
-    """Change profile fields, role or attributes (merged by name); null names are refused."""
+    """Change profile fields, role or attributes (merged by name)."""
     changes = update.model_dump(exclude_unset=True)
-    if changes.get("display_name", "") is None:
-        raise field_problem("display_name", "display_name cannot be null")
-    if "attributes" in changes and changes["attributes"] is not None:
+    if "attributes" in changes:
         changes["attributes"] = {**member.attributes, **changes["attributes"]}
     for key, value in changes.items():
         setattr(member, key, value)

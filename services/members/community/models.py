@@ -12,8 +12,8 @@ from sqlmodel import Field, SQLModel
 
 from services.common import clock
 from services.common.clock import now
-from services.common.http.schemas import Instant, RequestModel
-from services.members.community.settings import CommunitySettings
+from services.common.http.schemas import Instant, RequestModel, omittable
+from services.members.community.settings import CommunitySettings, CommunitySettingsPatch
 from services.members.tables import MembersTable, timestamp_column
 from services.members.vocabulary import MemberStatus, Platform, Purpose, Role, Stage
 
@@ -24,13 +24,21 @@ def known_timezone(value: str) -> str:
     return value
 
 
+# The shape of a tz database name. Not an enum of the ~600 names: a generated client would
+# turn it into an enum type clients must spell by member name, and the set moves with tzdata.
+_TIMEZONE_SCHEMA = {
+    "pattern": r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$",
+    "examples": ["Asia/Shanghai"],
+}
+
+
 class CommunityBase(SQLModel):
     name: str = Field(min_length=1, max_length=120)
     purpose: Purpose
     timezone: str = Field(
         max_length=64,
         description="An IANA time zone name, e.g. Asia/Shanghai; others are a 422.",
-        schema_extra={"examples": ["Asia/Shanghai"]},
+        schema_extra={"json_schema_extra": _TIMEZONE_SCHEMA},
     )
     description: str = Field(default="", max_length=2000)
 
@@ -44,25 +52,25 @@ class CommunityCreate(CommunityBase):
     # CommunityBase is shared with the table, so the request's strictness is set here.
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]  # a subset of SQLModelConfig
 
-    settings: dict[str, Any] | None = Field(
+    settings: CommunitySettingsPatch | None = Field(
         default=None, description="Overrides of the purpose's default settings, by section."
     )
 
 
 class CommunityUpdate(RequestModel):
-    name: str | None = Field(default=None, min_length=1, max_length=120)
-    description: str | None = Field(default=None, max_length=2000)
-    timezone: str | None = Field(
-        default=None,
+    # Left out, a value stays; none of them can be cleared, so null is a 422.
+    name: str = omittable(min_length=1, max_length=120)
+    description: str = omittable(max_length=2000)
+    timezone: str = omittable(
         max_length=64,
         description="An IANA time zone name, e.g. Asia/Shanghai; others are a 422.",
-        schema_extra={"examples": ["Asia/Shanghai"]},
+        json_schema_extra=_TIMEZONE_SCHEMA,
     )
 
     @field_validator("timezone")
     @classmethod
-    def _known_timezone(cls, value: str | None) -> str | None:
-        return value if value is None else known_timezone(value)
+    def _known_timezone(cls, value: str) -> str:
+        return known_timezone(value)
 
 
 class Community(MembersTable, CommunityBase, table=True):
@@ -129,14 +137,18 @@ class LeadCreate(Profile):
 
 
 class MemberUpdate(RequestModel):
-    display_name: str | None = Field(default=None, min_length=1, max_length=120)
+    # Left out, a value stays. Null clears the profile fields that may be empty; the name,
+    # the attributes and the role cannot be, so null there is a 422 naming the field.
+    display_name: str = omittable(min_length=1, max_length=120)
     city: str | None = Field(default=None, max_length=80)
     company: str | None = Field(default=None, max_length=120)
     title: str | None = Field(default=None, max_length=120)
     intro: str | None = Field(default=None, max_length=2000)
     birthday: date | None = None
-    attributes: dict[str, str | int | float | bool] | None = None
-    role: Role | None = None
+    attributes: dict[str, str | int | float | bool] = omittable(
+        description="Merged by name into the member's attributes."
+    )
+    role: Role = omittable()
 
 
 class Member(MembersTable, table=True):

@@ -25,14 +25,19 @@ from services.members.community.settings import CommunitySettings, defaults_for,
 from services.members.publishing import emit
 
 
-def _validated_settings(purpose: str, overrides: dict[str, Any] | None) -> dict[str, Any]:
+def _validated_settings(
+    purpose: str, overrides: dict[str, Any] | None, *, field_prefix: str
+) -> dict[str, Any]:
+    """The purpose's defaults with `overrides` laid over them, or the 422 naming each field
+    wrong in the result as the request spells it (`field_prefix`: where the settings are in
+    the body)."""
     merged = merge_settings(defaults_for(purpose).model_dump(mode="json"), overrides or {})
     try:
         return CommunitySettings.model_validate(merged).model_dump(mode="json")
     except ValidationError as exc:
         errors = [
             {
-                "field": "settings." + ".".join(str(p) for p in e["loc"]),
+                "field": field_prefix + ".".join(str(p) for p in e["loc"]),
                 "in": "body",
                 "message": e["msg"],
                 "code": e["type"],
@@ -59,7 +64,13 @@ def create_community(
         purpose=community_in.purpose,
         timezone=community_in.timezone,
         description=community_in.description,
-        settings=_validated_settings(community_in.purpose, community_in.settings),
+        settings=_validated_settings(
+            community_in.purpose,
+            community_in.settings.model_dump(mode="json", exclude_unset=True)
+            if community_in.settings
+            else None,
+            field_prefix="settings.",
+        ),
     )
     session.add(community)
     session.flush()
@@ -125,7 +136,7 @@ def update_settings(
     """Lay `patch` over the current settings, section by section, and validate the result."""
     before = community.settings
     community.settings = _validated_settings(
-        community.purpose, merge_settings(community.settings, patch)
+        community.purpose, merge_settings(community.settings, patch), field_prefix=""
     )
     session.add(community)
     sections = sorted(k for k in community.settings if community.settings[k] != before.get(k))

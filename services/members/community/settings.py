@@ -4,9 +4,11 @@ sensible starting points by why the community exists (DOMAIN.md rule 1)."""
 
 from datetime import time
 from enum import StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
+
+from services.common.http.schemas import RequestModel, patch_of
 
 IntroField = Literal["city", "company", "title", "intro", "reason"]
 
@@ -22,8 +24,8 @@ def _roles(*names: RoleName) -> list[RoleName]:
     return list(names)
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Section(RequestModel):
+    """Settings are written by clients: unknown names and mistyped values are 422s."""
 
 
 class EntryPolicy(StrEnum):
@@ -225,6 +227,28 @@ class CommunitySettings(_Section):
     moderation: ModerationSettings = Field(default_factory=ModerationSettings)
     inactivity: InactivitySettings = Field(default_factory=InactivitySettings)
     outreach: OutreachSettings = Field(default_factory=OutreachSettings)
+
+
+def _section_patches() -> dict[type[BaseModel], type[BaseModel]]:
+    sections = (field.annotation for field in CommunitySettings.model_fields.values())
+    return {s: patch_of(s) for s in sections if isinstance(s, type) and issubclass(s, _Section)}
+
+
+if TYPE_CHECKING:
+
+    class CommunitySettingsPatch(RequestModel):
+        """What mypy sees; the class is made below from CommunitySettings."""
+
+else:
+    # Made from the settings, so a new setting is patchable (and documented) the moment it
+    # exists. Each section merges member by member; lists and values are replaced.
+    CommunitySettingsPatch = patch_of(
+        CommunitySettings,
+        doc="Settings to change, by section: only the sections and values given change; a "
+        "list is replaced whole. Rules across values (levels ascending, `active_days` within "
+        "`active_window_days`, a mute step's `mute_hours`) hold for the result.",
+        nested=_section_patches(),
+    )
 
 
 # What differs from the plain defaults, by purpose.

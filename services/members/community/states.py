@@ -5,6 +5,7 @@ Every move is recorded with its actor and reason and announced as
 """
 
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -87,12 +88,9 @@ def expire_mutes(session: Session, at: datetime) -> int:
     return len(expired)
 
 
-def history(*, session: Session, member: Member) -> list[MemberTransition]:
-    """Every change of the member's status, oldest first."""
-    return list(
-        session.exec(
-            select(MemberTransition)
-            .where(MemberTransition.member_id == member.id)
-            .order_by(col(MemberTransition.at), col(MemberTransition.id))
-        )
+def history_query(*, member: Member) -> Any:
+    """Every change of the member's status; page it oldest first by (`at`, `id`)."""
+    return select(MemberTransition).where(
+        MemberTransition.member_id == member.id,
+        MemberTransition.workspace_id == member.workspace_id,
     )

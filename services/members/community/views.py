@@ -10,7 +10,7 @@ from services.common.db import SessionDep
 from services.common.http.idempotency import OnceDep
 from services.common.http.identity import ActorDep, WorkspaceDep
 from services.common.http.pagination import Page, Paging, paginate
-from services.common.http.problems import problem_response
+from services.common.http.problems import problem_response, problem_responses
 from services.members import problems
 from services.members.community import members, models, service, states
 from services.members.community.merge import merge_members
@@ -23,13 +23,14 @@ from services.members.community.models import (
     Member,
     MemberCreate,
     MemberPublic,
+    MemberTransition,
     MemberUpdate,
     MergeIn,
     MoveIn,
     MuteIn,
     TransitionPublic,
 )
-from services.members.community.settings import CommunitySettings
+from services.members.community.settings import CommunitySettings, CommunitySettingsPatch
 from services.members.deps import CommunityDep, MemberDep, MergeStepsDep, located
 from services.members.onboarding import service as onboarding
 from services.members.vocabulary import MemberStatus, Role, Stage
@@ -105,13 +106,20 @@ def get_settings(community: CommunityDep) -> CommunitySettings:
 
 @router.patch("/settings", response_model=CommunitySettings, tags=["communities"])
 def update_settings(
-    community_id: str, body: dict[str, Any], session: SessionDep, workspace_id: WorkspaceDep
+    community_id: str,
+    body: CommunitySettingsPatch,
+    session: SessionDep,
+    workspace_id: WorkspaceDep,
 ) -> CommunitySettings:
     """Change some settings: sections merge, lists and values are replaced."""
     community = service.get_community(
         session=session, workspace_id=workspace_id, community_id=community_id, for_update=True
     )
-    result = service.update_settings(session=session, community=community, patch=body)
+    result = service.update_settings(
+        session=session,
+        community=community,
+        patch=body.model_dump(mode="json", exclude_unset=True),
+    )
     session.commit()
     return result
 
@@ -143,10 +151,14 @@ def _member(
             "description": "A member already holds one of "
             "the identities; that member is returned and nothing changes.",
         },
-        409: {
-            "description": "The person is banned (`member-banned`), or the identities "
-            "belong to different members (`identities-of-different-members`)."
-        },
+        **problem_responses(
+            problems.MemberBanned,
+            problems.IdentitiesOfDifferentMembers,
+            problems.InvalidInviteCode,
+            problems.InviteCodeRequired,
+            problems.PaymentRequired,
+            problems.QuestionnaireIncomplete,
+        ),
     },
 )
 def join_member(
@@ -173,6 +185,13 @@ def join_member(
     status_code=status.HTTP_201_CREATED,
     response_model=MemberPublic,
     tags=["members"],
+    responses={
+        200: {
+            "model": MemberPublic,
+            "description": "A member or lead already holds one of the identities; that record "
+            "is returned and nothing changes.",
+        }
+    },
 )
 def create_lead(
     community_id: str,
@@ -331,20 +350,30 @@ def mute_member(
 
 @router.get(
     "/members/{member_id}/history",
-    response_model=list[TransitionPublic],
+    response_model=Page[TransitionPublic],
     tags=["member states"],
 )
-def member_history(member: MemberDep, session: SessionDep) -> list[TransitionPublic]:
-    return [
-        TransitionPublic.model_validate(t, from_attributes=True)
-        for t in states.history(session=session, member=member)
-    ]
+def member_history(
+    member: MemberDep, session: SessionDep, paging: Paging
+) -> Page[TransitionPublic]:
+    """Every change of the member's status, oldest first."""
+    rows, cursor = paginate(
+        session,
+        states.history_query(member=member),
+        (col(MemberTransition.at), col(MemberTransition.id)),
+        paging,
+    )
+    return Page(
+        data=[TransitionPublic.model_validate(t, from_attributes=True) for t in rows],
+        next_cursor=cursor,
+    )
 
 
 @router.post(
     "/members/{member_id}/merge",
     response_model=MemberPublic,
     tags=["members"],
+    responses=problem_responses(problems.AlreadyMerged, problems.MergeIntoSelf),
 )
 def merge(
     community_id: str,

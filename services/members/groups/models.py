@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from services.common.clock import now
-from services.common.http.schemas import Instant, RequestModel
+from services.common.http.schemas import Instant, RequestModel, omittable
 from services.members.tables import MembersTable, timestamp_column
 from services.members.vocabulary import Platform
 
@@ -146,12 +146,11 @@ class GroupCreate(RequestModel):
 
 
 class GroupUpdate(RequestModel):
-    name: str | None = Field(default=None, min_length=1, max_length=120)
-    capacity: int | None = Field(default=None, ge=1, le=MAX_CAPACITY)
-    position: int | None = Field(
-        default=None, ge=1, description="Move here; the groups in between shift by one."
-    )
-    dissolve_at: Instant | None = None
+    # Left out, a value stays; none can be cleared, so null is a 422 naming the field.
+    name: str = omittable(min_length=1, max_length=120)
+    capacity: int = omittable(ge=1, le=MAX_CAPACITY)
+    position: int = omittable(ge=1, description="Move here; the groups in between shift by one.")
+    dissolve_at: Instant = omittable()
 
 
 class GroupPublic(SQLModel):

@@ -6,6 +6,7 @@ sweep, which also catches what no event touches (message counts, badges defined 
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
@@ -64,25 +65,26 @@ def get_badge(*, session: Session, community: Community, badge_id: str) -> Badge
     return badge
 
 
-def badges_of(*, session: Session, community: Community) -> list[Badge]:
-    """The community's badges, oldest first."""
-    return list(
-        session.exec(
-            select(Badge).where(Badge.community_id == community.id).order_by(col(Badge.id))
-        )
+def badges_query(*, community: Community) -> Any:
+    """The community's badges; page them oldest first by `id`."""
+    return select(Badge).where(
+        Badge.community_id == community.id, Badge.workspace_id == community.workspace_id
     )
 
 
-def awards_of(*, session: Session, member: Member) -> list[tuple[BadgeAward, Badge]]:
-    """The badges a member holds, oldest first."""
-    return list(
-        session.exec(
-            select(BadgeAward, Badge)
-            .join(Badge, col(Badge.id) == BadgeAward.badge_id)
-            .where(BadgeAward.member_id == member.id)
-            .order_by(col(BadgeAward.awarded_at), col(BadgeAward.id))
-        ).all()
+def awards_query(*, member: Member) -> Any:
+    """The badges a member holds; page them oldest first by (`awarded_at`, `id`)."""
+    return select(BadgeAward).where(
+        BadgeAward.member_id == member.id, BadgeAward.workspace_id == member.workspace_id
     )
+
+
+def badges_by_id(*, session: Session, awards: list[BadgeAward]) -> dict[str, Badge]:
+    """The badges of some awards (one page's), by id."""
+    ids = {a.badge_id for a in awards}
+    if not ids:
+        return {}
+    return {b.id: b for b in session.exec(select(Badge).where(col(Badge.id).in_(ids)))}
 
 
 def recipient(*, session: Session, community: Community, member_id: str) -> Member:

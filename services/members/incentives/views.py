@@ -11,6 +11,7 @@ from services.common.db import SessionDep
 from services.common.http.idempotency import OnceDep
 from services.common.http.identity import ActorDep
 from services.common.http.pagination import (
+    Page,
     Paging,
     desc,
     paginate,
@@ -151,9 +152,13 @@ def get_badge(community: CommunityDep, badge_id: str, session: SessionDep) -> Ba
     return _badge_public(badges.get_badge(session=session, community=community, badge_id=badge_id))
 
 
-@router.get("/badges", response_model=list[BadgePublic], tags=["badges"])
-def list_badges(community: CommunityDep, session: SessionDep) -> list[BadgePublic]:
-    return [_badge_public(b) for b in badges.badges_of(session=session, community=community)]
+@router.get("/badges", response_model=Page[BadgePublic], tags=["badges"])
+def list_badges(community: CommunityDep, session: SessionDep, paging: Paging) -> Page[BadgePublic]:
+    """The community's badges, oldest first."""
+    rows, cursor = paginate(
+        session, badges.badges_query(community=community), col(Badge.id), paging
+    )
+    return Page(data=[_badge_public(b) for b in rows], next_cursor=cursor)
 
 
 @router.post(
@@ -189,10 +194,17 @@ def award_badge(
     )
 
 
-@router.get("/members/{member_id}/badges", response_model=list[AwardPublic], tags=["badges"])
-def member_badges(member: MemberDep, session: SessionDep) -> list[AwardPublic]:
+@router.get("/members/{member_id}/badges", response_model=Page[AwardPublic], tags=["badges"])
+def member_badges(member: MemberDep, session: SessionDep, paging: Paging) -> Page[AwardPublic]:
     """The badges a member holds, oldest first."""
-    return [_award_public(a, b) for a, b in badges.awards_of(session=session, member=member)]
+    rows, cursor = paginate(
+        session,
+        badges.awards_query(member=member),
+        (col(BadgeAward.awarded_at), col(BadgeAward.id)),
+        paging,
+    )
+    held = badges.badges_by_id(session=session, awards=rows)
+    return Page(data=[_award_public(a, held[a.badge_id]) for a in rows], next_cursor=cursor)
 
 
 @router.get("/leaderboard", response_model=Leaderboard, tags=["leaderboards"])

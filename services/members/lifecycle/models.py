@@ -3,6 +3,7 @@
 import re
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import field_validator
@@ -59,12 +60,21 @@ class Funnel(SQLModel):
 _CURRENCY = re.compile(r"[A-Z]{3}")
 
 
+def _amount_schema(schema: dict[str, Any]) -> None:
+    # pydantic documents a Decimal as any number or any string; say what the field takes:
+    # positive, at most 14 digits before the point and 4 after.
+    number, text = schema["anyOf"]
+    number["exclusiveMaximum"] = 10**14
+    text["pattern"] = r"^(?=.*[1-9])[0-9]{1,14}(\.[0-9]{1,4})?$"
+
+
 class PurchaseIn(RequestModel):
     amount: Decimal = Field(
         gt=0,
         max_digits=18,
         decimal_places=4,
         description='A positive decimal, best sent as a string ("199.00").',
+        schema_extra={"json_schema_extra": _amount_schema},
     )
     currency: str = Field(
         min_length=3,

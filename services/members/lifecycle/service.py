@@ -11,6 +11,7 @@ stays `paying`. Only an operator's override moves a member back.
 import logging
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session, col, func, select
 
@@ -92,14 +93,10 @@ def override(
     return _change(session, member, to_stage, reason, actor)
 
 
-def stage_history(*, session: Session, member: Member) -> list[StageChange]:
-    """Every change of the member's stage, oldest first."""
-    return list(
-        session.exec(
-            select(StageChange)
-            .where(StageChange.member_id == member.id)
-            .order_by(col(StageChange.at), col(StageChange.id))
-        )
+def stage_history_query(*, member: Member) -> Any:
+    """Every change of the member's stage; page it oldest first by (`at`, `id`)."""
+    return select(StageChange).where(
+        StageChange.member_id == member.id, StageChange.workspace_id == member.workspace_id
     )
 
 

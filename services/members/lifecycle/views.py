@@ -22,7 +22,7 @@ from services.members.lifecycle.models import (
     StageIn,
 )
 from services.members.lifecycle.purchases import purchases_query, record_purchase
-from services.members.lifecycle.service import advance, override, stage_history
+from services.members.lifecycle.service import advance, override, stage_history_query
 from services.members.vocabulary import Stage
 
 router = APIRouter(prefix="/v1/communities/{community_id}", tags=["lifecycle"])
@@ -65,11 +65,19 @@ def override_stage(
 
 @router.get(
     "/members/{member_id}/stages",
-    response_model=list[StageChangePublic],
+    response_model=Page[StageChangePublic],
 )
-def member_stages(member: MemberDep, session: SessionDep) -> list[StageChangePublic]:
+def member_stages(
+    member: MemberDep, session: SessionDep, paging: Paging
+) -> Page[StageChangePublic]:
     """Every change of the member's stage, oldest first, with its reason and actor."""
-    return [_public(c) for c in stage_history(session=session, member=member)]
+    rows, cursor = paginate(
+        session,
+        stage_history_query(member=member),
+        (col(StageChange.at), col(StageChange.id)),
+        paging,
+    )
+    return Page(data=[_public(c) for c in rows], next_cursor=cursor)
 
 
 @router.get("/lifecycle/funnel", response_model=Funnel)

@@ -6,7 +6,7 @@ remove through `states.apply_move`, which records and announces each removal. Th
 silent members serves the other half of the rule: @-mentioning those who have not spoken.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -23,6 +23,7 @@ from services.common.http.pagination import (
     Paging,
     paginate,
 )
+from services.common.http.schemas import DateTimeText
 from services.members.community import members
 from services.members.community.models import Member, MemberPublic
 from services.members.deps import CommunityDep, located
@@ -115,7 +116,7 @@ def silent_members(
     community: CommunityDep,
     session: SessionDep,
     paging: Paging,
-    since: Annotated[datetime, Query(description="No message since this time (UTC if naive).")],
+    since: Annotated[DateTimeText, Query(description="No message since this time (UTC if naive).")],
 ) -> Page[MemberPublic]:
     """Active and muted members who have not spoken since `since`: whom to @-mention."""
     if since.tzinfo is None:

@@ -8,6 +8,7 @@ redelivered events nor re-run jobs can pay twice.
 """
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
@@ -235,14 +236,11 @@ def create_campaign(
     return campaign
 
 
-def campaigns_of(*, session: Session, community: Community) -> list[ReferralCampaign]:
-    """The community's campaigns, oldest first."""
-    return list(
-        session.exec(
-            select(ReferralCampaign)
-            .where(ReferralCampaign.community_id == community.id)
-            .order_by(col(ReferralCampaign.id))
-        )
+def campaigns_query(*, community: Community) -> Any:
+    """The community's campaigns; page them oldest first by `id`."""
+    return select(ReferralCampaign).where(
+        ReferralCampaign.community_id == community.id,
+        ReferralCampaign.workspace_id == community.workspace_id,
     )
 
 

@@ -90,11 +90,14 @@ def get_campaign(community: CommunityDep, campaign_id: str, session: SessionDep)
     )
 
 
-@router.get("/referral-campaigns", response_model=list[CampaignPublic], tags=["referral campaigns"])
-def list_campaigns(community: CommunityDep, session: SessionDep) -> list[CampaignPublic]:
-    return [
-        _campaign_public(c) for c in campaigns.campaigns_of(session=session, community=community)
-    ]
+@router.get("/referral-campaigns", response_model=Page[CampaignPublic], tags=["referral campaigns"])
+def list_campaigns(
+    community: CommunityDep, session: SessionDep, paging: Paging
+) -> Page[CampaignPublic]:
+    """The community's campaigns, oldest first."""
+    query = campaigns.campaigns_query(community=community)
+    rows, cursor = paginate(session, query, col(ReferralCampaign.id), paging)
+    return Page(data=[_campaign_public(c) for c in rows], next_cursor=cursor)
 
 
 @router.get(

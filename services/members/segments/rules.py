@@ -11,13 +11,13 @@ from typing import Any, Self
 
 from pydantic import (
     AwareDatetime,
-    BaseModel,
     ConfigDict,
     Field,
     field_validator,
     model_validator,
 )
 
+from services.common.http.schemas import RequestModel
 from services.members.vocabulary import MemberStatus, Role, Stage
 
 MAX_IDS = 50
@@ -33,7 +33,7 @@ def _ids(description: str) -> Any:
     return Field(default=None, min_length=1, max_length=MAX_IDS, description=description)
 
 
-class _Rule(BaseModel):
+class _Rule(RequestModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     @model_validator(mode="after")
@@ -137,23 +137,35 @@ class LastActiveRule(_Rule):
         return self
 
 
-class SegmentRules(BaseModel):
+class SegmentRules(RequestModel):
     """Who is in a segment. No rules at all: every active or muted member."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     tags: TagRule | None = None
-    stage: list[Stage] | None = Field(default=None, min_length=1, description="One of.")
+    stage: list[Stage] | None = Field(
+        default=None, min_length=1, description="One of.", json_schema_extra={"uniqueItems": True}
+    )
     level: Range | None = None
     points: Range | None = None
     joined: JoinedRule | None = None
     last_active: LastActiveRule | None = None
     groups: GroupRule | None = None
-    role: list[Role] | None = Field(default=None, min_length=1, description="One of.")
+    role: list[Role] | None = Field(
+        default=None, min_length=1, description="One of.", json_schema_extra={"uniqueItems": True}
+    )
     status: list[MemberStatus] = Field(
         default_factory=lambda: [MemberStatus.active, MemberStatus.muted],
         min_length=1,
         description="One of; merged-away records are never in a segment.",
+        # The document offers only the statuses a segment takes.
+        json_schema_extra={
+            "uniqueItems": True,
+            "items": {
+                "type": "string",
+                "enum": [s.value for s in MemberStatus if s != MemberStatus.merged],
+            },
+        },
     )
 
     @field_validator("stage", "role", "status")

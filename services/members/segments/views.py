@@ -69,7 +69,11 @@ def get_segment(community: CommunityDep, segment_id: str, session: SessionDep) -
     return _public(service.get_segment(session=session, community=community, segment_id=segment_id))
 
 
-@router.patch("/segments/{segment_id}", response_model=SegmentPublic)
+@router.patch(
+    "/segments/{segment_id}",
+    response_model=SegmentPublic,
+    responses={409: {"description": "A segment of that name exists (`segment-exists`)."}},
+)
 def update_segment(
     community: CommunityDep,
     segment_id: str,

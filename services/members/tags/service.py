@@ -201,15 +201,12 @@ def untag_members(
     )
 
 
-def tags_of(*, session: Session, member: Member) -> list[Tag]:
-    """The member's tags, by category then name."""
-    return list(
-        session.exec(
-            select(Tag)
-            .join(MemberTag, col(MemberTag.tag_id) == Tag.id)
-            .where(MemberTag.member_id == member.id, Tag.workspace_id == member.workspace_id)
-            .order_by(col(Tag.category), col(Tag.name))
-        )
+def member_tags_query(*, member: Member) -> Any:
+    """The member's tags; page them by (`category`, `name`, `id`)."""
+    return (
+        select(Tag)
+        .join(MemberTag, col(MemberTag.tag_id) == Tag.id)
+        .where(MemberTag.member_id == member.id, Tag.workspace_id == member.workspace_id)
     )
 
 

@@ -130,7 +130,13 @@ def untag_member(
     return result
 
 
-@router.get("/members/{member_id}/tags", response_model=list[TagPublic])
-def member_tags(member: MemberDep, session: SessionDep) -> list[TagPublic]:
+@router.get("/members/{member_id}/tags", response_model=Page[TagPublic])
+def member_tags(member: MemberDep, session: SessionDep, paging: Paging) -> Page[TagPublic]:
     """A member's tags, by category then name."""
-    return [_public(t) for t in service.tags_of(session=session, member=member)]
+    rows, cursor = paginate(
+        session,
+        service.member_tags_query(member=member),
+        (col(Tag.category), col(Tag.name), col(Tag.id)),
+        paging,
+    )
+    return Page(data=[_public(t) for t in rows], next_cursor=cursor)

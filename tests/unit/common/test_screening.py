@@ -1,6 +1,6 @@
 """Input no route can store is refused at the door, on every app built with the kit."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 from fastapi import FastAPI
@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from services.common.http.middleware import install_request_middleware
 from services.common.http.problems import install_problem_handlers
-from services.common.http.schemas import Instant, RequestModel
+from services.common.http.schemas import Instant, RequestModel, omittable
 from services.common.http.screening import json_errors, odd_path, query_errors
 
 
@@ -17,6 +17,11 @@ class Note(RequestModel):
     amount: int = 0
     due: datetime | None = None
     remind_at: Instant | None = None
+    born: date | None = None
+    pinned: bool | None = None
+    archived: bool = False
+    labels: list[str] = omittable(max_length=3)
+    weekdays: list[int] | None = None
 
 
 app = FastAPI()
@@ -177,3 +182,29 @@ def test_a_plain_datetime_field_of_a_request_model_is_no_number_either() -> None
 def test_a_boolean_is_not_a_number() -> None:
     response = client.post("/notes/n1", json={"text": "x", "amount": True})
     assert response.status_code == 422 and _fields(response) == {"amount"}
+    response = client.post("/notes/n1", json={"text": "x", "weekdays": [1, False]})
+    assert response.status_code == 422 and _fields(response) == {"weekdays"}
+    assert client.post("/notes/n1", json={"text": "x", "weekdays": [1, 2]}).status_code == 200
+
+
+@pytest.mark.parametrize("value", [0, 1, "yes", "true", "off"])
+def test_a_boolean_is_true_or_false_not_a_number_or_a_word(value: object) -> None:
+    for field in ("pinned", "archived"):
+        response = client.post("/notes/n1", json={"text": "x", field: value})
+        assert response.status_code == 422 and _fields(response) == {field}
+    assert client.post("/notes/n1", json={"text": "x", "pinned": None}).status_code == 200
+
+
+def test_a_date_is_a_string_and_a_date_time_no_number_spelt_as_text() -> None:
+    assert _fields(client.post("/notes/n1", json={"text": "x", "born": 0})) == {"born"}
+    assert _fields(client.post("/notes/n1", json={"text": "x", "remind_at": "0.5"})) == {
+        "remind_at"
+    }
+    assert client.post("/notes/n1", json={"text": "x", "born": "2000-01-01"}).status_code == 200
+
+
+def test_an_omittable_member_may_be_left_out_but_not_null_and_says_so() -> None:
+    assert client.post("/notes/n1", json={"text": "x"}).status_code == 200
+    assert _fields(client.post("/notes/n1", json={"text": "x", "labels": None})) == {"labels"}
+    schema = Note.model_json_schema()["properties"]["labels"]
+    assert schema["type"] == "array" and "default" not in schema and "anyOf" not in schema

@@ -117,7 +117,7 @@ def test_a_bot_integration_carries_its_endpoint_signed_with_the_same_secret(
     bot = created.json()
     endpoint = api.get(f"/v1/webhooks/endpoints/{bot['endpoint_id']}").json()
     assert endpoint["integration_id"] == bot["id"]
-    listed = {i["id"]: i for i in api.get("/v1/integrations").json()}
+    listed = {i["id"]: i for i in api.get("/v1/integrations").json()["data"]}
     assert listed[bot["id"]]["endpoint_id"] == bot["endpoint_id"]
 
     queued = api.post(f"/v1/webhooks/endpoints/{bot['endpoint_id']}/test").json()
@@ -136,4 +136,4 @@ def test_an_integration_with_an_inward_endpoint_is_refused_whole(api: TestClient
     )
     assert answer.status_code == 422
     assert answer.json()["errors"][0]["field"] == "endpoint.url"
-    assert all(i["name"] != "x" for i in api.get("/v1/integrations").json())
+    assert all(i["name"] != "x" for i in api.get("/v1/integrations").json()["data"])

@@ -32,24 +32,70 @@ def test_a_community_starts_from_its_purposes_defaults_and_settings_merge(
 
 
 @pytest.mark.parametrize(
-    "patch",
+    ("patch", "field"),
     [
-        {"levels": {"thresholds": [5, 10]}},
-        {"points": {"message": -1}},
-        {"entry": {"policy": "lottery"}},
-        {"no_such_section": {}},
+        ({"levels": {"thresholds": [5, 10]}}, "levels"),  # a rule over the merged result
+        ({"lifecycle": {"active_days": 30, "active_window_days": 7}}, "lifecycle"),
+        ({"points": {"message": -1}}, "points.message"),
+        ({"points": {"message": True}}, "points.message"),  # a number, not a boolean
+        ({"entry": {"policy": "lottery"}}, "entry.policy"),
+        ({"entry": {"policy": None}}, "entry.policy"),  # left out changes nothing; null is refused
+        ({"entry": None}, "entry"),
+        (
+            {"moderation": {"ad_windows": [{"weekday": 1, "start": "09:00"}]}},
+            "moderation.ad_windows.0.end",
+        ),
+        ({"onboarding": {"chase_after_hour": 3}}, "onboarding.chase_after_hour"),
+        ({"no_such_section": {}}, "no_such_section"),
     ],
 )
 def test_invalid_settings_are_a_422_naming_the_field_and_change_nothing(
-    members: MembersApi, patch: dict
-) -> None:  # type: ignore[type-arg]
+    members: MembersApi,
+    patch: dict,
+    field: str,  # type: ignore[type-arg]
+) -> None:
     community = members.community()
     path = f"/v1/communities/{community['id']}/settings"
     before = members.get(path).json()
     response = members.patch(path, json=patch)
     assert response.status_code == 422
-    assert all(e["field"].startswith("settings.") for e in response.json()["errors"])
+    assert response.headers["content-type"] == "application/problem+json"
+    assert field in {e["field"] for e in response.json()["errors"]}, response.json()
     assert members.get(path).json() == before
+
+
+def test_creating_with_wrong_settings_names_the_field_under_settings(members: MembersApi) -> None:
+    body = {"name": "c", "purpose": "interest", "timezone": "UTC"}
+    for settings, field in (
+        ({"points": {"mesage": 2}}, "settings.points.mesage"),
+        ({"levels": {"thresholds": [3]}}, "settings.levels"),
+    ):
+        response = members.post("/v1/communities", json=body | {"settings": settings})
+        assert response.status_code == 422
+        assert field in {e["field"] for e in response.json()["errors"]}, response.json()
+
+
+def test_the_document_shows_every_setting_of_the_settings_patch(members: MembersApi) -> None:
+    from services.members.community.settings import CommunitySettings
+
+    document = members.get("/openapi.json").json()
+    operation = document["paths"]["/v1/communities/{community_id}/settings"]["patch"]
+    ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    schemas = document["components"]["schemas"]
+    patch = schemas[ref.rsplit("/", 1)[1]]
+    assert ref.endswith("/CommunitySettingsPatch")
+    assert patch["additionalProperties"] is False
+    assert set(patch["properties"]) == set(CommunitySettings.model_fields)
+    for name, section in CommunitySettings.model_fields.items():
+        section_ref = patch["properties"][name]["$ref"]
+        documented = schemas[section_ref.rsplit("/", 1)[1]]
+        assert set(documented["properties"]) == set(section.annotation.model_fields)  # type: ignore[union-attr]
+        assert "required" not in documented
+        assert documented["additionalProperties"] is False
+    # Ranges and enums come with them; null is not offered where it would be refused.
+    points = schemas["PointsRulesPatch"]["properties"]
+    assert points["manual_adjustment_max"]["maximum"] == 10_000_000
+    assert "default" not in points["message"] and "anyOf" not in points["message"]
 
 
 def test_communities_list_in_pages_and_only_the_callers(members: MembersApi) -> None:
@@ -157,7 +203,7 @@ def test_the_ladder_of_states_is_recorded_with_actor_and_reason(members: Members
     assert members.post(base + "/unmute").json()["status"] == "active"
     assert members.post(base + "/ban", json={"reason": "ads again"}).json()["status"] == "banned"
 
-    history = members.get(base + "/history").json()
+    history = members.get(base + "/history").json()["data"]
     assert [(h["from_status"], h["to_status"]) for h in history] == [
         ("active", "muted"),
         ("muted", "active"),
@@ -198,7 +244,7 @@ def test_expired_mutes_lift_by_themselves(members: MembersApi) -> None:
     assert run_job_once(members.engine, job, now=datetime.now(UTC)) == 0
     assert run_job_once(members.engine, job, now=datetime.now(UTC) + timedelta(hours=2)) == 1
     assert members.get(base).json()["status"] == "active"
-    assert members.get(base + "/history").json()[-1]["actor"] == "system"
+    assert members.get(base + "/history").json()["data"][-1]["actor"] == "system"
 
 
 def test_a_removed_member_can_rejoin_and_a_lead_becomes_a_member(members: MembersApi) -> None:

@@ -17,7 +17,8 @@ AWARDED = "io.qunyun.member.badge_awarded.v1"
 
 def held(members: MembersApi, cid: str, mid: str) -> list[str]:
     return [
-        a["badge_name"] for a in members.get(f"/v1/communities/{cid}/members/{mid}/badges").json()
+        a["badge_name"]
+        for a in members.get(f"/v1/communities/{cid}/members/{mid}/badges").json()["data"]
     ]
 
 
@@ -105,7 +106,7 @@ def test_manual_awards_are_once_per_member(members: MembersApi, outbox: Outbox) 
 def test_invalid_badges_are_422(members: MembersApi, body: dict) -> None:  # type: ignore[type-arg]
     cid = members.community()["id"]
     assert members.post(f"/v1/communities/{cid}/badges", json=body).status_code == 422
-    assert members.get(f"/v1/communities/{cid}/badges").json() == []
+    assert members.get(f"/v1/communities/{cid}/badges").json()["data"] == []
 
 
 def test_badge_names_are_unique_in_a_community(members: MembersApi) -> None:

@@ -105,12 +105,8 @@ def test_a_challenge_tier_pays_its_points_and_badge_once(members: MembersApi) ->
     members.publish(tier.model_copy(update={"tier": "14 days", "badge": None}), community_id=cid)
     assert eventually(lambda: points_of(members, cid, member["id"]) == 140)
     badges = members.get(f"/v1/communities/{cid}/members/{member['id']}/badges").json()
-    names = [b["badge_name"] for b in _items(badges)]
+    names = [b["badge_name"] for b in badges["data"]]
     assert names == ["坚持一周"]
-
-
-def _items(body: Any) -> list[Any]:
-    return body["data"] if isinstance(body, dict) else body
 
 
 def test_manual_adjustments_are_idempotent_bounded_and_never_below_zero(

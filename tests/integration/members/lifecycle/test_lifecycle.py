@@ -35,7 +35,7 @@ def _history(
 ) -> list[tuple[str, ...]]:
     return [
         (c["from_stage"], c["to_stage"], c["reason"], c["actor"])
-        for c in members.get(_path(community, member, "/stages")).json()
+        for c in members.get(_path(community, member, "/stages")).json()["data"]
     ]
 
 

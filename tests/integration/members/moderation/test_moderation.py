@@ -136,7 +136,7 @@ def test_offenders_climb_the_ladder_warn_mute_remove_ban(
     assert _member(members, community, member)["status"] == "banned"
     history = members.get(
         f"/v1/communities/{community['id']}/members/{member['id']}/history"
-    ).json()
+    ).json()["data"]
     assert [(h["from_status"], h["to_status"], h["actor"]) for h in history] == [
         ("active", "muted", "system:moderation"),
         ("muted", "removed", "system:moderation"),

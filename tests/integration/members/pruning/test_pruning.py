@@ -96,7 +96,7 @@ def test_a_dry_run_lists_candidates_and_a_real_run_removes_them(
         "active",
         "active",
     ]
-    history = members.get(f"/v1/communities/{cid}/members/{quiet}/history").json()
+    history = members.get(f"/v1/communities/{cid}/members/{quiet}/history").json()["data"]
     assert history[-1]["actor"] == f"prune_run:{run['id']}"
     assert history[-1]["reason"].startswith("inactive: took part on 0 day(s)")
 

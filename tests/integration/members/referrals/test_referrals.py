@@ -258,7 +258,7 @@ def test_a_campaign_rewards_exactly_once_however_often_things_run(
     assert member(members, cid, referrer["id"])["points"] == 3 * 50 + 100
     [rewarded] = outbox.events("io.qunyun.referral.campaign_rewarded.v1")
     assert rewarded["member_id"] == referrer["id"] and rewarded["successes"] == 2
-    held = members.get(f"/v1/communities/{cid}/members/{referrer['id']}/badges").json()
+    held = members.get(f"/v1/communities/{cid}/members/{referrer['id']}/badges").json()["data"]
     assert [b["badge_name"] for b in held] == ["裂变之星"]
     with members.engine.connect() as conn:
         tagged = conn.execute(
@@ -317,7 +317,10 @@ def test_invalid_campaigns_are_422_naming_the_field(
     response = members.post(f"/v1/communities/{cid}/referral-campaigns", json=body)
     assert response.status_code == 422, response.text
     assert response.json()["errors"][0]["field"] == field
-    assert members.get(f"/v1/communities/{cid}/referral-campaigns").json() == []
+    assert members.get(f"/v1/communities/{cid}/referral-campaigns").json() == {
+        "data": [],
+        "next_cursor": None,
+    }
 
 
 # ---- the campaign reward as a property -----------------------------------------------------

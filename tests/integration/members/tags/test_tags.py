@@ -19,7 +19,7 @@ def _tag(members: MembersApi, community_id: str, name: str, category: str = "cus
 def _names(members: MembersApi, community_id: str, member_id: str) -> list[str]:
     response = members.get(f"/v1/communities/{community_id}/members/{member_id}/tags")
     assert response.status_code == 200, response.text
-    return [t["name"] for t in response.json()]
+    return [t["name"] for t in response.json()["data"]]
 
 
 def test_tags_are_created_listed_by_category_and_unique_by_name(members: MembersApi) -> None:
@@ -38,6 +38,30 @@ def test_tags_are_created_listed_by_category_and_unique_by_name(members: Members
     ]
     # The same name in another community is another tag.
     _tag(members, members.community()["id"], "VIP")
+
+
+def test_a_members_tags_come_in_pages_by_category_then_name(members: MembersApi) -> None:
+    cid = members.community()["id"]
+    member = members.join(cid)["id"]
+    tags = [
+        _tag(members, cid, name, category)
+        for name, category in (("b", "custom"), ("a", "custom"), ("上海", "location"))
+    ]
+    members.post(f"/v1/communities/{cid}/tags/{tags[0]}/members", json={"member_ids": [member]})
+    members.post(f"/v1/communities/{cid}/tags/{tags[1]}/members", json={"member_ids": [member]})
+    members.post(f"/v1/communities/{cid}/tags/{tags[2]}/members", json={"member_ids": [member]})
+    path = f"/v1/communities/{cid}/members/{member}/tags"
+    seen, cursor = [], None
+    while True:
+        page = members.get(path, params={"limit": 2} | ({"cursor": cursor} if cursor else {}))
+        assert page.status_code == 200, page.text
+        seen += [t["name"] for t in page.json()["data"]]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == ["a", "b", "上海"]  # custom before location, then by name
+    forged = members.get(path, params={"cursor": "not-a-cursor"})
+    assert forged.status_code == 400 and forged.json()["type"].endswith("/invalid-cursor")
 
 
 @pytest.mark.parametrize(
@@ -169,7 +193,7 @@ def test_tag_member_creates_the_tag_once_and_tags_once(members: MembersApi, outb
                 category="interaction",
             )
         session.commit()
-    tags = members.get(f"/v1/communities/{cid}/members/{member}/tags").json()
+    tags = members.get(f"/v1/communities/{cid}/members/{member}/tags").json()["data"]
     assert [(t["name"], t["category"]) for t in tags] == [("裂变达人", "interaction")]
     tagged = outbox.events("io.qunyun.member.tagged.v1")
     assert len(tagged) == 1

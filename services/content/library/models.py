@@ -9,6 +9,7 @@ from sqlalchemy import Column, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
+from services.common.http.schemas import omittable
 from services.content.tables import ContentTable, now, timestamp_column
 
 
@@ -68,12 +69,15 @@ class ContentCreate(ContentBase):
 
 
 class ContentUpdate(SQLModel):
-    kind: ContentKind | None = None
+    """Members left out stay as they are; null only clears `value_dimension` (the others
+    have no empty state, and a null there would be stored and break every read)."""
+
+    kind: ContentKind = omittable()
     value_dimension: ValueDimension | None = None
-    title: str | None = Field(default=None, min_length=1, max_length=200)
-    body: str | None = Field(default=None, max_length=20_000)
-    media: list[Media] | None = Field(default=None, max_length=20)
-    tags: list[str] | None = Field(default=None, max_length=30)
+    title: str = omittable(min_length=1, max_length=200)
+    body: str = omittable(max_length=20_000)
+    media: list[Media] = omittable(max_length=20)
+    tags: list[str] = omittable(max_length=30)
 
 
 class ReviewDecision(StrEnum):

@@ -24,7 +24,9 @@ def _json_logs(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_uvicorns_own_loggers_write_json(capsys: pytest.CaptureFixture[str]) -> None:
-    logging.getLogger("uvicorn").handlers[:] = [logging.StreamHandler()]  # as uvicorn sets up
+    # As uvicorn sets up at its default level; another test's server may have left it higher.
+    logging.getLogger("uvicorn").handlers[:] = [logging.StreamHandler()]
+    logging.getLogger("uvicorn.error").setLevel(logging.INFO)
     _json_logs(capsys)
     logging.getLogger("uvicorn.error").info("Started server process [1]")
     (*_, line) = _lines(capsys)

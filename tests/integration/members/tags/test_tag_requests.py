@@ -31,7 +31,7 @@ def _request(community_id: str, member_id: str, tag_name: str, **fields: Any) ->
 def _tags(members: MembersApi, community_id: str, member_id: str) -> list[tuple[str, str]]:
     response = members.get(f"/v1/communities/{community_id}/members/{member_id}/tags")
     assert response.status_code == 200, response.text
-    return sorted((t["name"], t["category"]) for t in response.json())
+    return sorted((t["name"], t["category"]) for t in response.json()["data"])
 
 
 def test_a_playbook_tags_a_member_once_creating_the_tag_if_needed(

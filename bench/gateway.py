@@ -9,20 +9,18 @@ machine move with its load, so the table also gives the CPU each process spent p
 (from /proc), which load changes far less. Size: BENCH_GATEWAY_CALLS (2,000 each side).
 Figures from a profiler: `py-spy record --pid <gateway>` while this runs."""
 
-import contextlib
 import os
 import secrets
 import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 
+from bench.broker import running_broker
 from bench.timing import table
-from deploy.local.kafka import KafkaBroker
 from deploy.local.processes import free_port
 from deploy.local.stack import SERVICES, Stack
 from services.common.http.identity import ACTOR_HEADER, INTERNAL_TOKEN_HEADER, WORKSPACE_HEADER
@@ -31,20 +29,6 @@ TARGET_ADDED_P50_MS = 1.5
 TARGET_ADDED_P99_MS = 5.0
 BLOCKS = 8  # alternating blocks per side
 IDLE_SECONDS = 5
-
-
-@contextlib.contextmanager
-def _broker() -> Iterator[str]:
-    if servers := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-        yield servers
-        return
-    with tempfile.TemporaryDirectory(prefix="qunyun-bench-kafka-") as folder:
-        broker = KafkaBroker(Path(folder), port=free_port(), controller_port=free_port())
-        broker.start()
-        try:
-            yield broker.bootstrap_servers
-        finally:
-            broker.stop()
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -70,7 +54,7 @@ def _cuts(samples: list[float]) -> tuple[float, float]:
 def benchmark(server_url: str) -> bool:
     calls = int(os.environ.get("BENCH_GATEWAY_CALLS", "2000"))
     run_dir = Path(tempfile.mkdtemp(prefix="qunyun-bench-gateway-"))
-    with _broker() as bootstrap:
+    with running_broker() as bootstrap:
         stack = Stack(
             run_dir=run_dir,
             database_server_url=server_url,

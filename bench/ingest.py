@@ -17,7 +17,6 @@ Sizes: BENCH_INGEST_MESSAGES (60,000). BENCH_PROFILE=<file> runs the gateway und
 """
 
 import asyncio
-import contextlib
 import os
 import random
 import secrets
@@ -26,7 +25,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,8 +32,8 @@ import httpx
 import orjson
 from kafka import KafkaProducer
 
+from bench.broker import running_broker
 from bench.timing import table
-from deploy.local.kafka import KafkaBroker
 from deploy.local.postgres import database_url, ensure_databases
 from deploy.local.processes import free_port, spawn, stop, wait_until
 from gateway.ingest.models import MessageIn
@@ -88,20 +86,6 @@ def _records(messages: list[dict[str, object]]) -> list[OutgoingRecord]:
         identity = event_id(WORKSPACE, data.platform, "message", data.message_external_id)
         out.append(envelope.record(data, event_id=identity))
     return out
-
-
-@contextlib.contextmanager
-def _broker() -> Iterator[str]:
-    if servers := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-        yield servers
-        return
-    with tempfile.TemporaryDirectory(prefix="qunyun-bench-kafka-") as folder:
-        broker = KafkaBroker(Path(folder), port=free_port(), controller_port=free_port())
-        broker.start()
-        try:
-            yield broker.bootstrap_servers
-        finally:
-            broker.stop()
 
 
 def _raw_rate(
@@ -174,7 +158,7 @@ def benchmark(server_url: str) -> bool:
     key = "qy_" + secrets.token_urlsafe(24)
     port = free_port()
     process: subprocess.Popen[bytes] | None = None
-    with _broker() as bootstrap:
+    with running_broker() as bootstrap:
         prefix = f"bench{uuid.uuid4().hex[:6]}."
         topic = prefix + topics.INGEST_MESSAGES
         raw_topic = f"{prefix}raw.{topics.INGEST_MESSAGES}"

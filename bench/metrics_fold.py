@@ -18,14 +18,10 @@ KAFKA_BOOTSTRAP_SERVERS names one.
 import os
 import random
 import statistics
-import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import sqlalchemy as sa
 from kafka import KafkaConsumer, KafkaProducer
@@ -33,10 +29,9 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from bench.broker import running_broker
 from bench.timing import measure, table
-from deploy.local.kafka import KafkaBroker
 from deploy.local.postgres import database_url, ensure_databases
-from deploy.local.processes import free_port
 from services.common.cloudevents import CloudEvent
 from services.common.contracts import ChatMessagePosted
 from services.common.db import make_engine, migrate
@@ -56,20 +51,6 @@ GROUPS_WITH_CHAT = 50
 SPEAKERS = 2000
 OPERATORS = 20
 PARTITIONS = 3
-
-
-@contextmanager
-def _broker() -> Iterator[str]:
-    if servers := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-        yield servers
-        return
-    with tempfile.TemporaryDirectory(prefix="qunyun-bench-kafka-") as folder:
-        broker = KafkaBroker(Path(folder), port=free_port(), controller_port=free_port())
-        broker.start()
-        try:
-            yield broker.bootstrap_servers
-        finally:
-            broker.stop()
 
 
 def _seed(engine: Engine, groups: int) -> None:
@@ -277,7 +258,7 @@ def benchmark(server_url: str) -> bool:
     migrate(engine, SPEC.migrations_dir)
     _seed(engine, groups)
     ok = True
-    with _broker() as servers:
+    with running_broker() as servers:
         topic = f"bench.messages.{uuid.uuid4().hex[:6]}"
         _create_topic(servers, topic)
         began = time.perf_counter()

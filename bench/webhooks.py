@@ -8,7 +8,6 @@ BENCH_WEBHOOK_RATE (paced events a second for the latency figures, 50). A burst 
 delivered within 3 minutes is measured over what arrived (the table says how many)."""
 
 import asyncio
-import contextlib
 import os
 import statistics
 import subprocess
@@ -17,7 +16,6 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -26,8 +24,8 @@ import httpx
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from bench.broker import running_broker
 from bench.timing import table
-from deploy.local.kafka import KafkaBroker
 from deploy.local.postgres import database_url, ensure_databases
 from deploy.local.processes import free_port, spawn, stop, wait_until
 from gateway.webhooks import service
@@ -63,20 +61,6 @@ def _event(i: int) -> MemberStatusChanged:
         identities=[PlatformIdentity(platform="wechat", external_id=f"wx_{i}")],
         changed_at=datetime.now(UTC),
     )
-
-
-@contextlib.contextmanager
-def _broker() -> Iterator[str]:
-    if servers := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-        yield servers
-        return
-    with tempfile.TemporaryDirectory(prefix="qunyun-bench-kafka-") as folder:
-        broker = KafkaBroker(Path(folder), port=free_port(), controller_port=free_port())
-        broker.start()
-        try:
-            yield broker.bootstrap_servers
-        finally:
-            broker.stop()
 
 
 def _serve(
@@ -190,7 +174,7 @@ def benchmark(server_url: str) -> bool:
     producer_url = database_url(server_url, names["producer"])
     logs = Path(tempfile.mkdtemp(prefix="qunyun-bench-webhooks-"))
     processes: list[subprocess.Popen[bytes]] = []
-    with _broker() as bootstrap:
+    with running_broker() as bootstrap:
         prefix = f"bench{uuid.uuid4().hex[:6]}."
         ensure_topics(bootstrap, [prefix + t for t in ALL_TOPICS], partitions=3)
         gateway = make_engine(gateway_url, pool_size=2)

@@ -12,7 +12,7 @@ from services.common.http.identity import ActorDep, WorkspaceDep
 from services.common.http.pagination import Page, Paging, paginate
 from services.common.http.problems import problem_response, problem_responses
 from services.members import problems
-from services.members.community import members, models, service, states
+from services.members.community import joining, members, models, service, states
 from services.members.community.merge import merge_members
 from services.members.community.models import (
     Community,
@@ -172,7 +172,7 @@ def join_member(
     paid, questionnaire). Emits `member.joined`, or `member.applied` when approval is needed."""
 
     def create() -> tuple[int, MemberPublic]:
-        member, changed = members.join_member(
+        member, changed = joining.join_member(
             session=session, workspace_id=workspace_id, community_id=community_id, member_in=body
         )
         return (201 if changed else 200), members.member_public(session=session, member=member)
@@ -203,7 +203,7 @@ def create_lead(
     """Record a prospect in stage `aware` before they join; joining later keeps the same id."""
 
     def create() -> tuple[int, MemberPublic]:
-        lead, created = members.create_lead(
+        lead, created = joining.create_lead(
             session=session, workspace_id=workspace_id, community_id=community_id, lead_in=body
         )
         return (201 if created else 200), members.member_public(session=session, member=lead)

@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from services.common.clock import now
-from services.members.community import members, service
+from services.members.community import joining, members, service
 from services.members.community.models import CommunityCreate, CommunityPublic, MemberCreate
 from services.members.groups import capacity
 from services.members.groups import service as groups
@@ -73,7 +73,7 @@ class Factories:
         member_in = MemberCreate.model_validate(body | fields)
 
         def join(session: Session) -> BaseModel:
-            member, _ = members.join_member(
+            member, _ = joining.join_member(
                 session=session,
                 workspace_id=self.workspace,
                 community_id=community_id,

@@ -3,21 +3,16 @@ topics (a unique prefix), with the real broker: its outbox relay and consumer ru
 production. `EventsApi` wraps the test client with the gateway's identity headers, seeds the
 replica as members' events would, and reads back what the service put on Kafka."""
 
-import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from psycopg import sql
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from deploy.local.postgres import database_url, ensure_databases
 from services.common.cloudevents import CloudEvent
 from services.common.contracts import (
     ActivityPlanned,
@@ -28,14 +23,19 @@ from services.common.contracts import (
     PlatformIdentity,
     topics,
 )
-from services.common.db import make_engine, migrate
+from services.common.db import make_engine
 from services.common.http.identity import ACTOR_HEADER, INTERNAL_TOKEN_HEADER, WORKSPACE_HEADER
 from services.common.ids import new_id
 from services.common.kafka import IncomingRecord, KafkaPublisher, OutgoingRecord
+from services.common.runtime import ServiceSpec
 from services.common.settings import ServiceSettings
 from services.events.app import SPEC
 from tests.integration.common.conftest import read_topic
-from tests.integration.conftest import service_client
+from tests.integration.conftest import (  # noqa: F401  (eventually: the tests import it from here)
+    eventually,
+    service_client,
+    test_settings,
+)
 
 TOKEN = "test-internal-token"
 _TYPE_HEADER = "ce_type"  # the CloudEvents binding's header for an event's type
@@ -228,54 +228,18 @@ class EventsApi:
         self.engine.dispose()
 
 
-@pytest.fixture(scope="session")
-def events_template(postgres_url: str) -> str:
-    name = f"tpl_events_{uuid.uuid4().hex[:8]}"
-    ensure_databases(postgres_url, [name])
-    engine = make_engine(database_url(postgres_url, name), pool_size=1)
-    migrate(engine, SPEC.migrations_dir)
-    engine.dispose()
-    return name
-
-
 @pytest.fixture
-def events_database_url(postgres_url: str, events_template: str) -> str:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(events_template)
-            )
-        )
-    return database_url(postgres_url, name)
+def events_database_url(new_database: Callable[[ServiceSpec], str]) -> str:
+    return new_database(SPEC)
 
 
 @pytest.fixture
 def events(events_database_url: str, kafka_bootstrap: str) -> Iterator[EventsApi]:
-    settings = ServiceSettings(
-        database_url=events_database_url,
-        kafka_partitions=1,
-        kafka_bootstrap_servers=kafka_bootstrap,
-        kafka_topic_prefix=f"t{uuid.uuid4().hex[:8]}.",
-        internal_token=TOKEN,
-        periodic_enabled=False,
-        outbox_poll_seconds=0.05,
-        consumer_backoff_seconds=0.01,
-        consumer_backoff_max_seconds=0.1,
-    )
+    settings = test_settings(events_database_url, kafka_bootstrap)
     with service_client(SPEC, settings) as client:
         api = EventsApi(client, settings, kafka_bootstrap)
         yield api
         api.close()
-
-
-def eventually(probe: Any, *, timeout: float = 20) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.1)
 
 
 def of_type(events: list[tuple[str, dict[str, Any]]], name: str) -> list[dict[str, Any]]:

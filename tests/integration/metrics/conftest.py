@@ -1,21 +1,17 @@
 """Metrics' read models on a real Postgres: a database migrated once as a template and
 copied per test, and factories for the events metrics folds."""
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from psycopg import sql
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from deploy.local.postgres import database_url, ensure_databases
 from services.common.cloudevents import CloudEvent
 from services.common.contracts import (
     ChatMessagePosted,
@@ -26,37 +22,25 @@ from services.common.contracts import (
     PlatformIdentity,
 )
 from services.common.contracts.base import topic_of
-from services.common.db import make_engine, migrate
+from services.common.db import make_engine
 from services.common.http.identity import INTERNAL_TOKEN_HEADER, WORKSPACE_HEADER
 from services.common.kafka import KafkaPublisher, OutgoingRecord
+from services.common.runtime import ServiceSpec
 from services.common.settings import ServiceSettings
 from services.metrics.app import HANDLERS, SPEC
-from tests.integration.conftest import service_client
+from tests.integration.conftest import (  # noqa: F401  (eventually: the tests import it from here)
+    eventually,
+    service_client,
+    test_settings,
+)
 
 WORKSPACE = "ws_metrics"
 TOKEN = "test-internal-token"
 
 
-@pytest.fixture(scope="session")
-def metrics_template(postgres_url: str) -> str:
-    name = f"tpl_metrics_{uuid.uuid4().hex[:8]}"
-    ensure_databases(postgres_url, [name])
-    engine = make_engine(database_url(postgres_url, name), pool_size=1)
-    migrate(engine, SPEC.migrations_dir)
-    engine.dispose()
-    return name
-
-
 @pytest.fixture
-def metrics_database_url(postgres_url: str, metrics_template: str) -> str:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(metrics_template)
-            )
-        )
-    return database_url(postgres_url, name)
+def metrics_database_url(new_database: Callable[[ServiceSpec], str]) -> str:
+    return new_database(SPEC)
 
 
 @pytest.fixture
@@ -225,28 +209,8 @@ class MetricsApi:
 
 @pytest.fixture
 def metrics(metrics_database_url: str, kafka_bootstrap: str) -> Iterator[MetricsApi]:
-    settings = ServiceSettings(
-        database_url=metrics_database_url,
-        kafka_partitions=1,
-        kafka_bootstrap_servers=kafka_bootstrap,
-        kafka_topic_prefix=f"t{uuid.uuid4().hex[:8]}.",
-        internal_token=TOKEN,
-        periodic_enabled=False,
-        outbox_poll_seconds=0.05,
-        consumer_backoff_seconds=0.01,
-        consumer_backoff_max_seconds=0.1,
-    )
+    settings = test_settings(metrics_database_url, kafka_bootstrap)
     with service_client(SPEC, settings) as client:
         api = MetricsApi(client, settings)
         yield api
         api.close()
-
-
-def eventually(probe: Callable[[], Any], *, timeout: float = 20) -> Any:
-    """The first truthy result of `probe`, retried until the timeout (then its last result)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.1)

@@ -57,10 +57,35 @@ def claim(
     return {Identity(*row) for row in rows}
 
 
-def prune_seen(session: Session, now: datetime) -> int:
-    """Forget identities claimed more than `REMEMBERED_FOR` ago; returns how many."""
-    result = session.execute(
-        sa.text("DELETE FROM ingest_seen WHERE seen_at < :cutoff"),
-        {"cutoff": now - REMEMBERED_FOR},
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+# One DELETE takes at most this many rows, and one pass at most `PRUNE_BATCHES` of them: an
+# hour of bulk imports at full rate is tens of millions of rows, which one statement would
+# delete in one long, WAL-flooding sweep, holding its locks to the end. Bounded, a pass lasts
+# about a second, and the job runs each minute (`gateway.app`), up to 6 million rows an hour.
+PRUNE_BATCH = 10_000
+PRUNE_BATCHES = 10
+
+_PRUNE = sa.text(
+    """
+    DELETE FROM ingest_seen
+    WHERE ctid = ANY(ARRAY(
+        SELECT ctid FROM ingest_seen WHERE seen_at < :cutoff ORDER BY seen_at LIMIT :batch
+    ))
+    """
+)
+
+
+def prune_seen(
+    session: Session, now: datetime, *, batch: int = PRUNE_BATCH, batches: int = PRUNE_BATCHES
+) -> int:
+    """Forget identities claimed more than `REMEMBERED_FOR` ago, oldest first, `batch` rows a
+    statement and at most `batches` statements (what is left waits for the next pass);
+    returns how many."""
+    cutoff = now - REMEMBERED_FOR
+    forgotten = 0
+    for _ in range(batches):
+        result = session.execute(_PRUNE, {"cutoff": cutoff, "batch": batch})
+        deleted = int(getattr(result, "rowcount", 0) or 0)
+        forgotten += deleted
+        if deleted < batch:
+            break
+    return forgotten

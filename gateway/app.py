@@ -111,7 +111,7 @@ SPEC = ServiceSpec(
     migrations_dir=Path(__file__).parent / "migrations",
     produces=[topics.INGEST_MESSAGES],
     lifespan_hooks=[access_state, _gateway_state, ingest_producer],
-    periodic=[PeriodicJob("prune-ingest-seen", 3600, prune_seen)],
+    periodic=[PeriodicJob("prune-ingest-seen", 60, prune_seen)],
     screened_by_route=ingest.SCREENED_BY_ROUTE,
 )
 

@@ -184,9 +184,9 @@ def _add_gateway_problems(doc: dict[str, Any]) -> None:
                 }
             if "requestBody" in operation:
                 _add_kinds(responses, "413", too_large)
-            if keyed:
-                for response in responses.values():
-                    if "$ref" not in response:  # a reference takes no siblings
+            if keyed:  # a 401 has no key to count against, so no headers
+                for status, response in responses.items():
+                    if status != "401" and "$ref" not in response:  # a $ref takes no siblings
                         response.setdefault("headers", {}).update(_HEADER_REFS)
 
 

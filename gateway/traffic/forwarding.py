@@ -114,14 +114,17 @@ async def forward(
     # Header values go on as the bytes that came in: a client's non-ASCII `Idempotency-Key`
     # is the service's to judge, and must not fail to encode here. One pass over the raw list.
     scope = request.scope
-    headers = {
-        k.decode(): _text(v) for k, v in scope["headers"] if k in _FORWARDED_REQUEST_HEADERS and v
-    }
-    keyed = "idempotency-key" in headers
-    headers[INTERNAL_TOKEN_HEADER] = internal_token
-    headers[WORKSPACE_HEADER] = caller.workspace_id
-    headers[ACTOR_HEADER] = caller.actor
-    headers[_REQUEST_ID] = request_id_var.get() or ""
+    # Pairs, not a dict: a header the client sent twice goes on twice.
+    headers = [
+        (k.decode(), _text(v)) for k, v in scope["headers"] if k in _FORWARDED_REQUEST_HEADERS and v
+    ]
+    keyed = any(k == "idempotency-key" for k, _ in headers)
+    headers += [
+        (INTERNAL_TOKEN_HEADER, internal_token),
+        (WORKSPACE_HEADER, caller.workspace_id),
+        (ACTOR_HEADER, caller.actor),
+        (_REQUEST_ID, request_id_var.get() or ""),
+    ]
     # The path and query as the client encoded them, not decoded and encoded again.
     raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
     query: bytes = scope.get("query_string", b"")

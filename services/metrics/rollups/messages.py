@@ -17,14 +17,14 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import orjson
 import pydantic
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from services.common.clock import Span, as_utc, day_bounds, local_day
+from services.common.clock import day_bounds, local_day
 from services.common.cloudevents import CloudEvent
 from services.common.contracts import ChatMessagePosted
 from services.metrics.parking import service as parking
@@ -53,6 +53,8 @@ class FoldResult:
     rejected: list[str] = field(default_factory=list)  # ids of events that are not messages
 
 
+_Parsed = tuple[CloudEvent, ChatMessagePosted]
+
 _NEGATIVE = re.compile("|".join(map(re.escape, NEGATIVE_WORDS)))
 
 
@@ -67,84 +69,124 @@ def _rows(rows: list[dict[str, object]]) -> str:
 
 
 class _LocalDays:
-    """`local_day` for many instants of few days: the last day found in each zone answers
-    the instants inside it without converting them."""
+    """`local_day` for many instants of few days, by POSIX timestamp: the last day found in
+    each zone answers the instants inside it with two float comparisons."""
 
     def __init__(self) -> None:
-        self._last: dict[str, tuple[Span, date]] = {}
+        self._last: dict[str, tuple[float, float, date]] = {}
 
-    def day(self, at: datetime, timezone: str) -> date:
+    def day(self, at: float, timezone: str) -> date:
         known = self._last.get(timezone)
-        at = as_utc(at)
-        if known is not None and at in known[0]:
-            return known[1]
-        day = local_day(at, timezone)
-        self._last[timezone] = (day_bounds(day, timezone), day)
+        if known is not None and known[0] <= at < known[1]:
+            return known[2]
+        day = local_day(datetime.fromtimestamp(at, UTC), timezone)
+        span = day_bounds(day, timezone)
+        self._last[timezone] = (span.start.timestamp(), span.end.timestamp(), day)
         return day
+
+
+def parse_messages(events: Sequence[CloudEvent]) -> tuple[list[_Parsed], list[str]]:
+    """The batch's messages, and the ids of events that are not messages."""
+    parsed, rejected = [], []
+    validate = ChatMessagePosted.model_validate
+    for event in events:
+        try:
+            parsed.append((event, validate(event.data)))
+        except pydantic.ValidationError:
+            rejected.append(event.id)
+    return parsed, rejected
 
 
 def fold_messages(session: Session, events: Sequence[CloudEvent]) -> FoldResult:
     """Fold a batch of `message_posted` events into the rollups, in the caller's transaction."""
-    result = FoldResult(received=len(events))
-    parsed: dict[str, tuple[CloudEvent, ChatMessagePosted]] = {}
-    for event in events:
-        try:
-            parsed[event.id] = (event, ChatMessagePosted.model_validate(event.data))
-        except pydantic.ValidationError:
-            result.rejected.append(event.id)
-    fresh = _claim(session, sorted(parsed))
-    result.duplicates = len(events) - len(result.rejected) - len(fresh)
-    if not fresh:
+    parsed, rejected = parse_messages(events)
+    return fold_parsed(session, parsed, received=len(events), rejected=rejected)
+
+
+def fold_parsed(
+    session: Session,
+    parsed: list[_Parsed],
+    *,
+    received: int | None = None,
+    rejected: list[str] | None = None,
+) -> FoldResult:
+    """`fold_messages` for messages parsed already (`parse_messages`)."""
+    result = FoldResult(
+        received=len(parsed) if received is None else received, rejected=rejected or []
+    )
+    by_id = {event.id: (event, data) for event, data in parsed}
+    repeated = _claim(session, sorted(by_id))
+    result.duplicates = len(parsed) - len(by_id) + len(repeated)
+    if len(repeated) == len(by_id):
         return result
-    messages = [parsed[event_id] for event_id in sorted(fresh)]
+    messages = [by_id[i] for i in sorted(by_id.keys() - repeated)]
     groups = _groups_of(session, messages)
     if len(groups) < len({_group_key(e, d) for e, d in messages}):
         messages = _park_unmatched(session, messages, groups, result)
     operators = _operators_among(session, messages, groups)
 
     # (owner, day) → [messages, member, operator, negative, replies]; plain lists, not
-    # Counters: this loop runs once per message.
+    # Counters, and locals bound once: this loop runs once per message.
     group_days: dict[tuple[str, date], list[int]] = {}
     community_days: dict[tuple[str, date], list[int]] = {}
     group_speakers: dict[tuple[str, date, str], int] = {}
     community_speakers: dict[tuple[str, date, str], list[int]] = {}
     owners: dict[str, tuple[str, str]] = {}  # group or community id → (workspace, community)
-    group_hours: dict[tuple[str, datetime], list[int]] = {}  # → [messages, member messages]
+    group_hours: dict[
+        tuple[str, float], list[int]
+    ] = {}  # (group, hour's timestamp) → [all, member]
     replied: dict[tuple[str, str], int] = {}  # (group, replied message) → replies
     repliers: set[tuple[str, str, str]] = set()
-    days_of = _LocalDays()
+    day_of = _LocalDays().day
+    negative_in = _NEGATIVE.search
     for event, data in messages:
-        group_id, community_id, timezone = groups[_group_key(event, data)]
-        owners[group_id] = owners[community_id] = (event.workspaceid, community_id)
-        day = days_of.day(data.occurred_at, timezone)
-        speaker = speaker_key(data.platform, data.sender_external_id)
+        group_id, community_id, timezone = groups[
+            (event.workspaceid, data.platform, data.group_external_id)
+        ]
+        if group_id not in owners:
+            owners[group_id] = owners[community_id] = (event.workspaceid, community_id)
+        sent = data.occurred_at
+        at = (sent if sent.tzinfo is not None else sent.replace(tzinfo=UTC)).timestamp()
+        day = day_of(at, timezone)
+        speaker = f"{data.platform}:{data.sender_external_id}"
         operator = (community_id, speaker) in operators
-        reply = data.reply_to_external_id is not None
-        negative = is_negative(data.text)
-        for counts in (
-            group_days.setdefault((group_id, day), [0, 0, 0, 0, 0]),
-            community_days.setdefault((community_id, day), [0, 0, 0, 0, 0]),
-        ):
-            counts[0] += 1
-            counts[2 if operator else 1] += 1
-            counts[3] += negative
-            counts[4] += reply
-        hour = as_utc(data.occurred_at).replace(minute=0, second=0, microsecond=0)
-        in_hour = group_hours.setdefault((group_id, hour), [0, 0])
+        reply_to = data.reply_to_external_id
+        reply = reply_to is not None
+        negative = negative_in(data.text) is not None
+        counts = group_days.get((group_id, day))
+        if counts is None:
+            counts = group_days[(group_id, day)] = [0, 0, 0, 0, 0]
+        counts[0] += 1
+        counts[2 if operator else 1] += 1
+        counts[3] += negative
+        counts[4] += reply
+        counts = community_days.get((community_id, day))
+        if counts is None:
+            counts = community_days[(community_id, day)] = [0, 0, 0, 0, 0]
+        counts[0] += 1
+        counts[2 if operator else 1] += 1
+        counts[3] += negative
+        counts[4] += reply
+        hour = (group_id, at - at % 3600)
+        in_hour = group_hours.get(hour)
+        if in_hour is None:
+            in_hour = group_hours[hour] = [0, 0]
         in_hour[0] += 1
-        in_hour[1] += not operator
-        if data.reply_to_external_id is not None:
-            target = (group_id, data.reply_to_external_id)
+        if reply_to is not None:
+            target = (group_id, reply_to)
             replied[target] = replied.get(target, 0) + 1
-            if not operator:
-                repliers.add((*target, speaker))
         if not operator:
+            in_hour[1] += 1
+            if reply_to is not None:
+                repliers.add((group_id, reply_to, speaker))
             key = (group_id, day, speaker)
             group_speakers[key] = group_speakers.get(key, 0) + 1
-            tally = community_speakers.setdefault((community_id, day, speaker), [0, 0])
+            tally = community_speakers.get((community_id, day, speaker))
+            if tally is None:
+                tally = community_speakers[(community_id, day, speaker)] = [0, 0]
             tally[0] += 1
             tally[1] += reply
-        result.folded += 1
+    result.folded = len(messages)
 
     new_group_speakers = _upsert_group_speakers(session, group_speakers, owners)
     new_community_speakers = _upsert_community_speakers(session, community_speakers)
@@ -158,7 +200,7 @@ def fold_messages(session: Session, events: Sequence[CloudEvent]) -> FoldResult:
 
 def _upsert_hours_and_replies(
     session: Session,
-    hours: dict[tuple[str, datetime], list[int]],
+    hours: dict[tuple[str, float], list[int]],
     replied: dict[tuple[str, str], int],
     repliers: set[tuple[str, str, str]],
 ) -> None:
@@ -176,7 +218,12 @@ def _upsert_hours_and_replies(
             {
                 "rows": _rows(
                     [
-                        {"g": g, "h": h, "m": hours[(g, h)][0], "mm": hours[(g, h)][1]}
+                        {
+                            "g": g,
+                            "h": datetime.fromtimestamp(h, UTC),
+                            "m": hours[(g, h)][0],
+                            "mm": hours[(g, h)][1],
+                        }
                         for g, h in sorted(hours)
                     ]
                 )
@@ -239,18 +286,21 @@ def _park_unmatched(
 
 
 def _claim(session: Session, event_ids: list[str]) -> set[str]:
-    """The ids among `event_ids` never folded before, now marked as folded."""
+    """Mark `event_ids` as folded; returns those folded before (usually none: the answer is
+    one row whatever the batch's size, not one row per id)."""
     if not event_ids:
         return set()
-    rows = session.execute(
+    repeated = session.execute(
         sa.text(
-            "INSERT INTO processed_event (consumer, event_id) "
-            "SELECT :consumer, value FROM json_array_elements_text(CAST(:ids AS json)) "
-            "ON CONFLICT DO NOTHING RETURNING event_id"
+            "WITH ids AS (SELECT value AS id FROM json_array_elements_text(CAST(:ids AS json))), "
+            "claimed AS (INSERT INTO processed_event (consumer, event_id) "
+            "SELECT :consumer, id FROM ids ON CONFLICT DO NOTHING RETURNING event_id) "
+            "SELECT CAST(json_agg(id) AS text) FROM ids "
+            "WHERE id NOT IN (SELECT event_id FROM claimed)"
         ),
         {"consumer": FOLD_CONSUMER, "ids": orjson.dumps(event_ids).decode()},
-    )
-    return {row[0] for row in rows}
+    ).scalar_one()
+    return set(orjson.loads(repeated)) if repeated else set()
 
 
 def _groups_of(

@@ -32,6 +32,7 @@ from services.common.contracts import (
     MemberStageChanged,
     MemberStatusChanged,
     PublicationPublished,
+    PublicationPublishedV2,
     ReferralFailed,
     ReferralSucceeded,
     ViolationRecorded,
@@ -94,7 +95,8 @@ HANDLERS: dict[str, Handler] = {
     ReferralSucceeded.type: referrals.on_referral_succeeded,
     ReferralFailed.type: referrals.on_referral_failed,
     # content response
-    PublicationPublished.type: content_response.on_publication_published,
+    PublicationPublished.type: content_response.on_publication_published,  # before v2
+    PublicationPublishedV2.type: content_response.on_publication_published,
 }
 
 SETTINGS = MetricsSettings()

@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from services.common.cloudevents import CloudEvent
 from services.metrics import telemetry
+from services.metrics.alerts.publications import said_after_all
 from services.metrics.content_response.service import record_publication
 
 
@@ -33,6 +34,7 @@ class _Published(BaseModel):
 
 def on_publication_published(session: Session, event: CloudEvent) -> None:
     data = _Published.model_validate(event.data)
+    said_after_all(session, publication_id=data.publication_id)
     if data.group_id is None:
         return  # a one-to-one message to a member: no group to measure
     record_publication(

@@ -1,4 +1,5 @@
-"""Publications the bot did not say (failed or expired), for the publication-failure alert.
+"""Publications the bot did not say (failed or expired), for the publication-failure alert;
+and the indexes by which the chat fold finds a community's operators' accounts at once.
 
 Revision ID: 0006
 Revises: 0005
@@ -28,6 +29,18 @@ def upgrade() -> None:
         "ix_publication_failure_community_at", "publication_failure", ["community_id", "at"]
     )
 
+    # Operators are few in any community: the fold reads all of a batch's communities'
+    # operators' accounts instead of looking up every speaker of the batch.
+    op.create_index(
+        "ix_member_operators",
+        "member",
+        ["community_id"],
+        postgresql_where=sa.text("role IN ('owner', 'admin')"),
+    )
+    op.create_index("ix_member_identity_member", "member_identity", ["member_id"])
+
 
 def downgrade() -> None:
+    op.drop_index("ix_member_identity_member", "member_identity")
+    op.drop_index("ix_member_operators", "member")
     op.drop_table("publication_failure")

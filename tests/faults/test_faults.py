@@ -6,6 +6,7 @@ Each test runs traffic for a few seconds, injects its fault, keeps the traffic g
 drains and counts: sent, accepted, recorded, duplicates (recorded twice), dead letters.
 """
 
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -57,9 +58,14 @@ def _joins_recorded(platform: Platform) -> int:
 def _joins_counted_by_metrics(platform: Platform) -> int:
     return platform.scalar(
         "metrics",
-        "SELECT members_total FROM community_overview WHERE community_id = %(c)s",
+        "SELECT members_total FROM community WHERE community_id = %(c)s",
         c=platform.joins_community,
     )
+
+
+def _relayed(platform: Platform) -> int:
+    """Rows the gateway's relay has published: where a broker outage's pause begins."""
+    return platform.scalar("gateway", "SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL")
 
 
 def _dead_letters(platform: Platform, since: datetime) -> int:
@@ -110,6 +116,7 @@ def _drill(
         "joins": lambda: _joins_counted_by_metrics(platform),
     }[watch]
     sampler = Sampler(watched)
+    relay = Sampler(lambda: _relayed(platform))
     traffic = Traffic(
         gateway=platform.stack.url("gateway"),
         api_key=platform.stack.admin_api_key,
@@ -118,6 +125,7 @@ def _drill(
         joins_community=platform.joins_community,
     )
     sampler.start()
+    relay.start()
     traffic.start()
     time.sleep(WARM_SECONDS)
     fault_at = time.monotonic()
@@ -152,8 +160,10 @@ def _drill(
     drained_at = time.monotonic()
     time.sleep(1)  # a moment more, for anything recorded twice to show
     sampler.stop()
+    relay.stop()
     final = counts()
     resumed = sampler.first_growth_after(back_at)
+    relayed = relay.first_growth_after(back_at)
     report = {
         "fault": name,
         "sent": {"messages": traffic.messages.sent, "joins": traffic.joins.sent},
@@ -180,6 +190,10 @@ def _drill(
         "processing resumed seconds after the fault ended": (
             None if resumed is None else round(max(0.0, resumed - back_at), 1)
         ),
+        "gateway relay published again seconds after the fault ended": (
+            None if relayed is None else round(max(0.0, relayed - back_at), 1)
+        ),
+        "load average": round(os.getloadavg()[0], 1),
         "answers": _statuses(traffic, fault_at, back_at),
         "unexpected answers": [(a.stream, a.status) for a in traffic.unexpected],
     }

@@ -27,7 +27,6 @@ AFTER_SECONDS = 4
 DRAIN_SECONDS = 90
 STALL_SECONDS = 30
 RESUME_BOUND_SECONDS = 10
-BROKER_RESUME_BOUND_SECONDS = 45
 
 
 def _messages(platform: Platform) -> tuple[int, int]:
@@ -244,10 +243,7 @@ def test_kill_9_of_a_service_mid_stream(platform: Platform, service: str) -> Non
 def test_broker_restart(platform: Platform) -> None:
     report = _drill(platform, "broker restart", lambda: platform.restart_kafka(down_seconds=5))
     _assert_exact(report)
-    # Measured 3-7 s on a quiet machine, up to 29 s on a loaded one, where a "started" broker
-    # still loads its coordinator and the gateway's relay waits out a failed flush (10 s) and
-    # its backoff (5 s) before it publishes the backlog: bounded here, not yet within 10 s.
-    _assert_resumed(report, bound=BROKER_RESUME_BOUND_SECONDS)
+    _assert_resumed(report)
 
 
 @pytest.mark.parametrize(

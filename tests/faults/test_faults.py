@@ -32,8 +32,8 @@ STALL_SECONDS = 30
 # The issue's bound, from the process being ready again or the dependency back to the first
 # record processed. Its parts: a consumer's session (6 s) when a crashed member must be timed
 # out, clients' reconnect (<= 1 s), the relay's retry (<= 1 s), a paused consumer's database
-# probe (<= 1 s), and a restarted broker's own warm-up. Measured 0.2-4.7 s after a crash,
-# 0.0-2.3 s after Postgres and 5.2-7.6 s after the broker at load averages of 20-53 on 2 cores
+# probe (<= 1 s), and a restarted broker's own warm-up. Measured 0.2-5.2 s after a crash,
+# 0.0-2.3 s after Postgres and 5.2-7.6 s after the broker at load averages of 14-53 on 2 cores
 # (README, "Fault drills"): on CI's quiet machine it holds with room. The restarts themselves
 # (15-55 s under that load) are not in it.
 RESUME_BOUND_SECONDS = 10

@@ -25,7 +25,7 @@ run: deps ## start the whole platform with a seeded demo workspace (Ctrl-C stops
 test: deps ## unit, integration (real Kafka + Postgres) and end-to-end tests
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-faults: deps ## kill -9 each process, restart the broker and Postgres under load; exact counts (~5 min)
+test-faults: deps ## kill -9 each process, restart the broker and Postgres under load; exact counts (~3 min quiet)
 	$(BIN)/python -m pytest tests/faults -m faults -s $(PYTEST_ARGS)
 
 test-unit: deps

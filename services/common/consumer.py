@@ -48,6 +48,10 @@ CONSUMER_OUTAGE_SECONDS = Counter(
 )
 # A paused consumer says so once when it pauses, then at most this often.
 OUTAGE_LOG_EVERY_SECONDS = 60.0
+# A paused consumer probes its database at least this often: a probe is one `SELECT 1`, and
+# every second of spacing is up to a second more of pause once the database is back (at the
+# handlers' 5 s backoff cap, a Postgres restart's pause ran 5 s past its return).
+PROBE_MAX_SECONDS = 1.0
 
 Handler = Callable[[Session, CloudEvent], None]
 
@@ -248,7 +252,7 @@ class EventConsumer:
                 reason = f"broker unreachable: {exc}"
                 stop.wait(delay)
             CONSUMER_OUTAGE_SECONDS.labels(self._name).inc(time.monotonic() - started)
-            delay = min(delay * 2, self._backoff_max or 5.0)
+            delay = min(delay * 2, self._backoff_max or 5.0, PROBE_MAX_SECONDS)
             if not probe:
                 return
             if (still := database_down(self._engine)) is None:

@@ -120,6 +120,10 @@ class Publisher(Protocol):
     def close(self) -> None: ...
 
 
+# The longest wait between a failed publish and the next attempt.
+BROKER_RETRY_MAX_SECONDS = 1.0
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -213,7 +217,10 @@ class OutboxRelay:
                 obs.OUTBOX_PUBLISH_FAILURES.inc()
                 log.warning("outbox publish failed, will retry", extra={"error": str(exc)})
                 self._drop_publisher()
-                backoff = min(backoff * 2, self._max_backoff)
+                # A failed publish has itself waited (a flush up to its timeout, a new
+                # producer's bootstrap up to 30 s): a long backoff on top only delays the
+                # backlog once the broker is back (it was 5 s of a broker restart's pause).
+                backoff = min(backoff * 2, self._max_backoff, BROKER_RETRY_MAX_SECONDS)
             except sa.exc.SQLAlchemyError:
                 log.exception("outbox relay database error, will retry")
                 backoff = min(backoff * 2, self._max_backoff)

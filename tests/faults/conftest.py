@@ -77,10 +77,10 @@ def _api(stack: Stack) -> httpx.Client:
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     root = tmp_path_factory.mktemp("faults")
-    data = Path(tempfile.mkdtemp(prefix="qunyun-faults-pg-"))
-    data.chmod(0o755)  # as root, the server runs as another user
+    scratch = Path(tempfile.mkdtemp(prefix="qunyun-faults-pg-"))
     # Durable, as in production: a crashed server keeps every transaction it acknowledged.
-    postgres = PostgresServer(data, port=free_port(), durable=True)
+    # The server makes its own home (as root, outside this folder, for its own account).
+    postgres = PostgresServer(scratch / "pg", port=free_port(), durable=True)
     kafka = KafkaBroker(root / "kafka", port=free_port(), controller_port=free_port())
     stack = None
     try:
@@ -122,4 +122,5 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
             stack.stop_all()
         kafka.stop()
         postgres.stop()
-        shutil.rmtree(data, ignore_errors=True)
+        postgres.wipe()
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -6,6 +6,7 @@ Each test runs traffic for a few seconds, injects its fault, keeps the traffic g
 drains and counts: sent, accepted, recorded, duplicates (recorded twice), dead letters.
 """
 
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -23,10 +24,19 @@ pytestmark = pytest.mark.faults
 
 WARM_SECONDS = 4
 AFTER_SECONDS = 4
+# How long clients may take to get every item accepted once sending stops.
 DRAIN_SECONDS = 90
+# A drain fails only when nothing more is recorded for this long: a backlog on a loaded
+# machine takes long to work through, but keeps moving.
 STALL_SECONDS = 30
+# The issue's bound, from the process being ready again or the dependency back to the first
+# record processed. Its parts: a consumer's session (6 s) when a crashed member must be timed
+# out, clients' reconnect (<= 1 s), the relay's retry (<= 1 s), a paused consumer's database
+# probe (<= 1 s), and a restarted broker's own warm-up. Measured 0.2-5.2 s after a crash,
+# 0.0-2.3 s after Postgres and 5.2-7.6 s after the broker at load averages of 14-53 on 2 cores
+# (README, "Fault drills"): on CI's quiet machine it holds with room. The restarts themselves
+# (15-55 s under that load) are not in it.
 RESUME_BOUND_SECONDS = 10
-BROKER_RESUME_BOUND_SECONDS = 45
 
 
 def _messages(platform: Platform) -> tuple[int, int]:
@@ -57,9 +67,14 @@ def _joins_recorded(platform: Platform) -> int:
 def _joins_counted_by_metrics(platform: Platform) -> int:
     return platform.scalar(
         "metrics",
-        "SELECT members_total FROM community_overview WHERE community_id = %(c)s",
+        "SELECT members_total FROM community WHERE community_id = %(c)s",
         c=platform.joins_community,
     )
+
+
+def _relayed(platform: Platform) -> int:
+    """Rows the gateway's relay has published: where a broker outage's pause begins."""
+    return platform.scalar("gateway", "SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL")
 
 
 def _dead_letters(platform: Platform, since: datetime) -> int:
@@ -110,6 +125,7 @@ def _drill(
         "joins": lambda: _joins_counted_by_metrics(platform),
     }[watch]
     sampler = Sampler(watched)
+    relay = Sampler(lambda: _relayed(platform))
     traffic = Traffic(
         gateway=platform.stack.url("gateway"),
         api_key=platform.stack.admin_api_key,
@@ -118,6 +134,7 @@ def _drill(
         joins_community=platform.joins_community,
     )
     sampler.start()
+    relay.start()
     traffic.start()
     time.sleep(WARM_SECONDS)
     fault_at = time.monotonic()
@@ -152,8 +169,10 @@ def _drill(
     drained_at = time.monotonic()
     time.sleep(1)  # a moment more, for anything recorded twice to show
     sampler.stop()
+    relay.stop()
     final = counts()
     resumed = sampler.first_growth_after(back_at)
+    relayed = relay.first_growth_after(back_at)
     report = {
         "fault": name,
         "sent": {"messages": traffic.messages.sent, "joins": traffic.joins.sent},
@@ -180,6 +199,10 @@ def _drill(
         "processing resumed seconds after the fault ended": (
             None if resumed is None else round(max(0.0, resumed - back_at), 1)
         ),
+        "gateway relay published again seconds after the fault ended": (
+            None if relayed is None else round(max(0.0, relayed - back_at), 1)
+        ),
+        "load average": round(os.getloadavg()[0], 1),
         "answers": _statuses(traffic, fault_at, back_at),
         "unexpected answers": [(a.stream, a.status) for a in traffic.unexpected],
     }
@@ -230,10 +253,7 @@ def test_kill_9_of_a_service_mid_stream(platform: Platform, service: str) -> Non
 def test_broker_restart(platform: Platform) -> None:
     report = _drill(platform, "broker restart", lambda: platform.restart_kafka(down_seconds=5))
     _assert_exact(report)
-    # Measured 3-7 s on a quiet machine, up to 29 s on a loaded one, where a "started" broker
-    # still loads its coordinator and the gateway's relay waits out a failed flush (10 s) and
-    # its backoff (5 s) before it publishes the backlog: bounded here, not yet within 10 s.
-    _assert_resumed(report, bound=BROKER_RESUME_BOUND_SECONDS)
+    _assert_resumed(report)
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ Nothing here touches the database; the dispatcher records what `attempt` returns
 """
 
 import asyncio
+import functools
 import ipaddress
 import socket
 import time
@@ -122,12 +123,18 @@ def open_session(settings: WebhookSettings) -> aiohttp.ClientSession:
     )
 
 
-def _is_ip_literal(host: str) -> bool:
+@functools.lru_cache(maxsize=4096)
+def _ip_literal_host(url: str) -> str | None:
+    """The URL's host if it is an IP literal, else None (a name, for the resolver). Raises
+    `DestinationRefused` for a URL we never send to. Cached: an endpoint's URL is parsed
+    once, not at every delivery."""
+    ssrf.parse_destination(url)
+    host = URL(url).raw_host or ""
     try:
         ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:
-        return False
-    return True
+        return None
+    return host
 
 
 def _failure(status: int) -> str:
@@ -149,12 +156,11 @@ async def attempt(
     status: int | None = None
     excerpt, error, retry_after = "", None, None
     try:
-        ssrf.parse_destination(job.url)
-        host = URL(job.url).raw_host or ""
-        if _is_ip_literal(host):
+        literal = _ip_literal_host(job.url)
+        if literal is not None:
             # The connector skips its resolver for an IP literal: check it here, on the host
             # as aiohttp parses it.
-            ssrf.check_address(host, allowed)
+            ssrf.check_address(literal, allowed)
         headers = signed_headers(
             msg_id=job.event_id,
             body=job.body,

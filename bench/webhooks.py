@@ -215,7 +215,10 @@ def benchmark(server_url: str) -> bool:
                     logs / "receiver.log",
                 )
             )
-            capacity, client_cpu = asyncio.run(_raw_capacity(f"{receiver}/raw", min(burst, 5000)))
+            raw_requests = min(burst, 5000)
+            receiver_cpu = _cpu_seconds(processes[0].pid)
+            capacity, client_cpu = asyncio.run(_raw_capacity(f"{receiver}/raw", raw_requests))
+            receiver_cpu = (_cpu_seconds(processes[0].pid) - receiver_cpu) / raw_requests
             httpx.post(f"{receiver}/reset")
             print(f"webhooks: receiver raw capacity {capacity:,.0f}/s", flush=True)
 
@@ -319,6 +322,11 @@ def benchmark(server_url: str) -> bool:
             ["figure", "value", "baseline / target"],
             [
                 ["receiver raw capacity (aiohttp → receiver)", f"{capacity:,.0f}/s", "baseline"],
+                [
+                    "receiver CPU per request (raw)",
+                    _ms(receiver_cpu),
+                    f"one free core: {1 / max(receiver_cpu, 1e-9):,.0f}/s",
+                ],
                 [
                     "deliveries per second (Kafka → receiver)",
                     f"{per_second:,.0f}/s",

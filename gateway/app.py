@@ -6,12 +6,12 @@ webhooks in."""
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
-import httpx
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from gateway import inbound
 from gateway.access import views as api_keys
@@ -21,9 +21,9 @@ from gateway.bodies import read_body
 from gateway.ingest import views as ingest
 from gateway.ingest.publishing import ingest_producer
 from gateway.ingest.service import prune_seen
-from gateway.openapi import merged_openapi
+from gateway.openapi import MergedDocument, merged_openapi
 from gateway.settings import GatewaySettings
-from gateway.traffic.forwarding import forward
+from gateway.traffic.forwarding import forward, upstream_session
 from gateway.traffic.limits import RateLimiter, RateLimitHeaders
 from gateway.traffic.routing import Upstreams
 from gateway.webhooks import views as webhooks
@@ -37,18 +37,10 @@ proxy = APIRouter()
 
 
 @proxy.get("/openapi.json", include_in_schema=False)
-async def openapi(request: Request) -> JSONResponse:
+async def openapi(request: Request) -> Response:
     state = request.app.state
-    own = request.app.openapi()  # the gateway's own routes (integrations, inbound webhooks)
-    doc = await merged_openapi(
-        state.http,
-        state.upstreams.urls,
-        own=own,
-        version=VERSION,
-        server_url=state.settings.public_url,
-    )
-    declare_scopes(doc, scope_table(request.app))
-    return JSONResponse(doc)
+    body = await state.openapi.body(state.http, state.upstreams.urls)
+    return Response(body, media_type="application/json")
 
 
 @proxy.get("/docs", include_in_schema=False)
@@ -93,12 +85,21 @@ async def _gateway_state(app: FastAPI) -> AsyncIterator[None]:
     settings: GatewaySettings = app.state.settings
     app.state.upstreams = Upstreams.from_settings(settings)
     app.state.rate_limits = RateLimiter.from_settings(settings)
+
+    def merge(parts: list[dict[str, Any] | None]) -> dict[str, Any]:
+        # The gateway's own routes (integrations, inbound webhooks) and the services'.
+        doc = merged_openapi(
+            parts,
+            own=app.openapi(),
+            version=VERSION,
+            server_url=settings.public_url,
+        )
+        declare_scopes(doc, scope_table(app))
+        return doc
+
+    app.state.openapi = MergedDocument(merge, refresh_seconds=settings.openapi_refresh_seconds)
     # One pool for the process: connections to the services stay open between calls.
-    async with httpx.AsyncClient(
-        timeout=settings.upstream_timeout_seconds,
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
-        trust_env=False,
-    ) as client:
+    async with upstream_session() as client:
         app.state.http = client
         yield
 
@@ -111,7 +112,7 @@ SPEC = ServiceSpec(
     migrations_dir=Path(__file__).parent / "migrations",
     produces=[topics.INGEST_MESSAGES],
     lifespan_hooks=[access_state, _gateway_state, ingest_producer],
-    periodic=[PeriodicJob("prune-ingest-seen", 3600, prune_seen)],
+    periodic=[PeriodicJob("prune-ingest-seen", 60, prune_seen)],
     screened_by_route=ingest.SCREENED_BY_ROUTE,
 )
 

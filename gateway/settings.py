@@ -42,6 +42,9 @@ class GatewaySettings(WebhookSettings, ConsoleTokenSettings):
     cors_max_age_seconds: int = Field(default=600, ge=0)
     # Where clients reach the API, for the OpenAPI document's `servers`; relative by default.
     public_url: str = "/"
+    # How often the services' OpenAPI documents are fetched again; the merged one is rebuilt
+    # only when one of them changed.
+    openapi_refresh_seconds: float = Field(default=60, gt=0)
 
     @field_validator("cors_allow_origins", mode="before")
     @classmethod

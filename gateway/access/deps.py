@@ -22,6 +22,7 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from gateway.access import service
 from gateway.access.callers import Caller
@@ -44,8 +45,7 @@ def _look_up(request: Request) -> Callable[[str], Caller | None]:
     return look_up
 
 
-def authenticated(request: Request) -> Caller:
-    """The caller behind the bearer key or token, or a 401; a 429 past its rate limit."""
+def _credential(request: Request) -> str:
     scheme, _, credential = request.headers.get("authorization", "").partition(" ")
     credential = credential.strip()
     if scheme.lower() != "bearer" or not credential:
@@ -56,11 +56,10 @@ def authenticated(request: Request) -> Caller:
             "Send `Authorization: Bearer <api key or console token>`.",
             headers={"WWW-Authenticate": REALM},
         )
-    caller: Caller | None
-    if looks_like_jwt(credential):
-        caller = request.app.state.console_tokens.caller(credential)
-    else:
-        caller = request.app.state.key_verdicts.caller(credential, _look_up(request))
+    return credential
+
+
+def _admitted(request: Request, caller: Caller | None) -> Caller:
     if caller is None:
         raise Problem(
             401,
@@ -73,7 +72,35 @@ def authenticated(request: Request) -> Caller:
     return caller
 
 
-CallerDep = Annotated[Caller, Depends(authenticated)]
+def authenticated(request: Request) -> Caller:
+    """The caller behind the bearer key or token, or a 401; a 429 past its rate limit.
+    Blocking (a key not in the verdict cache is looked up): for code already off the loop."""
+    credential = _credential(request)
+    caller: Caller | None
+    if looks_like_jwt(credential):
+        caller = request.app.state.console_tokens.caller(credential)
+    else:
+        caller = request.app.state.key_verdicts.caller(credential, _look_up(request))
+    return _admitted(request, caller)
+
+
+async def caller_of(request: Request) -> Caller:
+    """`authenticated` as a dependency: on the event loop when the key's verdict is cached
+    (nearly every call) or the credential is a token, checked by signature alone; only a
+    key that must be looked up goes through the thread pool."""
+    credential = _credential(request)
+    caller: Caller | None
+    if looks_like_jwt(credential):
+        caller = request.app.state.console_tokens.caller(credential)
+    else:
+        verdicts: KeyVerdicts = request.app.state.key_verdicts
+        caller = verdicts.remembered(credential)
+        if caller is None:
+            caller = await run_in_threadpool(verdicts.caller, credential, _look_up(request))
+    return _admitted(request, caller)
+
+
+CallerDep = Annotated[Caller, Depends(caller_of)]
 
 
 def require_scope(scope: Scope) -> Callable[[Caller], Awaitable[Caller]]:

@@ -18,7 +18,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from gateway.access.callers import Caller
-from gateway.access.deps import CallerDep, authenticated, ensure_scope
+from gateway.access.deps import CallerDep, authenticated, caller_of, ensure_scope
 from gateway.access.problems import InvalidToken, MissingScope
 from gateway.access.scopes import ADMIN
 from gateway.traffic.routing import ROUTES
@@ -48,7 +48,7 @@ def proxied_scope(method: str, path: str) -> str | None:
 async def proxied_caller(request: Request, caller: CallerDep) -> Caller:
     """The caller of a proxied path, if it holds the scope the path and method need.
     (`async`: no blocking work, so no hop through the thread pool.)"""
-    scope = proxied_scope(request.method, request.url.path)
+    scope = proxied_scope(request.scope["method"], request.scope["path"])
     return caller if scope is None else ensure_scope(caller, scope)
 
 
@@ -63,7 +63,7 @@ def _declared(dependant: Dependant) -> tuple[set[str], bool]:
         scope = getattr(dependency.call, "required_scope", None)
         if scope is not None:
             scopes.add(scope)
-        authenticates = authenticates or dependency.call is authenticated
+        authenticates = authenticates or dependency.call in (authenticated, caller_of)
         inner, inner_authenticates = _declared(dependency)
         scopes |= inner
         authenticates = authenticates or inner_authenticates

@@ -36,6 +36,13 @@ class KeyVerdicts:
         self._lock = threading.Lock()
         self._last_warning = 0.0
 
+    def remembered(self, key: str) -> Caller | None:
+        """The caller behind `key` if its verdict is fresh, else None: no waiting, no database."""
+        known = self._verdicts.get(key_hash(key))
+        if known is not None and time.monotonic() - known.checked_at < self._fresh:
+            return known.caller
+        return None
+
     def caller(self, key: str, look_up: Callable[[str], Caller | None]) -> Caller | None:
         """The caller behind `key`: remembered if fresh, else looked up; during an outage of the
         database, remembered up to the grace period, else the outage error is raised."""

@@ -4,7 +4,7 @@ table, built once when the gateway starts, never per request."""
 import re
 from dataclasses import dataclass
 
-import httpx
+import aiohttp
 
 from gateway.settings import GatewaySettings
 from gateway.traffic.breakers import CircuitBreaker
@@ -55,9 +55,15 @@ class Upstreams:
         }
         # `read` bounds each wait for bytes, not the whole call: a streamed export may go on
         # for as long as the service keeps sending.
-        self._timeout = httpx.Timeout(timeout, connect=connect_timeout, pool=connect_timeout)
-        self._export_timeout = httpx.Timeout(
-            export_timeout, connect=connect_timeout, pool=connect_timeout
+        # `connect` covers waiting for a pooled connection as well as opening one.
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, connect=connect_timeout, sock_connect=connect_timeout, sock_read=timeout
+        )
+        self._export_timeout = aiohttp.ClientTimeout(
+            total=None,
+            connect=connect_timeout,
+            sock_connect=connect_timeout,
+            sock_read=export_timeout,
         )
 
     @classmethod
@@ -88,5 +94,5 @@ class Upstreams:
         upstream = self.owner(path)
         return upstream.url if upstream else None
 
-    def timeout(self, path: str) -> httpx.Timeout:
+    def timeout(self, path: str) -> aiohttp.ClientTimeout:
         return self._export_timeout if _LONG_CALLS.search(path) else self._timeout

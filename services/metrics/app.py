@@ -31,7 +31,10 @@ from services.common.contracts import (
     MembersMerged,
     MemberStageChanged,
     MemberStatusChanged,
+    PublicationExpired,
+    PublicationFailed,
     PublicationPublished,
+    PublicationPublishedV2,
     ReferralFailed,
     ReferralSucceeded,
     ViolationRecorded,
@@ -39,6 +42,7 @@ from services.common.contracts import (
 )
 from services.common.periodic import PeriodicJob
 from services.common.runtime import ServiceSpec, create_service_app
+from services.metrics.alerts import handlers as alert_handlers
 from services.metrics.alerts import service as alerts
 from services.metrics.alerts import views as alert_views
 from services.metrics.content_response import handlers as content_response
@@ -94,7 +98,11 @@ HANDLERS: dict[str, Handler] = {
     ReferralSucceeded.type: referrals.on_referral_succeeded,
     ReferralFailed.type: referrals.on_referral_failed,
     # content response
-    PublicationPublished.type: content_response.on_publication_published,
+    PublicationPublished.type: content_response.on_publication_published,  # before v2
+    PublicationPublishedV2.type: content_response.on_publication_published,
+    # publications not said, for the publication-failure alert
+    PublicationFailed.type: alert_handlers.on_publication_failed,
+    PublicationExpired.type: alert_handlers.on_publication_expired,
 }
 
 SETTINGS = MetricsSettings()

@@ -73,6 +73,19 @@ class PublicationPublished(EventData):
     published_at: datetime
 
 
+class PublicationPublishedV2(PublicationPublished):
+    """The bot said it, with what kind of content it was and which value dimension it served
+    (rules 10 and 13: response by kind and dimension, the mix of dimensions). v1's fields
+    unchanged plus `content_kind` and `value_dimension`, as the item was at the revision
+    published; v1 is no longer sent but stays readable for the events already on the topic."""
+
+    type = "io.qunyun.content.publication_published.v2"
+    topic = topics.CONTENT
+
+    content_kind: str
+    value_dimension: str | None
+
+
 class PublicationFailed(EventData):
     """The bot could not say it (`error` is the bot's), so an operator can act."""
 

@@ -12,9 +12,10 @@ from services.common.cloudevents import CloudEvent
 from services.common.contracts import (
     PublicationExpired,
     PublicationFailed,
-    PublicationPublished,
+    PublicationPublishedV2,
     PublicationResultReported,
 )
+from services.content.library.models import ContentItem, ContentRevision
 from services.content.publishing import metrics
 from services.content.publishing.dispatch import SOURCE
 from services.content.publishing.models import Publication, PublicationStatus
@@ -45,9 +46,10 @@ def on_result_reported(session: Session, event: CloudEvent) -> None:
     publication.external_message_id = data.external_message_id
     publication.error = data.error
     session.add(publication)
-    result: PublicationPublished | PublicationFailed
+    result: PublicationPublishedV2 | PublicationFailed
     if data.status == "published":
-        result = PublicationPublished(
+        kind, dimension = _kind_and_dimension(session, publication)
+        result = PublicationPublishedV2(
             publication_id=publication.id,
             schedule_id=publication.schedule_id,
             playbook_run_id=publication.playbook_run_id,
@@ -59,6 +61,8 @@ def on_result_reported(session: Session, event: CloudEvent) -> None:
             external_id=publication.external_id,
             external_message_id=data.external_message_id,
             published_at=event.time,
+            content_kind=kind,
+            value_dimension=dimension,
         )
     else:
         result = PublicationFailed(
@@ -80,6 +84,21 @@ def on_result_reported(session: Session, event: CloudEvent) -> None:
         subject=publication.id,
     )
     metrics.PUBLICATIONS.labels(data.status).inc()
+
+
+def _kind_and_dimension(session: Session, publication: Publication) -> tuple[str, str | None]:
+    """The kind and value dimension of the item as it was at the revision published (an edit
+    since keeps the earlier state as a revision)."""
+    earlier = session.exec(
+        select(ContentRevision).where(
+            ContentRevision.item_id == publication.content_item_id,
+            ContentRevision.revision == publication.content_revision,
+        )
+    ).first()
+    if earlier is not None:
+        return earlier.kind, earlier.value_dimension
+    item = session.get(ContentItem, publication.content_item_id)
+    return (item.kind, item.value_dimension) if item is not None else ("unknown", None)
 
 
 def expire_overdue(session: Session, now: datetime, *, settings: ContentSettings) -> int:

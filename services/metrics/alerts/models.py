@@ -48,6 +48,21 @@ class AlertThresholds(MetricsTable, table=True):
     updated_at: datetime = _at()
 
 
+class PublicationFailure(MetricsTable, table=True):
+    """A publication the bot did not say: it failed (`error` is the bot's) or no result came
+    in time (expired). Deleted when a late `published` result says it was said after all."""
+
+    __tablename__ = "publication_failure"
+
+    publication_id: str = Field(primary_key=True)
+    workspace_id: str
+    community_id: str
+    group_id: str  # "" for a one-to-one message to a member
+    outcome: str  # failed | expired
+    error: str | None = None
+    at: datetime = _at()
+
+
 class Thresholds(SQLModel):
     """When an alert opens. Defaults by community purpose in `thresholds.py`."""
 
@@ -76,6 +91,15 @@ class Thresholds(SQLModel):
     negative_spike_factor: float = Field(
         default=3, ge=1, description="...and this many times the daily mean of the 28 days before."
     )
+    publication_failures_min: int = Field(
+        default=2,
+        ge=1,
+        description="Publications not said (failed, or no result from the bot in time) in a "
+        "group, or in the whole community, within the window below.",
+    )
+    publication_failure_hours: int = Field(
+        default=24, ge=1, le=168, description="...the window, in hours up to now."
+    )
     clear_checks: int = Field(
         default=2,
         ge=1,
@@ -95,6 +119,8 @@ class ThresholdsUpdate(SQLModel):
     broadcast_only_days: int | None = Field(default=None, ge=1, le=14)
     negative_spike_min: int | None = Field(default=None, ge=1)
     negative_spike_factor: float | None = Field(default=None, ge=1)
+    publication_failures_min: int | None = Field(default=None, ge=1)
+    publication_failure_hours: int | None = Field(default=None, ge=1, le=168)
     clear_checks: int | None = Field(default=None, ge=1, le=20)
 
 

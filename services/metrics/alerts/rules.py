@@ -1,7 +1,8 @@
 """The conditions that open alerts, as pure functions of the daily stats: each answers a
 Finding (the value, the threshold it crossed, the sentence) or None.
 
-`days` are the daily stats of the last 35 local days ending today, oldest first.
+`days` are the daily stats of the last 35 local days ending today, oldest first;
+`Unsaid` counts the publications not said within the thresholds' window.
 """
 
 from dataclasses import dataclass
@@ -14,9 +15,17 @@ SPEAKERS_DROP = "speakers_drop"
 SHRINKING = "shrinking_group"
 BROADCAST_ONLY = "broadcast_only"
 NEGATIVE_SPIKE = "negative_spike"
+PUBLICATION_FAILURES = "publication_failures"
 
-GROUP_KINDS = (SILENT_GROUP, SPEAKERS_DROP, SHRINKING, BROADCAST_ONLY, NEGATIVE_SPIKE)
-COMMUNITY_KINDS = (SHRINKING, NEGATIVE_SPIKE)
+GROUP_KINDS = (
+    SILENT_GROUP,
+    SPEAKERS_DROP,
+    SHRINKING,
+    BROADCAST_ONLY,
+    NEGATIVE_SPIKE,
+    PUBLICATION_FAILURES,
+)
+COMMUNITY_KINDS = (SHRINKING, NEGATIVE_SPIKE, PUBLICATION_FAILURES)
 HISTORY_DAYS = 35
 
 
@@ -98,16 +107,45 @@ def negative_spike(days: list[DayStats], t: Thresholds) -> Finding | None:
     )
 
 
+@dataclass(frozen=True)
+class Unsaid:
+    failed: int = 0  # the bot reported it could not post
+    expired: int = 0  # no result came from the bot in time
+
+
+def publication_failures(unsaid: Unsaid, t: Thresholds) -> Finding | None:
+    """Publications not said within the last `publication_failure_hours`."""
+    count = unsaid.failed + unsaid.expired
+    if count < t.publication_failures_min:
+        return None
+    return Finding(
+        count,
+        t.publication_failures_min,
+        f"{count} publications not said in the last {t.publication_failure_hours} hours "
+        f"({unsaid.failed} failed, {unsaid.expired} with no result from the bot in time)",
+    )
+
+
 def findings(
-    days: list[DayStats], t: Thresholds, *, group: bool, age_days: int
+    days: list[DayStats],
+    t: Thresholds,
+    *,
+    group: bool,
+    age_days: int,
+    unsaid: Unsaid = Unsaid(),
 ) -> dict[str, Finding | None]:
     """Every condition for a group (or the few that apply to a whole community)."""
     if not group:
-        return {SHRINKING: shrinking(days, t), NEGATIVE_SPIKE: negative_spike(days, t)}
+        return {
+            SHRINKING: shrinking(days, t),
+            NEGATIVE_SPIKE: negative_spike(days, t),
+            PUBLICATION_FAILURES: publication_failures(unsaid, t),
+        }
     return {
         SILENT_GROUP: silent(days, t, age_days=age_days),
         SPEAKERS_DROP: speakers_drop(days, t),
         SHRINKING: shrinking(days, t),
         BROADCAST_ONLY: broadcast_only(days, t),
         NEGATIVE_SPIKE: negative_spike(days, t),
+        PUBLICATION_FAILURES: publication_failures(unsaid, t),
     }

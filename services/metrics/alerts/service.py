@@ -19,7 +19,8 @@ from services.common.ids import new_id
 from services.common.outbox import emit
 from services.metrics import telemetry
 from services.metrics.alerts.models import Alert, AlertPublic, Thresholds
-from services.metrics.alerts.rules import GROUP_KINDS, HISTORY_DAYS, Finding, findings
+from services.metrics.alerts.publications import unsaid_by_group
+from services.metrics.alerts.rules import GROUP_KINDS, HISTORY_DAYS, Finding, Unsaid, findings
 from services.metrics.alerts.thresholds import thresholds_of
 from services.metrics.replica.models import ChatGroup, Community
 from services.metrics.rollups.daily import Scope, daily_stats
@@ -36,7 +37,15 @@ def evaluate_alerts(session: Session, now: datetime) -> int:
         today = local_day(now, community.timezone)
         first = today - timedelta(days=HISTORY_DAYS - 1)
         days = daily_stats(session, scope=Scope(community), first=first, last=today)
-        found = findings(days, thresholds, group=False, age_days=0)
+        unsaid = unsaid_by_group(
+            session,
+            community_id=community.community_id,
+            since=now - timedelta(hours=thresholds.publication_failure_hours),
+        )
+        in_community = Unsaid(
+            sum(u.failed for u in unsaid.values()), sum(u.expired for u in unsaid.values())
+        )
+        found = findings(days, thresholds, group=False, age_days=0, unsaid=in_community)
         changed += _apply(session, community, None, found, thresholds, now)
         groups = session.exec(
             select(ChatGroup).where(
@@ -48,7 +57,13 @@ def evaluate_alerts(session: Session, now: datetime) -> int:
                 session, scope=Scope(community, group.group_id), first=first, last=today
             )
             age = (as_utc(now) - as_utc(group.created_at)).days
-            found = findings(days, thresholds, group=True, age_days=age)
+            found = findings(
+                days,
+                thresholds,
+                group=True,
+                age_days=age,
+                unsaid=unsaid.get(group.group_id, Unsaid()),
+            )
             changed += _apply(session, community, group.group_id, found, thresholds, now)
     measure_open_alerts(session)
     return changed

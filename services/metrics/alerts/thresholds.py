@@ -9,12 +9,13 @@ from services.metrics.alerts.models import AlertThresholds, Thresholds, Threshol
 from services.metrics.replica.models import Community
 
 # What differs from the plain defaults, by purpose: a networking group is quiet for days
-# without trouble; a paid course that goes quiet for two days is losing its customers.
+# without trouble; a paid course that goes quiet for two days is losing its customers, and
+# one lesson its members paid for that was not posted is already worth an operator's look.
 PURPOSE_DEFAULTS: dict[str, dict[str, Any]] = {
     "networking": {"silent_days": 7, "broadcast_only_days": 10},
     "interest": {"silent_days": 3},
-    "paid_knowledge": {"silent_days": 2, "broadcast_only_days": 5},
-    "value_added_service": {"silent_days": 2},
+    "paid_knowledge": {"silent_days": 2, "broadcast_only_days": 5, "publication_failures_min": 1},
+    "value_added_service": {"silent_days": 2, "publication_failures_min": 1},
     "product_sales": {"negative_spike_min": 3, "broadcast_only_days": 10},
     "brand": {"negative_spike_min": 3},
     "personal_influence": {"broadcast_only_days": 12},

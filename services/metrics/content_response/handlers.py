@@ -1,8 +1,9 @@
 """The content service's publications → metrics' record of them.
 
 Metrics reads `publication_published` tolerantly: only the fields it needs, and
-`content_kind` and `value_dimension` when the event carries them. The v1 contract does not,
-so responses by kind and by value dimension stay empty until a later version does.
+`content_kind` and `value_dimension` when the event carries them. v2, which content sends,
+does; v1 (still on the topic from before) does not, so its publications count under
+`unknown` by kind and by value dimension.
 """
 
 from datetime import datetime
@@ -12,11 +13,12 @@ from sqlmodel import Session
 
 from services.common.cloudevents import CloudEvent
 from services.metrics import telemetry
+from services.metrics.alerts.publications import said_after_all
 from services.metrics.content_response.service import record_publication
 
 
 class _Published(BaseModel):
-    """What metrics reads of `publication_published` (a reader, not the contract)."""
+    """What metrics reads of `publication_published` v1 and v2 (a reader, not the contract)."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -32,6 +34,7 @@ class _Published(BaseModel):
 
 def on_publication_published(session: Session, event: CloudEvent) -> None:
     data = _Published.model_validate(event.data)
+    said_after_all(session, publication_id=data.publication_id)
     if data.group_id is None:
         return  # a one-to-one message to a member: no group to measure
     record_publication(

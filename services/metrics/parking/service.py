@@ -72,8 +72,8 @@ def _event(stored: dict[str, Any]) -> CloudEvent:
 
 
 def park_messages(session: Session, *, waiting: Sequence[tuple[CloudEvent, str, str]]) -> set[str]:
-    """Park chat events, each with the (platform, group external id) it waits on, in one
-    statement; returns the ids parked now (an id parked already stays as it was)."""
+    """Park events (chat, joins and leaves), each with the (platform, group external id) it
+    waits on, in one statement; returns the ids parked now (an id parked already stays)."""
     if not waiting:
         return set()
     rows = [
@@ -100,6 +100,12 @@ def park_messages(session: Session, *, waiting: Sequence[tuple[CloudEvent, str, 
     return {row[0] for row in parked}
 
 
+def park_on_group(session: Session, *, event: CloudEvent, platform: str, external_id: str) -> bool:
+    """Park one event until its group (by the bot's names for it) is known; False when it
+    was parked already."""
+    return bool(park_messages(session, waiting=[(event, platform, external_id)]))
+
+
 def park_event(session: Session, *, event: CloudEvent, community_id: str) -> bool:
     """Park an event until its community is known; False when it was parked already."""
     parked = session.execute(
@@ -119,15 +125,16 @@ def park_event(session: Session, *, event: CloudEvent, community_id: str) -> boo
     return parked is not None
 
 
-def take_matched_messages(
+def take_group_events(
     session: Session,
     *,
     workspace_id: str,
     group_id: str | None = None,
     community_id: str | None = None,
 ) -> list[CloudEvent]:
-    """Delete and return the parked chat of `workspace_id` whose group the replicas now know
-    with its community, narrowed to one group or to one community's groups."""
+    """Delete and return what was parked on groups of `workspace_id` (chat, joins and leaves)
+    that the replicas now know with their community, narrowed to one group or to one
+    community's groups; in the order they happened."""
     where = ["g.workspace_id = :w"]
     if group_id is not None:
         where.append("g.group_id = :g")
@@ -143,7 +150,7 @@ def take_matched_messages(
         ),
         {"w": workspace_id, "g": group_id, "c": community_id},
     )
-    return sorted((_event(row[0]) for row in rows), key=lambda e: e.id)
+    return sorted((_event(row[0]) for row in rows), key=lambda e: (e.time, e.id))
 
 
 def take_community_events(session: Session, *, community_id: str) -> list[CloudEvent]:

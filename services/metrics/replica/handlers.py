@@ -8,8 +8,6 @@ from services.common.contracts import (
     CommunityUpdated,
     GroupCreated,
     GroupDissolved,
-    GroupMemberJoined,
-    GroupMemberLeft,
     GroupUpdated,
     MemberJoined,
     MembersMerged,
@@ -17,6 +15,7 @@ from services.common.contracts import (
     MemberStatusChanged,
 )
 from services.metrics.replica import service
+from services.metrics.replica.membership import membership_changed
 from services.metrics.replica.models import ChatGroup, speaker_key
 from services.metrics.rollups.replay import replay_for_community, replay_for_group
 
@@ -140,27 +139,8 @@ def on_member_stage_changed(session: Session, event: CloudEvent) -> None:
 
 
 def on_group_member_joined(session: Session, event: CloudEvent) -> None:
-    data = GroupMemberJoined.model_validate(event.data)
-    service.group_membership_changed(
-        session,
-        workspace_id=event.workspaceid,
-        platform=data.platform,
-        group_external_id=data.group_external_id,
-        speaker=speaker_key(data.platform, data.sender_external_id),
-        present=True,
-        at=data.occurred_at,
-        invited=data.inviter_external_id is not None,
-    )
+    membership_changed(session, event)
 
 
 def on_group_member_left(session: Session, event: CloudEvent) -> None:
-    data = GroupMemberLeft.model_validate(event.data)
-    service.group_membership_changed(
-        session,
-        workspace_id=event.workspaceid,
-        platform=data.platform,
-        group_external_id=data.group_external_id,
-        speaker=speaker_key(data.platform, data.sender_external_id),
-        present=False,
-        at=data.occurred_at,
-    )
+    membership_changed(session, event)

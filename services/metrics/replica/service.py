@@ -230,6 +230,22 @@ def stage_changed(
     )
 
 
+def group_known(session: Session, *, workspace_id: str, platform: str, external_id: str) -> bool:
+    """Whether the replicas know the group by the bot's names for it, and its community."""
+    return (
+        session.execute(
+            sa.select(_group.c.group_id)
+            .join(_community, _community.c.community_id == _group.c.community_id)
+            .where(
+                _group.c.workspace_id == workspace_id,
+                _group.c.platform == platform,
+                _group.c.external_id == external_id,
+            )
+        ).first()
+        is not None
+    )
+
+
 def group_membership_changed(
     session: Session,
     *,

@@ -4,6 +4,7 @@ import asyncio
 import json
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 from fastapi.testclient import TestClient
@@ -11,13 +12,14 @@ from starlette.requests import Request
 
 from gateway.access.callers import Caller
 from gateway.app import create_app
-from gateway.openapi import duplicate_operation_ids, merged_openapi
+from gateway.openapi import MergedDocument, duplicate_operation_ids, merged_openapi
 from gateway.settings import GatewaySettings
 from gateway.traffic.breakers import CircuitBreaker
-from gateway.traffic.forwarding import forward
+from gateway.traffic.forwarding import forward, upstream_session
 from gateway.traffic.routing import Upstream
 from services.common.http.problems import MEDIA_TYPE
 from services.members.app import create_app as create_members_app
+from tests.unit.gateway.traffic.test_forwarding import served
 
 CONSOLE = "https://console.example"
 
@@ -54,12 +56,6 @@ def test_allowed_origins_are_read_comma_separated(monkeypatch: pytest.MonkeyPatc
 
 
 def test_forwarding_keeps_the_bytes_a_client_sent_in_paths_queries_and_headers() -> None:
-    seen: list[httpx.Request] = []
-
-    def upstream(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(404, headers={"content-type": MEDIA_TYPE, "allow": "GET"})
-
     key = "7d1c…".encode()  # what curl sends for the README's key: UTF-8 bytes
     scope: dict[str, Any] = {
         "type": "http",
@@ -69,26 +65,33 @@ def test_forwarding_keeps_the_bytes_a_client_sent_in_paths_queries_and_headers()
         "query_string": b"q=a%20b&tag=%E6%95%B0",
         "headers": [(b"idempotency-key", key), (b"authorization", b"Bearer secret")],
     }
+    reply = (
+        f"HTTP/1.1 404 Not Found\r\ncontent-type: {MEDIA_TYPE}\r\nallow: GET\r\n"
+        "content-length: 0\r\n\r\n"
+    ).encode()
+    seen: list[bytes] = []
 
-    async def run() -> httpx.Response | Any:
-        async with httpx.AsyncClient(transport=httpx.MockTransport(upstream)) as client:
+    async def call(url: str) -> Any:
+        async with upstream_session() as client:
             return await forward(
                 Request(scope),
                 client=client,
                 upstream=Upstream(
-                    "members", "http://members", CircuitBreaker("edge", failures=5, open_seconds=1)
+                    "members", url, CircuitBreaker("edge", failures=5, open_seconds=1)
                 ),
-                timeout=httpx.Timeout(5),
+                timeout=aiohttp.ClientTimeout(total=None, connect=5, sock_read=5),
                 caller=Caller(key_id="key_1", workspace_id="ws_1"),
                 internal_token="internal",
                 body=b"",
             )
 
-    response = asyncio.run(run())
-    (sent,) = seen
-    assert sent.url.raw_path == b"/v1/communities/%C3%A9?q=a%20b&tag=%E6%95%B0"
-    assert dict(sent.headers.raw)[b"idempotency-key"] == key
-    assert "authorization" not in sent.headers
+    response = asyncio.run(served(reply, call, seen))
+    (head,) = seen
+    request_line, *lines = head.split(b"\r\n")
+    assert request_line == b"GET /v1/communities/%C3%A9?q=a%20b&tag=%E6%95%B0 HTTP/1.1"
+    sent = {name.lower(): value for name, _, value in (line.partition(b": ") for line in lines)}
+    assert sent[b"idempotency-key"] == key
+    assert b"authorization" not in sent
     assert response.status_code == 404 and response.headers["allow"] == "GET"
 
 
@@ -96,23 +99,10 @@ def test_forwarding_keeps_the_bytes_a_client_sent_in_paths_queries_and_headers()
 def merged() -> dict[str, Any]:
     members = create_members_app().openapi()
     gateway_own = create_app(GatewaySettings()).openapi()
-
-    def upstream(request: httpx.Request) -> httpx.Response:
-        if request.url.host == "members":
-            return httpx.Response(200, json=members)
-        return httpx.Response(503)
-
-    async def build() -> dict[str, Any]:
-        async with httpx.AsyncClient(transport=httpx.MockTransport(upstream)) as client:
-            return await merged_openapi(
-                client,
-                {"members": "http://members", "content": "http://content"},
-                own=gateway_own,
-                version="t",
-                server_url="https://api.example",
-            )
-
-    return asyncio.run(build())
+    # The content service did not answer: its part is left out.
+    return merged_openapi(
+        [members, None], own=gateway_own, version="t", server_url="https://api.example"
+    )
 
 
 def _operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -155,7 +145,7 @@ def test_schema_names_are_words_and_every_ref_resolves(merged: dict[str, Any]) -
     def walk(node: Any) -> None:
         if isinstance(node, dict):
             if isinstance(node.get("$ref"), str):
-                refs.add(node["$ref"].rsplit("/", 1)[-1])
+                refs.add(node["$ref"])
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):
@@ -163,4 +153,51 @@ def test_schema_names_are_words_and_every_ref_resolves(merged: dict[str, Any]) -
                 walk(value)
 
     walk(merged)
-    assert refs <= schemas.keys()
+    for ref in refs:
+        node = merged
+        for part in ref.removeprefix("#/").split("/"):
+            assert part in node, ref
+            node = node[part]
+
+
+def test_every_keyed_answer_documents_its_rate_limit_headers(merged: dict[str, Any]) -> None:
+    for path, method, operation in _operations(merged):
+        if path.startswith("/v1/inbound/"):
+            continue
+        for status, response in operation["responses"].items():
+            documented = set(response.get("headers", {}))
+            limits = {"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"}
+            if status == "401":  # no key, nothing counted
+                assert not limits & documented, (path, method)
+            else:
+                assert limits <= documented, (path, method, status)
+        assert "Retry-After" in operation["responses"]["429"]["headers"]
+
+
+def test_the_merged_document_is_built_once_and_again_only_when_a_part_changed() -> None:
+    parts = [{"paths": {"/v1/a": {}}}]
+    builds: list[int] = []
+    fetched: list[int] = []
+
+    async def fetch(client: Any, urls: dict[str, str]) -> list[dict[str, Any] | None]:
+        fetched.append(1)
+        return [dict(p) for p in parts]
+
+    def build(got: list[dict[str, Any] | None]) -> dict[str, Any]:
+        builds.append(1)
+        return {"paths": got[0]["paths"] if got[0] else {}}
+
+    async def run() -> list[bytes]:
+        document = MergedDocument(build, refresh_seconds=0.05, fetch=fetch)
+        bodies = [await document.body(None, {}) for _ in range(3)]  # type: ignore[arg-type]
+        await asyncio.sleep(0.06)
+        bodies.append(await document.body(None, {}))  # type: ignore[arg-type]  # fetched, same
+        parts[0] = {"paths": {"/v1/b": {}}}
+        await asyncio.sleep(0.06)
+        bodies.append(await document.body(None, {}))  # type: ignore[arg-type]
+        return bodies
+
+    bodies = asyncio.run(run())
+    assert (len(fetched), len(builds)) == (3, 2)
+    assert json.loads(bodies[0]) == {"paths": {"/v1/a": {}}} and bodies[:4] == [bodies[0]] * 4
+    assert json.loads(bodies[4]) == {"paths": {"/v1/b": {}}}

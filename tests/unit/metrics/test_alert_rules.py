@@ -4,13 +4,16 @@ from datetime import date, timedelta
 
 from services.metrics.alerts.models import Thresholds
 from services.metrics.alerts.rules import (
+    Unsaid,
     broadcast_only,
     findings,
     negative_spike,
+    publication_failures,
     shrinking,
     silent,
     speakers_drop,
 )
+from services.metrics.alerts.thresholds import defaults_for
 from services.metrics.rollups.models import DayStats
 
 T = Thresholds()
@@ -81,4 +84,21 @@ def test_a_community_is_checked_only_for_what_applies_to_all_its_groups() -> Non
     assert set(findings(days(), T, group=False, age_days=0)) == {
         "shrinking_group",
         "negative_spike",
+        "publication_failures",
     }
+
+
+def test_publications_not_said_open_an_alert_at_the_community_threshold() -> None:
+    assert publication_failures(Unsaid(failed=1), T) is None  # default: 2 in 24 hours
+    found = publication_failures(Unsaid(failed=1, expired=1), T)
+    assert found is not None and (found.value, found.threshold) == (2, 2)
+    assert found.reason == (
+        "2 publications not said in the last 24 hours "
+        "(1 failed, 1 with no result from the bot in time)"
+    )
+    paid = defaults_for("paid_knowledge")  # one unsaid lesson already matters
+    assert publication_failures(Unsaid(expired=1), paid) is not None
+    own = Thresholds(publication_failures_min=5, publication_failure_hours=6)
+    assert publication_failures(Unsaid(failed=4), own) is None
+    community = findings(days(), T, group=False, age_days=0, unsaid=Unsaid(failed=3))
+    assert community["publication_failures"] is not None

@@ -29,7 +29,7 @@ def _sample(name: str, labels: dict[str, str] | None = None) -> float:
 def _one_off(content: ContentApi, *, groups: int = 2, at: datetime | None = None) -> dict[str, Any]:
     community_id = content.community()
     group_ids = [content.group(community_id) for _ in range(groups)]
-    item = content.approved_item(community_id)
+    item = content.approved_item(community_id, value_dimension="information")
     return content.schedule(
         community_id,
         name="早报",
@@ -170,10 +170,13 @@ def test_results_from_bots_are_recorded_once(content: ContentApi) -> None:
         said["id"]: ("published", "msg-1"),
         unsaid["id"]: ("failed", "bot was removed from the group"),
     }
-    published = content.events("io.qunyun.content.publication_published.v1", expect=5)
-    assert [(e.data["external_message_id"], e.data["group_id"]) for e in published] == [
-        ("msg-1", said["group_id"])
-    ]
+    published = content.events("io.qunyun.content.publication_published.v2", expect=5)
+    assert [
+        (e.data["external_message_id"], e.data["group_id"], e.data["content_kind"])
+        for e in published
+    ] == [("msg-1", said["group_id"], "morning_brief")]
+    assert published[0].data["value_dimension"] == "information"
+    assert content.events("io.qunyun.content.publication_published.v1", expect=5) == []
     failed = content.events("io.qunyun.content.publication_failed.v1", expect=5)
     assert [e.data["publication_id"] for e in failed] == [unsaid["id"]]
 

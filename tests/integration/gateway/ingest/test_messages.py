@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine
@@ -13,9 +14,9 @@ from sqlmodel import Session
 
 from gateway.access.service import create_api_key
 from gateway.ingest.publishing import IngestProducer
-from gateway.ingest.service import REMEMBERED_FOR
+from gateway.ingest.service import REMEMBERED_FOR, prune_seen
 from services.common.contracts import ChatMessagePosted
-from services.common.kafka import KafkaPublisher
+from services.common.kafka import RdKafkaPublisher
 from services.common.periodic import PeriodicJob, run_job_once
 from tests.integration.gateway.ingest.conftest import (
     OTHER_WORKSPACE,
@@ -221,7 +222,7 @@ def test_a_broker_failure_is_a_503_and_remembers_nothing(
     working = state.ingest_producer
     # A real producer pointed at a port where no broker listens.
     state.ingest_producer = IngestProducer(
-        lambda: KafkaPublisher("127.0.0.1:1", client_id="nowhere", timeout_seconds=1)
+        lambda: RdKafkaPublisher("127.0.0.1:1", client_id="nowhere", timeout_seconds=1)
     )
     sent = [message(), message()]
     try:
@@ -256,6 +257,57 @@ def test_an_item_is_forgotten_after_the_retention_and_accepted_again(
 
     assert (kept, forgotten) == ("duplicate", "accepted")
     assert timedelta(days=7) <= REMEMBERED_FOR
+
+
+def test_the_prune_forgets_in_bounded_batches_oldest_first(engine: Engine) -> None:
+    """A pass deletes `batch` rows a statement, at most `batches` statements; what is left
+    waits for the next pass, and nothing younger than the retention goes."""
+    workspace = f"ws_prune_{uuid.uuid4().hex[:6]}"
+    now = datetime.now(UTC)
+    old = [now - REMEMBERED_FOR - timedelta(hours=25 - n) for n in range(25)]
+    with Session(engine) as session:
+        session.execute(
+            sa.text(
+                "INSERT INTO ingest_seen (workspace_id, platform, kind, external_id, seen_at) "
+                "SELECT :ws, 'wechat', 'message', 'm' || n, t "
+                "FROM unnest(CAST(:ns AS int[]), CAST(:ts AS timestamptz[])) AS u(n, t)"
+            ),
+            {
+                "ws": workspace,
+                "ns": list(range(28)),
+                "ts": [
+                    *old,
+                    now,
+                    now - timedelta(days=7),
+                    now - REMEMBERED_FOR + timedelta(hours=1),
+                ],
+            },
+        )
+        session.commit()
+
+    def left() -> list[str]:
+        with Session(engine) as session:
+            rows = session.execute(
+                sa.text("SELECT external_id FROM ingest_seen WHERE workspace_id = :ws"),
+                {"ws": workspace},
+            )
+            return sorted((r[0] for r in rows), key=lambda e: int(e[1:]))
+
+    passes = []
+    for _ in range(3):
+        with Session(engine) as session:
+            passes.append(prune_seen(session, now, batch=10, batches=2))
+            session.commit()
+        passes.append(left())
+
+    assert passes == [
+        20,
+        [f"m{n}" for n in range(20, 28)],  # the oldest twenty went first
+        5,
+        ["m25", "m26", "m27"],
+        0,
+        ["m25", "m26", "m27"],
+    ]
 
 
 def _counted(ingest: Ingest) -> dict[tuple[str, ...], float]:

@@ -9,11 +9,13 @@ from datetime import date
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from services.common.cloudevents import CloudEvent
+from services.common.contracts import PublicationPublished, PublicationPublishedV2
 from services.metrics.content_response.service import content_response, record_publication
 from services.metrics.health.score import health
 from services.metrics.replica.models import Community
 from services.metrics.rollups.daily import Scope
-from tests.integration.metrics.conftest import Feed, at, message
+from tests.integration.metrics.conftest import Feed, at, event, message
 
 
 def test_a_publication_is_measured_against_its_hours_weeks_before(
@@ -78,3 +80,48 @@ def test_a_publication_is_measured_against_its_hours_weeks_before(
     (part,) = [c for c in scored.components if c.name == "content_response"]
     assert (part.value, part.score) == (5.0, 1.0)
     assert part.counts == {"publications_14d": 2, "with_a_baseline": 1}
+
+
+def _published(
+    version: type[PublicationPublished], publication_id: str, **extra: str
+) -> CloudEvent:
+    return event(
+        version(
+            publication_id=publication_id,
+            schedule_id="sch_1",
+            community_id="cmt_1",
+            content_item_id=f"cnt_{publication_id}",
+            group_id="grp_1",
+            member_id=None,
+            platform="wechat",
+            external_id="wx_grp_1",
+            external_message_id=f"m_{publication_id}",
+            published_at=at("2026-03-30T02:10:00"),
+            **extra,
+        )
+    )
+
+
+def test_v2_publications_count_by_their_kind_and_dimension_and_v1_ones_as_unknown(
+    feed: Feed, engine: Engine
+) -> None:
+    feed.community()
+    feed.group()
+    v2 = _published(
+        PublicationPublishedV2, "pub_a", content_kind="article", value_dimension="resources"
+    )
+    v1 = _published(PublicationPublished, "pub_b")  # sent before v2, still on the topic
+    feed(v2, v1, v2)  # the same publication twice is one publication
+    with Session(engine) as session:
+        community = session.get(Community, "cmt_1")
+        assert community is not None
+        responses, by_kind, by_dimension, mix = content_response(
+            session, community=community, first=date(2026, 3, 30), last=date(2026, 3, 30)
+        )
+    assert sorted((r.content_kind or "", r.value_dimension or "") for r in responses) == [
+        ("", ""),
+        ("article", "resources"),
+    ]
+    assert [(g.key, g.publications) for g in by_kind] == [("article", 1), ("unknown", 1)]
+    assert [g.key for g in by_dimension] == ["resources", "unknown"]
+    assert mix == {"resources": 0.5, "unknown": 0.5}

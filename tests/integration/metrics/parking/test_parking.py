@@ -16,6 +16,8 @@ from services.common.contracts import (
     AttendanceRecorded,
     ChatMessagePosted,
     CheckInRecorded,
+    GroupMemberJoined,
+    GroupMemberLeft,
     GroupUpdated,
     ViolationRecorded,
 )
@@ -164,6 +166,69 @@ def test_chat_parked_under_a_new_external_id_is_folded_when_the_group_takes_it(
     )
     assert [d.messages for d in _days(engine, "grp_1")] == [1, 0]
     assert _parked(engine) == 0
+
+
+def _membership(account: str, when: datetime, *, joined: bool = True, inviter: str | None = None):  # type: ignore[no-untyped-def]
+    if joined:
+        return event(
+            GroupMemberJoined(
+                platform="wechat",
+                group_external_id="wx_grp_1",
+                sender_external_id=account,
+                inviter_external_id=inviter,
+                occurred_at=when,
+            )
+        )
+    return event(
+        GroupMemberLeft(
+            platform="wechat",
+            group_external_id="wx_grp_1",
+            sender_external_id=account,
+            occurred_at=when,
+        )
+    )
+
+
+def test_joins_and_leaves_before_their_group_are_applied_in_order_when_it_arrives(
+    feed: Feed, engine: Engine
+) -> None:
+    feed.community()
+    joined = GroupMemberJoined.type
+    parked_before, replayed_before = _sample("parked", joined), _sample("replayed", joined)
+    alice_joins = _membership("alice", at("2026-03-01T03:00:00"))
+    bob_joins = _membership("bob", at("2026-03-01T15:00:00"), inviter="alice")
+    alice_leaves = _membership("alice", at("2026-03-01T16:30:00"), joined=False)  # March 2
+    feed(alice_leaves, bob_joins, alice_joins)  # out of order, as topics may deliver them
+    feed(bob_joins)  # delivered again while parked: still parked once
+    assert _parked(engine) == 3
+    assert _sample("parked", joined) - parked_before == 2
+    assert [(d.joined, d.left) for d in _days(engine)] == [(0, 0), (0, 0)]
+
+    feed.group(external_id="wx_grp_1")
+    assert _parked(engine) == 0
+    assert _sample("replayed", joined) - replayed_before == 2
+    mar1, mar2 = _days(engine, "grp_1")
+    # Applied in the order they happened: alice's leave after her join, not refused as the
+    # leave of someone absent.
+    assert (mar1.joined, mar1.left, mar1.members_total) == (2, 0, 2)
+    assert (mar2.joined, mar2.left, mar2.members_total) == (0, 1, 1)
+    assert _scalar(engine, "SELECT members_total FROM chat_group WHERE group_id = 'grp_1'") == 1
+
+    feed(bob_joins, alice_leaves)  # after the replay: someone present joining changes nothing
+    mar1, mar2 = _days(engine, "grp_1")
+    assert (mar1.joined, mar2.left, mar2.members_total) == (2, 1, 1)
+
+
+def test_a_join_waits_for_the_community_of_a_group_that_came_first(
+    feed: Feed, engine: Engine
+) -> None:
+    feed.group(external_id="wx_grp_1")
+    feed(_membership("alice", at("2026-03-01T03:00:00")))
+    assert _parked(engine) == 1
+    feed.community()
+    assert _parked(engine) == 0
+    (mar1, _) = _days(engine, "grp_1")
+    assert (mar1.joined, mar1.members_total) == (1, 1)
 
 
 def test_activity_before_its_community_is_counted_when_the_community_arrives(

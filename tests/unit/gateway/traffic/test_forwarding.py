@@ -1,72 +1,104 @@
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import httpx
+import aiohttp
 import pytest
 from starlette.requests import Request
 
 from gateway.access.callers import Caller
 from gateway.traffic.breakers import CircuitBreaker
-from gateway.traffic.forwarding import forward, retryable
+from gateway.traffic.forwarding import forward, retryable, upstream_session
 from gateway.traffic.routing import Upstream
 from services.common.http.problems import Problem
 
+SCOPE: dict[str, Any] = {
+    "type": "http",
+    "method": "GET",
+    "path": "/v1/communities/cmt_1",
+    "raw_path": b"/v1/communities/cmt_1",
+    "query_string": b"",
+    "headers": [],
+}
 
-class _CutShort(httpx.AsyncByteStream):
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        yield b"{"
-        raise httpx.ReadError("connection reset")
+
+async def served(
+    reply: bytes, then: Callable[[str], Awaitable[Any]], requests: list[bytes] | None = None
+) -> Any:
+    """Run `then` against a service on a loopback port that reads each request's head, writes
+    `reply` (nothing: it hangs up) and closes the connection."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        if requests is not None:
+            requests.append(head)
+        writer.write(reply)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        return await then(f"http://127.0.0.1:{port}")
 
 
-def _forward(handler: Any, method: str = "GET") -> Any:
-    scope: dict[str, Any] = {
-        "type": "http",
-        "method": method,
-        "path": "/v1/communities/cmt_1",
-        "raw_path": b"/v1/communities/cmt_1",
-        "query_string": b"",
-        "headers": [],
-    }
-
-    async def run() -> Any:
-        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+def _forward(reply: bytes, method: str = "GET", requests: list[bytes] | None = None) -> Any:
+    async def call(url: str) -> Any:
+        async with upstream_session() as client:
             return await forward(
-                Request(scope),
+                Request({**SCOPE, "method": method}),
                 client=client,
                 upstream=Upstream(
-                    "members", "http://members", CircuitBreaker("fwd", failures=5, open_seconds=1)
+                    "members", url, CircuitBreaker("fwd", failures=5, open_seconds=1)
                 ),
-                timeout=httpx.Timeout(5),
+                timeout=aiohttp.ClientTimeout(total=None, connect=5, sock_read=5),
                 caller=Caller(key_id="key_1", workspace_id="ws_1"),
                 internal_token="internal",
                 body=b"",
             )
 
-    return asyncio.run(run())
+    return asyncio.run(served(reply, call, requests))
 
 
 def test_a_service_gone_in_the_middle_of_a_small_answer_is_a_502() -> None:
-    def upstream(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, headers={"content-length": "40"}, stream=_CutShort())
-
     with pytest.raises(Problem) as caught:
-        _forward(upstream)
+        _forward(b"HTTP/1.1 200 OK\r\ncontent-length: 40\r\n\r\n{")
     assert caught.value.status == 502
 
 
-def test_a_refused_connection_is_tried_again_only_for_idempotent_calls() -> None:
-    attempts: list[str] = []
-
-    def refused(request: httpx.Request) -> httpx.Response:
-        attempts.append(request.method)
-        raise httpx.ConnectError("refused")
-
-    for method in ("GET", "POST"):
+def test_a_dropped_connection_is_tried_again_only_for_idempotent_calls() -> None:
+    for method, tries in (("GET", 2), ("POST", 1)):
+        requests: list[bytes] = []
         with pytest.raises(Problem) as caught:
-            _forward(refused, method)
+            _forward(b"", method, requests)
         assert caught.value.status == 503
-    assert attempts == ["GET", "GET", "POST"]
+        assert [r.split(b" ", 1)[0].decode() for r in requests] == [method] * tries
+
+
+def test_a_refused_connection_is_a_503_with_retry_after() -> None:
+    async def refused() -> Any:
+        server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        server.close()
+        await server.wait_closed()  # nothing listens there any more
+        async with upstream_session() as client:
+            return await forward(
+                Request(SCOPE),
+                client=client,
+                upstream=Upstream(
+                    "members",
+                    f"http://127.0.0.1:{port}",
+                    CircuitBreaker("refused", failures=5, open_seconds=1),
+                ),
+                timeout=aiohttp.ClientTimeout(total=None, connect=5, sock_read=5),
+                caller=Caller(key_id="key_1", workspace_id="ws_1"),
+                internal_token="internal",
+                body=b"",
+            )
+
+    with pytest.raises(Problem) as caught:
+        asyncio.run(refused())
+    assert caught.value.status == 503 and caught.value.headers["Retry-After"]
 
 
 @pytest.mark.parametrize(

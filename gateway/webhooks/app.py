@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import httpx
 from fastapi import FastAPI
 
+from gateway.webhooks.delivery import open_session
 from gateway.webhooks.dispatcher import Dispatcher
 from gateway.webhooks.ingest import run_ingest
 from gateway.webhooks.settings import WebhookSettings
@@ -28,16 +28,7 @@ async def _dispatch(app: FastAPI) -> AsyncIterator[None]:
     settings: WebhookSettings = app.state.settings
     stop_ingest = threading.Event()
     stop = asyncio.Event()
-    async with httpx.AsyncClient(
-        follow_redirects=False,
-        # Never through an environment proxy: the guard checked the address we connect to.
-        trust_env=False,
-        timeout=settings.webhook_attempt_timeout_seconds,
-        limits=httpx.Limits(
-            max_connections=settings.webhook_max_in_flight,
-            max_keepalive_connections=settings.webhook_max_in_flight,
-        ),
-    ) as client:
+    async with open_session(settings) as client:
         dispatcher = Dispatcher(app.state.engine, settings, client)
         ingest = threading.Thread(
             target=run_ingest,

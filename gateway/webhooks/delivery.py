@@ -4,17 +4,23 @@ Nothing here touches the database; the dispatcher records what `attempt` returns
 """
 
 import asyncio
+import functools
+import ipaddress
+import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-import httpx
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import ThreadedResolver
+from yarl import URL
 
 from gateway.webhooks import ssrf
 from gateway.webhooks.metrics import ATTEMPT_SECONDS, ATTEMPTS
-from gateway.webhooks.settings import Network
+from gateway.webhooks.settings import Network, WebhookSettings
 from gateway.webhooks.signing import signed_headers
 
 
@@ -68,40 +74,67 @@ def retry_after_seconds(value: str | None, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
-class DestinationResolver:
-    """Resolves and checks a URL's host, remembering answers briefly: at a thousand deliveries
-    a second, one lookup per delivery would be the bottleneck."""
+class GuardedResolver(AbstractResolver):
+    """The connector's resolver: every address a name resolves to is checked by the guard
+    when the connection is made, so the address connected to is the one checked (a name
+    re-pointed inward after the endpoint was saved is refused). The connector caches the
+    answers briefly (`ttl_dns_cache`): at a thousand deliveries a second, one lookup per
+    delivery would be the bottleneck. IP literals never reach a resolver; `attempt` checks
+    them itself."""
 
-    def __init__(self, allowed: Sequence[Network], ttl_seconds: float = 5):
+    def __init__(self, allowed: Sequence[Network], inner: AbstractResolver | None = None):
         self._allowed = allowed
-        self._ttl = ttl_seconds
-        self._cache: dict[tuple[str, int], tuple[float, list[str]]] = {}
+        self._inner = inner or ThreadedResolver()
 
-    async def address(self, host: str, port: int) -> str:
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
         try:
-            return str(ssrf.check_address(host, self._allowed))
-        except ValueError:
-            pass  # not an IP literal: a name to resolve
-        cached = self._cache.get((host, port))
-        if cached is None or cached[0] < time.monotonic():
-            loop = asyncio.get_running_loop()
-            try:
-                infos = await loop.getaddrinfo(host, port, type=2)  # SOCK_STREAM
-            except OSError as exc:
-                raise ssrf.DestinationRefused(f"{host} does not resolve") from exc
-            addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
-            cached = (time.monotonic() + self._ttl, addresses)
-            self._cache[(host, port)] = cached
-        for address in cached[1]:
-            ssrf.check_address(address, self._allowed)
-        return cached[1][0]
+            answers = await self._inner.resolve(host, port, family)
+        except OSError as exc:
+            raise ssrf.DestinationRefused(f"{host} does not resolve") from exc
+        for answer in answers:
+            ssrf.check_address(answer["host"], self._allowed)
+        return answers
+
+    async def close(self) -> None:
+        await self._inner.close()
 
 
-def _pinned_url(url: str, scheme: str, host: str, port: int, address: str) -> tuple[str, str]:
-    """The URL with its host replaced by the checked address, and the Host header to send."""
-    default = port == (443 if scheme == "https" else 80)
-    host_header = host if default else f"{host}:{port}"
-    return str(httpx.URL(url).copy_with(host=address, port=port)), host_header
+def open_session(settings: WebhookSettings) -> aiohttp.ClientSession:
+    """The dispatcher's one HTTP client: pooled connections, bounded overall and per host,
+    resolved through the guard. Never through an environment proxy (`trust_env` off): the
+    guard checked the address we connect to."""
+    connector = aiohttp.TCPConnector(
+        limit=settings.webhook_max_in_flight,
+        limit_per_host=settings.webhook_endpoint_max_in_flight,
+        resolver=GuardedResolver(settings.allowed_networks),
+        ttl_dns_cache=5,
+        keepalive_timeout=30,
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        trust_env=False,
+        # No cookies carried from one receiver's answer into the next delivery.
+        cookie_jar=aiohttp.DummyCookieJar(),
+        timeout=aiohttp.ClientTimeout(total=settings.webhook_attempt_timeout_seconds),
+        skip_auto_headers=("User-Agent",),
+        auto_decompress=False,
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _ip_literal_host(url: str) -> str | None:
+    """The URL's host if it is an IP literal, else None (a name, for the resolver). Raises
+    `DestinationRefused` for a URL we never send to. Cached: an endpoint's URL is parsed
+    once, not at every delivery."""
+    ssrf.parse_destination(url)
+    host = URL(url).raw_host or ""
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return None
+    return host
 
 
 def _failure(status: int) -> str:
@@ -110,8 +143,8 @@ def _failure(status: int) -> str:
 
 
 async def attempt(
-    client: httpx.AsyncClient,
-    resolver: DestinationResolver,
+    client: aiohttp.ClientSession,
+    allowed: Sequence[Network],
     job: Job,
     *,
     timeout_seconds: float,
@@ -123,9 +156,11 @@ async def attempt(
     status: int | None = None
     excerpt, error, retry_after = "", None, None
     try:
-        scheme, host, port = ssrf.parse_destination(job.url)
-        address = await resolver.address(host, port)
-        url, host_header = _pinned_url(job.url, scheme, host, port, address)
+        literal = _ip_literal_host(job.url)
+        if literal is not None:
+            # The connector skips its resolver for an IP literal: check it here, on the host
+            # as aiohttp parses it.
+            ssrf.check_address(literal, allowed)
         headers = signed_headers(
             msg_id=job.event_id,
             body=job.body,
@@ -135,31 +170,29 @@ async def attempt(
             previous_expires_at=job.previous_secret_expires_at,
             now=attempted_at,
         )
-        headers["host"] = host_header
-        extensions = {"sni_hostname": host} if scheme == "https" else {}
-        async with asyncio.timeout(timeout_seconds):
-            request = client.build_request(
-                "POST", url, content=job.body, headers=headers, extensions=extensions
-            )
-            response = await client.send(request, stream=True)
-            try:
-                status = response.status_code
-                chunks = bytearray()
-                async for chunk in response.aiter_raw():
-                    chunks += chunk
-                    if len(chunks) >= excerpt_bytes:
-                        break
-                excerpt = bytes(chunks[:excerpt_bytes]).decode("utf-8", "replace")
-                retry_after = retry_after_seconds(response.headers.get("retry-after"), attempted_at)
-            finally:
-                await response.aclose()
+        async with (
+            asyncio.timeout(timeout_seconds),
+            client.post(job.url, data=job.body, headers=headers, allow_redirects=False) as response,
+        ):
+            status = response.status
+            chunks = bytearray()
+            while len(chunks) < excerpt_bytes:
+                chunk = await response.content.read(excerpt_bytes - len(chunks))
+                if not chunk:
+                    break
+                chunks += chunk
+            excerpt = bytes(chunks).decode("utf-8", "replace")
+            retry_after = retry_after_seconds(response.headers.get("retry-after"), attempted_at)
         outcome = "delivered" if 200 <= status < 300 else _failure(status)
     except ssrf.DestinationRefused as exc:
         outcome, error = "blocked", str(exc)
-    except (TimeoutError, httpx.TimeoutException):
+    except TimeoutError:
         outcome, error = "timeout", f"no answer within {timeout_seconds:g} s"
-    except httpx.HTTPError as exc:
-        outcome, error = "connection_error", f"{type(exc).__name__}: {exc}"[:500]
+    except (aiohttp.ClientError, OSError) as exc:
+        if isinstance(exc.__cause__, ssrf.DestinationRefused):
+            outcome, error = "blocked", str(exc.__cause__)
+        else:
+            outcome, error = "connection_error", f"{type(exc).__name__}: {exc}"[:500]
     latency = time.perf_counter() - started
     ATTEMPTS.labels(outcome).inc()
     if status is not None:

@@ -10,12 +10,12 @@ import logging
 import time
 from datetime import UTC, datetime, timedelta
 
-import httpx
+import aiohttp
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from gateway.webhooks import outcomes, queue
-from gateway.webhooks.delivery import DestinationResolver, Job, Result, attempt
+from gateway.webhooks.delivery import Job, Result, attempt
 from gateway.webhooks.metrics import QUEUE_DEPTH, QUEUE_OLDEST_AGE
 from gateway.webhooks.settings import WebhookSettings
 
@@ -40,11 +40,10 @@ class EndpointRateLimits:
 
 
 class Dispatcher:
-    def __init__(self, engine: Engine, settings: WebhookSettings, client: httpx.AsyncClient):
+    def __init__(self, engine: Engine, settings: WebhookSettings, client: aiohttp.ClientSession):
         self._engine = engine
         self._settings = settings
         self._client = client
-        self._resolver = DestinationResolver(settings.allowed_networks)
         self._limits = EndpointRateLimits()
         self._in_flight: set[asyncio.Task[None]] = set()
         self._results: list[Result] = []
@@ -126,7 +125,7 @@ class Dispatcher:
                 await asyncio.sleep(wait)
         result = await attempt(
             self._client,
-            self._resolver,
+            self._settings.allowed_networks,
             job,
             timeout_seconds=self._settings.webhook_attempt_timeout_seconds,
             excerpt_bytes=self._settings.webhook_response_excerpt_bytes,

@@ -29,6 +29,33 @@ message_t = WebhookMessage.__table__  # type: ignore[attr-defined]
 endpoint_t = WebhookEndpoint.__table__  # type: ignore[attr-defined]
 
 
+_INSERT_ATTEMPTS = sa.text(
+    """
+INSERT INTO webhook_attempt
+    (id, message_id, endpoint_id, attempted_at, outcome, status_code, latency_ms,
+     response_excerpt, error)
+SELECT * FROM unnest(
+    CAST(:attempt_id AS text[]), CAST(:id AS text[]), CAST(:endpoint_id AS text[]),
+    CAST(:attempted_at AS timestamptz[]), CAST(:outcome AS text[]), CAST(:status AS int[]),
+    CAST(:latency AS float8[]), CAST(:excerpt AS text[]), CAST(:attempt_error AS text[]))
+"""
+)
+
+_UPDATE_MESSAGES = sa.text(
+    """
+UPDATE webhook_message m
+SET state = u.state, attempts = u.attempts, next_attempt_at = u.next,
+    finished_at = u.finished, leased_until = NULL, last_status_code = u.status,
+    last_error = u.error
+FROM unnest(
+    CAST(:id AS text[]), CAST(:state AS text[]), CAST(:attempts AS int[]),
+    CAST(:next AS timestamptz[]), CAST(:finished AS timestamptz[]), CAST(:status AS int[]),
+    CAST(:error AS text[])) AS u(id, state, attempts, next, finished, status, error)
+WHERE m.id = u.id AND m.state = 'pending'
+"""
+)
+
+
 def next_delay(
     attempts_made: int, settings: WebhookSettings, retry_after: float | None
 ) -> float | None:
@@ -58,24 +85,8 @@ def record(conn: Connection, results: Sequence[Result], settings: WebhookSetting
     results = [r for r in results if r.job.message_id in alive]
     if not results:
         return
-    conn.execute(
-        attempt_t.insert(),
-        [
-            {
-                "id": new_id("wha"),
-                "message_id": r.job.message_id,
-                "endpoint_id": r.job.endpoint_id,
-                "attempted_at": r.attempted_at,
-                "outcome": r.outcome,
-                "status_code": r.status_code,
-                "latency_ms": r.latency_ms,
-                "response_excerpt": r.response_excerpt,
-                "error": r.error,
-            }
-            for r in results
-        ],
-    )
-    updates = []
+    now = datetime.now(UTC)
+    columns: dict[str, list[object]] = defaultdict(list)
     for r in results:
         attempts = r.job.attempts + 1
         delay = (
@@ -84,35 +95,25 @@ def record(conn: Connection, results: Sequence[Result], settings: WebhookSetting
             else next_delay(attempts, settings, r.retry_after)
         )
         done = r.delivered or delay is None
-        updates.append(
-            {
-                "b_id": r.job.message_id,
-                "b_state": "delivered" if r.delivered else ("failed" if done else "pending"),
-                "b_attempts": attempts,
-                "b_next": r.attempted_at + timedelta(seconds=delay or 0),
-                "b_finished": r.attempted_at if done else None,
-                "b_status": r.status_code,
-                "b_error": None if r.delivered else (r.error or f"HTTP {r.status_code}"),
-            }
-        )
+        columns["attempt_id"].append(new_id("wha"))
+        columns["id"].append(r.job.message_id)
+        columns["endpoint_id"].append(r.job.endpoint_id)
+        columns["attempted_at"].append(r.attempted_at)
+        columns["outcome"].append(r.outcome)
+        columns["status"].append(r.status_code)
+        columns["latency"].append(r.latency_ms)
+        columns["excerpt"].append(r.response_excerpt)
+        columns["attempt_error"].append(r.error)
+        columns["state"].append("delivered" if r.delivered else ("failed" if done else "pending"))
+        columns["attempts"].append(attempts)
+        columns["next"].append(r.attempted_at + timedelta(seconds=delay or 0))
+        columns["finished"].append(r.attempted_at if done else None)
+        columns["error"].append(None if r.delivered else (r.error or f"HTTP {r.status_code}"))
         if r.delivered:
-            DELIVERY_LATENCY.observe(
-                max(0.0, (datetime.now(UTC) - r.job.event_time).total_seconds())
-            )
-    conn.execute(
-        message_t.update()
-        .where(message_t.c.id == sa.bindparam("b_id"), message_t.c.state == "pending")
-        .values(
-            state=sa.bindparam("b_state"),
-            attempts=sa.bindparam("b_attempts"),
-            next_attempt_at=sa.bindparam("b_next"),
-            finished_at=sa.bindparam("b_finished"),
-            leased_until=None,
-            last_status_code=sa.bindparam("b_status"),
-            last_error=sa.bindparam("b_error"),
-        ),
-        updates,
-    )
+            DELIVERY_LATENCY.observe(max(0.0, (now - r.job.event_time).total_seconds()))
+    # One statement each for the whole batch, however large: arrays in, unnest in SQL.
+    conn.execute(_INSERT_ATTEMPTS, columns)
+    conn.execute(_UPDATE_MESSAGES, columns)
     _endpoint_health(conn, results, settings)
 
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
-from sqlalchemy.dialects.postgresql import insert
 
 from gateway.webhooks import catalog
 from gateway.webhooks.delivery import Job
@@ -44,7 +43,7 @@ def queue_events(conn: Connection, events: Iterable[CloudEvent], now: datetime) 
         ).where(endpoint_t.c.active, endpoint_t.c.workspace_id.in_(workspaces))
     ):
         endpoints[row.workspace_id].append(row)
-    rows = []
+    rows: dict[str, list[Any]] = defaultdict(list)
     for event in events:
         body = None
         for endpoint in endpoints.get(event.workspaceid, ()):
@@ -57,33 +56,44 @@ def queue_events(conn: Connection, events: Iterable[CloudEvent], now: datetime) 
                 continue
             body = body or structured_body(event)
             message_id = new_id("whm")
-            rows.append(
-                {
-                    "id": message_id,
-                    "endpoint_id": endpoint.id,
-                    "workspace_id": event.workspaceid,
-                    "event_id": event.id,
-                    "event_type": event.type,
-                    "community_id": event.communityid,
-                    "ordering_key": (event.communityid or "-") if endpoint.ordered else message_id,
-                    "event_time": event.time,
-                    "body": body,
-                    "state": "pending",
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                }
+            rows["id"].append(message_id)
+            rows["endpoint_id"].append(endpoint.id)
+            rows["workspace_id"].append(event.workspaceid)
+            rows["event_id"].append(event.id)
+            rows["event_type"].append(event.type)
+            rows["community_id"].append(event.communityid)
+            rows["ordering_key"].append(
+                (event.communityid or "-") if endpoint.ordered else message_id
             )
+            rows["event_time"].append(event.time)
+            rows["body"].append(body)
     if not rows:
         return 0
-    # Rows keep their list order in `seq`, which is the events' order within a partition.
-    queued = conn.execute(
-        insert(message_t)
-        .values(rows)
-        .on_conflict_do_nothing(constraint="uq_webhook_message_event")
-        .returning(message_t.c.id)
-    ).all()
+    queued = conn.execute(_QUEUE, {**rows, "now": now}).all()
     return len(queued)
+
+
+# One statement for a whole batch: arrays in, unnested in SQL. Rows are inserted in the
+# arrays' order (ORDER BY the ordinality), so `seq` keeps the events' order within a
+# partition. A redelivered event queues nothing new (unique endpoint and event id).
+_QUEUE = sa.text(
+    """
+INSERT INTO webhook_message
+    (id, endpoint_id, workspace_id, event_id, event_type, community_id, ordering_key,
+     event_time, body, state, attempts, next_attempt_at, created_at)
+SELECT u.id, u.endpoint_id, u.workspace_id, u.event_id, u.event_type, u.community_id,
+       u.ordering_key, u.event_time, u.body, 'pending', 0, :now, :now
+FROM unnest(
+    CAST(:id AS text[]), CAST(:endpoint_id AS text[]), CAST(:workspace_id AS text[]),
+    CAST(:event_id AS text[]), CAST(:event_type AS text[]), CAST(:community_id AS text[]),
+    CAST(:ordering_key AS text[]), CAST(:event_time AS timestamptz[]), CAST(:body AS bytea[]))
+    WITH ORDINALITY AS u(id, endpoint_id, workspace_id, event_id, event_type, community_id,
+                         ordering_key, event_time, body, n)
+ORDER BY u.n
+ON CONFLICT ON CONSTRAINT uq_webhook_message_event DO NOTHING
+RETURNING id
+"""
+)
 
 
 # Heads of every (endpoint, ordering key) queue that are due and not in flight, ranked per

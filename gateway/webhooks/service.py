@@ -200,14 +200,9 @@ def get_message(session: Session, *, endpoint_id: str, message_id: str) -> Webho
     ).one_or_none()
 
 
-def attempts_of(session: Session, *, message_id: str) -> list[WebhookAttempt]:
-    return list(
-        session.exec(
-            select(WebhookAttempt)
-            .where(WebhookAttempt.message_id == message_id)
-            .order_by(col(WebhookAttempt.id))
-        )
-    )
+def attempts_query(*, message_id: str) -> Any:
+    """A message's attempts, for a page in id (time) order."""
+    return select(WebhookAttempt).where(WebhookAttempt.message_id == message_id)
 
 
 def redeliver(session: Session, *, message: WebhookMessage, now: datetime) -> WebhookMessage:

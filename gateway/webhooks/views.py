@@ -1,5 +1,8 @@
 """Routes of outbound webhooks: `/v1/webhooks/...`. Delivery itself is the dispatcher's."""
 
+import base64
+import binascii
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
@@ -22,11 +25,20 @@ from gateway.webhooks.models import (
     RedeliveryQueued,
     SecretRotated,
     SecretRotation,
+    WebhookAttempt,
     WebhookEndpoint,
     WebhookMessage,
 )
 from gateway.webhooks.settings import WebhookSettings
-from services.common.http.pagination import Page, PageParams, page_params, paginate
+from services.common.http.idempotency import IdempotencyKey, fingerprint, run_once
+from services.common.http.openapi import set_location
+from services.common.http.pagination import (
+    Page,
+    PageParams,
+    invalid_cursor,
+    page_params,
+    paginate,
+)
 from services.common.http.problems import Problem, field_problem, not_found
 
 router = APIRouter(
@@ -69,31 +81,72 @@ def _refused(exc: service.InvalidEndpoint) -> Problem:
     return field_problem(exc.field, str(exc), exc.slug)
 
 
-@router.get("/event-types", response_model=list[EventTypePublic])
-def list_event_types(caller: CallerDep) -> list[EventTypePublic]:
-    """Every event type an endpoint can subscribe to, from the platform's contracts."""
-    return [
-        EventTypePublic(type=name, topic=topic, description=doc)
-        for name, (topic, doc) in catalog.event_types().items()
-    ]
+@router.get("/event-types", response_model=Page[EventTypePublic])
+def list_event_types(caller: CallerDep, page: PageDep) -> Page[EventTypePublic]:
+    """Every event type an endpoint can subscribe to, from the platform's contracts, by name."""
+    listed = sorted(catalog.event_types().items())
+    after = _type_after(page.cursor) if page.cursor else None
+    rows = [item for item in listed if after is None or item[0] > after][: page.limit + 1]
+    more = len(rows) > page.limit
+    rows = rows[: page.limit]
+    return Page(
+        data=[
+            EventTypePublic(type=name, topic=topic, description=doc) for name, (topic, doc) in rows
+        ],
+        next_cursor=_type_cursor(rows[-1][0]) if more else None,
+    )
+
+
+def _type_cursor(name: str) -> str:
+    return base64.urlsafe_b64encode(b"type:" + name.encode()).decode().rstrip("=")
+
+
+def _type_after(cursor: str) -> str:
+    """The event type a cursor of this list ends at; any other cursor is a 400."""
+    try:
+        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
+        name = raw.decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise invalid_cursor() from exc
+    if not name.startswith("type:"):
+        raise invalid_cursor()
+    return name.removeprefix("type:")
 
 
 @router.post("/endpoints", status_code=status.HTTP_201_CREATED, response_model=EndpointCreated)
 def create_endpoint(
-    body: EndpointCreate, caller: CallerDep, session: SessionDep, settings: SettingsDep
-) -> EndpointCreated:
-    """Subscribe a URL to events. Its signing secret is in this answer only."""
-    try:
-        endpoint = service.create_endpoint(
-            session,
-            workspace_id=caller.workspace_id,
-            data=body,
-            allowed_networks=settings.allowed_networks,
-        )
-    except service.InvalidEndpoint as exc:
-        raise _refused(exc) from exc
-    session.commit()
-    return EndpointCreated.model_validate(endpoint, from_attributes=True)
+    body: EndpointCreate,
+    caller: CallerDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Subscribe a URL to events. Its signing secret is in this answer only.
+
+    A retry with the same `Idempotency-Key` gets the same endpoint and secret, not a second
+    endpoint; the key with another body is a 422."""
+
+    def create() -> tuple[int, EndpointCreated]:
+        try:
+            endpoint = service.create_endpoint(
+                session,
+                workspace_id=caller.workspace_id,
+                data=body,
+                allowed_networks=settings.allowed_networks,
+            )
+        except service.InvalidEndpoint as exc:
+            raise _refused(exc) from exc
+        return 201, EndpointCreated.model_validate(endpoint, from_attributes=True)
+
+    response = run_once(
+        session,
+        workspace_id=caller.workspace_id,
+        key=idempotency_key,
+        request_fingerprint=fingerprint("POST /v1/webhooks/endpoints", body),
+        create=create,
+    )
+    set_location(response, f"/v1/webhooks/endpoints/{json.loads(bytes(response.body))['id']}")
+    return response
 
 
 @router.get("/endpoints", response_model=Page[EndpointPublic])
@@ -214,19 +267,22 @@ def list_messages(
 
 @router.get(
     "/endpoints/{endpoint_id}/messages/{message_id}/attempts",
-    response_model=list[AttemptPublic],
+    response_model=Page[AttemptPublic],
 )
 def list_attempts(
-    endpoint_id: str, message_id: str, caller: CallerDep, session: SessionDep
-) -> list[AttemptPublic]:
-    """Every attempt to deliver one message: when, the status, the latency, what the
-    receiver answered (its first bytes)."""
+    endpoint_id: str, message_id: str, caller: CallerDep, session: SessionDep, page: PageDep
+) -> Page[AttemptPublic]:
+    """Every attempt to deliver one message, oldest first: when, the status, the latency,
+    what the receiver answered (its first bytes)."""
     _endpoint(session, caller.workspace_id, endpoint_id)
     message = _message(session, endpoint_id, message_id)
-    return [
-        AttemptPublic.model_validate(a, from_attributes=True)
-        for a in service.attempts_of(session, message_id=message.id)
-    ]
+    rows, cursor = paginate(
+        session, service.attempts_query(message_id=message.id), col(WebhookAttempt.id), page
+    )
+    return Page(
+        data=[AttemptPublic.model_validate(a, from_attributes=True) for a in rows],
+        next_cursor=cursor,
+    )
 
 
 @router.post(

@@ -63,9 +63,11 @@ def test_a_receiver_failing_three_times_gets_every_event_once_deduplicated(
     messages = api.get(f"/v1/webhooks/endpoints/{endpoint['id']}/messages").json()["data"]
     first = next(m for m in messages if m["event_id"] == sent[0].id)
     assert first["state"] == "delivered" and first["attempts"] == 4
-    attempts = api.get(
-        f"/v1/webhooks/endpoints/{endpoint['id']}/messages/{first['id']}/attempts"
-    ).json()
+    url = f"/v1/webhooks/endpoints/{endpoint['id']}/messages/{first['id']}/attempts"
+    page = api.get(url, params={"limit": 3}).json()
+    rest = api.get(url, params={"limit": 3, "cursor": page["next_cursor"]}).json()
+    assert rest["next_cursor"] is None
+    attempts = page["data"] + rest["data"]
     assert [a["status_code"] for a in attempts] == [500, 502, 503, 200]
     assert [a["outcome"] for a in attempts] == ["http_error"] * 3 + ["delivered"]
     assert "scripted failure" in attempts[0]["response_excerpt"]

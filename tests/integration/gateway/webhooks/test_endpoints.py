@@ -15,7 +15,18 @@ pytestmark = pytest.mark.integration
 
 
 def test_the_event_types_come_from_the_contracts(api: TestClient) -> None:
-    types = {t["type"]: t for t in api.get("/v1/webhooks/event-types").json()}
+    """A page like every list; walked three at a time it holds each type once."""
+    listed, cursor = [], None
+    while True:
+        params = {"limit": 3} | ({"cursor": cursor} if cursor else {})
+        page = api.get("/v1/webhooks/event-types", params=params).json()
+        listed += page["data"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    types = {t["type"]: t for t in listed}
+    assert len(types) == len(listed) > 3
+    assert api.get("/v1/webhooks/event-types", params={"cursor": "bm9wZQ"}).status_code == 400
     assert types["io.qunyun.member.status_changed.v1"]["topic"] == "qunyun.members.v1"
     assert "io.qunyun.group.dissolved.v1" in types
     assert "io.qunyun.webhook.endpoint_disabled.v1" in types
@@ -49,6 +60,24 @@ def test_an_endpoint_is_created_its_secret_shown_once_and_changed(
     assert created["id"] in [e["id"] for e in listed["data"]]
     assert api.delete(f"/v1/webhooks/endpoints/{created['id']}").status_code == 204
     assert api.get(f"/v1/webhooks/endpoints/{created['id']}").status_code == 404
+
+
+def test_a_retried_create_with_its_idempotency_key_makes_one_endpoint(
+    api: TestClient, receiver: Receiver
+) -> None:
+    body = {"url": receiver.url("/once"), "description": "retried"}
+    key = {"Idempotency-Key": "create-once-1"}
+    first = api.post("/v1/webhooks/endpoints", json=body, headers=key)
+    again = api.post("/v1/webhooks/endpoints", json=body, headers=key)
+    assert first.status_code == again.status_code == 201, again.text
+    assert again.json() == first.json()  # the same endpoint, the same secret: none minted
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.headers["location"].endswith(first.json()["id"])
+    listed = api.get("/v1/webhooks/endpoints", params={"limit": 200}).json()["data"]
+    assert [e["id"] for e in listed if e["url"] == body["url"]] == [first.json()["id"]]
+    other = api.post("/v1/webhooks/endpoints", json=body | {"description": "another"}, headers=key)
+    assert other.status_code == 422
+    assert other.json()["type"].endswith("idempotency-key-reused")
 
 
 def test_a_given_secret_must_hold_24_to_64_bytes(api: TestClient, receiver: Receiver) -> None:

@@ -172,7 +172,7 @@ def test_the_guard_refuses_at_delivery_too(
         )
         attempts = api.get(
             f"/v1/webhooks/endpoints/{endpoint['id']}/messages/{message['id']}/attempts"
-        ).json()
+        ).json()["data"]
         assert {a["outcome"] for a in attempts} == {"blocked"}
         assert address in attempts[0]["error"]
         assert inward.deliveries == []

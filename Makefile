@@ -33,7 +33,7 @@ test-unit: deps
 
 lint: deps
 	$(BIN)/ruff check .
-	$(BIN)/mypy services gateway deploy/local
+	$(BIN)/mypy services gateway deploy/local bench
 	$(BIN)/lint-imports
 
 bench: deps ## benchmarks, each printed next to a baseline measured in the same run

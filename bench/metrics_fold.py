@@ -265,8 +265,8 @@ def _create_topic(servers: str, topic: str) -> None:
 def _year_of_rollups(engine: Engine, groups: int) -> date:
     """365 days of rollups for `groups` groups and five speakers a group a day."""
     last = date(2026, 2, 28)
-    first = last - timedelta(days=364)
-    params = {"c": COMMUNITY, "w": WORKSPACE, "first": first, "last": last, "groups": groups}
+    year_start = last - timedelta(days=364)
+    params = {"c": COMMUNITY, "w": WORKSPACE, "first": year_start, "last": last, "groups": groups}
     with engine.begin() as conn:
         conn.execute(
             sa.text(
@@ -361,7 +361,7 @@ def benchmark(server_url: str) -> bool:
     ok &= visible_p99 < TARGET_VISIBLE_P99_S
 
     last = _year_of_rollups(engine, groups)
-    first = last - timedelta(days=364)
+    year_start = last - timedelta(days=364)
     with Session(engine) as session:
         community = session.get(Community, COMMUNITY)
     assert community is not None
@@ -374,12 +374,14 @@ def benchmark(server_url: str) -> bool:
         with engine.connect() as conn:
             return conn.execute(
                 sa.text("SELECT * FROM group_day WHERE group_id = :g AND day BETWEEN :f AND :l"),
-                {"g": group(), "f": first, "l": last},
+                {"g": group(), "f": year_start, "l": last},
             ).all()
 
     def year_daily() -> object:
         with Session(engine) as session:
-            return daily_stats(session, scope=Scope(community, group()), first=first, last=last)
+            return daily_stats(
+                session, scope=Scope(community, group()), first=year_start, last=last
+            )
 
     def year_weekly() -> object:
         with Session(engine) as session:
@@ -388,7 +390,7 @@ def benchmark(server_url: str) -> bool:
                 scope=Scope(community, group()),
                 metric="speakers",
                 interval=Interval.week,
-                first=first,
+                first=year_start,
                 last=last,
             )
 

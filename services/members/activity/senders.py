@@ -127,15 +127,8 @@ def senders_of_all(
     }
     known: dict[tuple[str, str, str], Member] = {}
     if wanted:
-        rows = session.exec(
-            select(Member, MemberIdentity.platform, MemberIdentity.external_id)
-            .join(MemberIdentity, col(MemberIdentity.member_id) == Member.id)
-            .where(
-                sa.tuple_(
-                    MemberIdentity.community_id, MemberIdentity.platform, MemberIdentity.external_id
-                ).in_(list(wanted))
-            )
-        )
+        keys = [{"c": c, "p": p, "x": x} for c, p, x in wanted]
+        rows = session.exec(_KNOWN, params={"keys": orjson.dumps(keys).decode()})
         for owner, platform, external_id in rows:
             known[(owner.community_id, str(platform), external_id)] = owner
     # Senders first seen in this batch, by key, in the order they first speak.
@@ -191,6 +184,25 @@ def senders_of_all(
     return resolved
 
 
+# The keys as one JSON parameter: a tuple IN renders (and psycopg parses) a new text for
+# every number of senders, which cost as much as loading them.
+_wanted = (
+    sa.func.json_to_recordset(sa.cast(sa.bindparam("keys", type_=sa.Text), sa.JSON))
+    .table_valued(sa.column("c", sa.Text), sa.column("p", sa.Text), sa.column("x", sa.Text))
+    .render_derived(name="k", with_types=True)
+)
+_KNOWN = (
+    select(Member, MemberIdentity.platform, MemberIdentity.external_id)
+    .join(MemberIdentity, col(MemberIdentity.member_id) == Member.id)
+    .join(
+        _wanted,
+        sa.and_(
+            col(MemberIdentity.community_id) == _wanted.c.c,
+            col(MemberIdentity.platform) == _wanted.c.p,
+            col(MemberIdentity.external_id) == _wanted.c.x,
+        ),
+    )
+)
 _member = Member.__table__  # type: ignore[attr-defined]
 # A newcomer is an active member in the `joined` stage (the `Member` defaults), no threshold.
 _ADMIT = sa.text(

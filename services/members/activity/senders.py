@@ -102,8 +102,8 @@ def resolve_sender(
 def senders_of_all(
     session: Session, batch: Sequence[tuple[CloudEvent, GroupActivity]]
 ) -> list[tuple[Group, Member] | None]:
-    """`sender_of` for a whole batch, in three statements however long it is: the groups, the
-    known senders, and the unknown ones inserted (with their identities) at once. The answers
+    """`sender_of` for a whole batch, in four statements however long it is: the groups, the
+    known senders, the unknown ones inserted at once, then their identities. The answers
     are what `sender_of` would give event by event: a sender first seen in the batch becomes
     one member, whom the sender's later messages find.
 

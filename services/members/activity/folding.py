@@ -34,8 +34,9 @@ from sqlmodel import Session, col, select
 
 from services.common import clock
 from services.common.cloudevents import CloudEvent
-from services.common.contracts import ChatMessagePosted, EventData
-from services.members.activity.models import ActivityDay, ActivityMessage
+from services.common.contracts import ChatMessagePosted, EventData, MemberStageChanged
+from services.common.ids import new_id
+from services.members.activity.models import ActivityDay
 from services.members.activity.senders import senders_of_all
 from services.members.activity.service import log, reported_time
 from services.members.community.models import Community, Member
@@ -44,8 +45,7 @@ from services.members.community.settings import CommunitySettings
 from services.members.groups.models import Group
 from services.members.incentives import ledger
 from services.members.incentives.models import PointsEntry
-from services.members.lifecycle.models import StageChange
-from services.members.lifecycle.service import ORDER, furthest_stage, stage_change
+from services.members.lifecycle.service import ORDER, furthest_stage
 from services.members.moderation.detection import Match, violations
 from services.members.moderation.strikes import Strikes
 from services.members.publishing import emit_all
@@ -92,7 +92,9 @@ def fold_messages(session: Session, events: Sequence[CloudEvent]) -> None:
         community = get_community(
             session=session, workspace_id=member.workspace_id, community_id=member.community_id
         )
-        policy = rules.setdefault(community.id, community.rules())
+        policy = rules.get(community.id)
+        if policy is None:  # validated once a batch, not once a message
+            policy = rules[community.id] = community.rules()
         at = reported_time(data.occurred_at)
         messages.append(
             _Message(
@@ -135,7 +137,8 @@ def fold_messages(session: Session, events: Sequence[CloudEvent]) -> None:
         _fold_one(m, rules[m.community.id], fold)
     members = {m.member.id: m.member for m in messages}
     _write_members(session, members)  # first: any other statement would flush them one by one
-    session.add_all(fold.stage_changes)
+    if fold.stage_changes:
+        session.execute(_STAGE_CHANGES, {"rows": orjson.dumps(fold.stage_changes).decode()})
     strikes.write(session)
     # Announcements in message order, as the per-message handlers would have made them.
     emit_all(session, fold.announced)
@@ -155,7 +158,7 @@ class _Fold:
     strikes: Strikes
     awards: list[ledger.Award] = field(default_factory=list)
     day_counts: Counter[tuple[str, date]] = field(default_factory=Counter)
-    stage_changes: list[StageChange] = field(default_factory=list)
+    stage_changes: list[dict[str, object]] = field(default_factory=list)
     announced: list[tuple[EventData, Member]] = field(default_factory=list)
 
 
@@ -188,9 +191,7 @@ def _fold_one(m: _Message, policy: CommunitySettings, fold: _Fold) -> None:
             messages_before=lambda _end: early,
         )
         if ORDER.index(stage) > ORDER.index(member.stage):  # forward only, as `advance`
-            change, event = stage_change(member, stage, reason)
-            fold.stage_changes.append(change)
-            fold.announced.append((event, member))
+            fold.stage_changes.append(_stage_change(member, stage, reason, fold.announced))
     if m.found:  # moderation
         fold.announced += fold.strikes.judge(
             policy=policy.moderation,
@@ -201,6 +202,43 @@ def _fold_one(m: _Message, policy: CommunitySettings, fold: _Fold) -> None:
             event_id=m.event.id,
             at=m.at,
         )
+
+
+def _stage_change(
+    member: Member, to_stage: Stage, reason: str, announced: list[tuple[EventData, Member]]
+) -> dict[str, object]:
+    """`lifecycle.service.stage_change` as a row for `_STAGE_CHANGES` (a table object costs
+    more to build than the rest of the message's fold); the event joins `announced`."""
+    at = clock.now()
+    row: dict[str, object] = {
+        "i": new_id("stg"),
+        "w": member.workspace_id,
+        "c": member.community_id,
+        "m": member.id,
+        "f": member.stage,
+        "t": to_stage,
+        "r": reason,
+        "a": at,
+    }
+    announced.append(
+        (
+            MemberStageChanged(
+                member_id=member.id,
+                community_id=member.community_id,
+                from_stage=member.stage,
+                to_stage=to_stage,
+                reason=reason,
+                actor=_SYSTEM,
+                changed_at=at,
+            ),
+            member,
+        )
+    )
+    member.stage = to_stage
+    return row
+
+
+_SYSTEM = "system"
 
 
 def _lock_members(session: Session, messages: list[_Message]) -> None:
@@ -241,18 +279,8 @@ def _remember(
             window = rules[member.community_id].lifecycle.favourable_window_days
             memory.window_end[member.id] = member.joined_at + timedelta(days=window)
     if memory.window_end:
-        windows = sa.values(
-            sa.column("member_id", sa.Text),
-            sa.column("window_end", sa.DateTime(timezone=True)),
-            name="window",
-        ).data(list(memory.window_end.items()))
-        messages_table = ActivityMessage.__table__  # type: ignore[attr-defined]
-        for member_id, count in session.execute(
-            sa.select(messages_table.c.member_id, sa.func.count())
-            .join(windows, windows.c.member_id == messages_table.c.member_id)
-            .where(messages_table.c.occurred_at < windows.c.window_end)
-            .group_by(messages_table.c.member_id)
-        ):
+        windows = [{"m": m, "e": end} for m, end in memory.window_end.items()]
+        for member_id, count in session.execute(_EARLY, {"rows": orjson.dumps(windows).decode()}):
             memory.early[member_id] = count
     # Message points already paid on the batch's days (each day on its community's clock).
     spans = [clock.day_bounds(m.day, m.community.timezone) for m in messages]
@@ -352,6 +380,17 @@ _WRITE_MEMBERS = sa.text(
     "UPDATE member SET message_count = r.n, last_active_at = r.a, stage = r.s, status = r.t, "
     "muted_until = r.u FROM json_to_recordset(CAST(:rows AS json)) "
     "AS r(i text, n int, a timestamptz, s text, t text, u timestamptz) WHERE member.id = r.i"
+)
+_EARLY = sa.text(
+    "SELECT a.member_id, count(*) FROM activity_message a "
+    "JOIN json_to_recordset(CAST(:rows AS json)) AS w(m text, e timestamptz) "
+    "ON a.member_id = w.m AND a.occurred_at < w.e GROUP BY a.member_id"
+)
+_STAGE_CHANGES = sa.text(
+    "INSERT INTO member_stage_change (id, workspace_id, community_id, member_id, from_stage, "
+    "to_stage, reason, actor, at) "
+    f"SELECT i, w, c, m, f, t, r, '{_SYSTEM}', a FROM json_to_recordset(CAST(:rows AS json)) "
+    "AS x(i text, w text, c text, m text, f text, t text, r text, a timestamptz)"
 )
 # Keys in order: two batches upserting the same days lock them in the same order.
 _COUNT_DAYS = sa.text(

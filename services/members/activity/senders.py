@@ -7,6 +7,7 @@ others find them.
 
 from collections.abc import Sequence
 
+import orjson
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
@@ -26,7 +27,7 @@ from services.members.community.models import Member, MemberIdentity
 from services.members.community.service import get_community
 from services.members.groups.models import Group
 from services.members.publishing import emit_all
-from services.members.vocabulary import Platform
+from services.members.vocabulary import MemberStatus, Platform, Role, Stage
 
 
 def sender_of(
@@ -101,8 +102,8 @@ def resolve_sender(
 def senders_of_all(
     session: Session, batch: Sequence[tuple[CloudEvent, GroupActivity]]
 ) -> list[tuple[Group, Member] | None]:
-    """`sender_of` for a whole batch, in three statements however long it is: the groups, the
-    known senders, and the unknown ones inserted (with their identities) at once. The answers
+    """`sender_of` for a whole batch, in four statements however long it is: the groups, the
+    known senders, the unknown ones inserted at once, then their identities. The answers
     are what `sender_of` would give event by event: a sender first seen in the batch becomes
     one member, whom the sender's later messages find.
 
@@ -126,63 +127,97 @@ def senders_of_all(
     }
     known: dict[tuple[str, str, str], Member] = {}
     if wanted:
-        rows = session.exec(
-            select(Member, MemberIdentity.platform, MemberIdentity.external_id)
-            .join(MemberIdentity, col(MemberIdentity.member_id) == Member.id)
-            .where(
-                sa.tuple_(
-                    MemberIdentity.community_id, MemberIdentity.platform, MemberIdentity.external_id
-                ).in_(list(wanted))
-            )
-        )
+        keys = [{"c": c, "p": p, "x": x} for c, p, x in wanted]
+        rows = session.exec(_KNOWN, params={"keys": orjson.dumps(keys).decode()})
         for owner, platform, external_id in rows:
             known[(owner.community_id, str(platform), external_id)] = owner
-    resolved: list[tuple[Group, Member] | None] = []
-    newcomers: list[tuple[Member, MemberIdentity]] = []
+    # Senders first seen in this batch, by key, in the order they first speak.
+    newcomers: dict[tuple[str, str, str], dict[str, object]] = {}
+    joined_at = now()
     for event, data in batch:
         group = groups.get((event.workspaceid, data.platform, data.group_external_id))
         if group is None:
-            resolved.append(None)
             continue
         key = (group.community_id, data.platform, data.sender_external_id)
-        member = known.get(key)
-        if member is None:
-            member = known[key] = Member(
-                id=new_id("mbr"),
-                workspace_id=event.workspaceid,
-                community_id=group.community_id,
-                display_name=data.sender_display_name or data.sender_external_id,
-                invite_code=new_invite_code(),
-                joined_at=now(),
-            )
-            identity = MemberIdentity(
-                id=new_id("idn"),
-                workspace_id=event.workspaceid,
-                community_id=group.community_id,
-                member_id=member.id,
-                platform=Platform(data.platform),
-                external_id=data.sender_external_id,
-            )
-            newcomers.append((member, identity))
-        resolved.append((group, member))
+        if key not in known and key not in newcomers:
+            newcomers[key] = {
+                "i": new_id("mbr"),
+                "w": event.workspaceid,
+                "c": group.community_id,
+                "n": data.sender_display_name or data.sender_external_id,
+                "v": new_invite_code(),
+                "j": joined_at,
+                "d": new_id("idn"),
+                "p": str(Platform(data.platform)),
+                "x": data.sender_external_id,
+            }
     if newcomers:
-        session.add_all([m for m, _ in newcomers])
-        session.flush()
-        session.add_all([i for _, i in newcomers])
-        session.flush()
+        fresh = orjson.dumps(list(newcomers.values())).decode()
+        # Loaded as the ORM loads rows (persistent, in the identity map): building table
+        # objects one by one cost more than the rest of the batch's fold.
+        admitted = {m.id: m for m in session.scalars(_ADMIT_ORM, {"rows": fresh})}
+        session.execute(_IDENTIFY, {"rows": fresh})
+        for key, row in newcomers.items():
+            known[key] = admitted[str(row["i"])]
         emit_all(
             session,
             [
                 (
                     admission_event(
-                        member=m,
-                        identities=[
-                            PlatformIdentity(platform=i.platform, external_id=i.external_id)
-                        ],
+                        member=known[key],
+                        identities=[PlatformIdentity(platform=key[1], external_id=key[2])],
                     ),
-                    m,
+                    known[key],
                 )
-                for m, i in newcomers
+                for key in newcomers
             ],
         )
+    resolved: list[tuple[Group, Member] | None] = []
+    for event, data in batch:
+        group = groups.get((event.workspaceid, data.platform, data.group_external_id))
+        if group is None:
+            resolved.append(None)
+            continue
+        resolved.append(
+            (group, known[(group.community_id, data.platform, data.sender_external_id)])
+        )
     return resolved
+
+
+# The keys as one JSON parameter: a tuple IN renders (and psycopg parses) a new text for
+# every number of senders, which cost as much as loading them.
+_wanted = (
+    sa.func.json_to_recordset(sa.cast(sa.bindparam("keys", type_=sa.Text), sa.JSON))
+    .table_valued(sa.column("c", sa.Text), sa.column("p", sa.Text), sa.column("x", sa.Text))
+    .render_derived(name="k", with_types=True)
+)
+_KNOWN = (
+    select(Member, MemberIdentity.platform, MemberIdentity.external_id)
+    .join(MemberIdentity, col(MemberIdentity.member_id) == Member.id)
+    .join(
+        _wanted,
+        sa.and_(
+            col(MemberIdentity.community_id) == _wanted.c.c,
+            col(MemberIdentity.platform) == _wanted.c.p,
+            col(MemberIdentity.external_id) == _wanted.c.x,
+        ),
+    )
+)
+_member = Member.__table__  # type: ignore[attr-defined]
+# A newcomer is an active member in the `joined` stage (the `Member` defaults), no threshold.
+_ADMIT = sa.text(
+    "INSERT INTO member (id, workspace_id, community_id, display_name, status, role, stage, "
+    "attributes, invite_code, message_count, points, level, joined_at, created_at) "
+    f"SELECT i, w, c, n, '{MemberStatus.active.value}', '{Role.member.value}', "
+    f"'{Stage.joined.value}', '{{}}', v, 0, 0, 1, j, j "
+    "FROM json_to_recordset(CAST(:rows AS json)) "
+    "AS r(i text, w text, c text, n text, v text, j timestamptz) "
+    f"RETURNING {', '.join(c.name for c in _member.columns)}"
+).columns(*_member.columns)
+_ADMIT_ORM = select(Member).from_statement(_ADMIT)
+# No ON CONFLICT: an identity a concurrent join took fails the batch (see `senders_of_all`).
+_IDENTIFY = sa.text(
+    "INSERT INTO member_identity (id, workspace_id, community_id, member_id, platform, "
+    "external_id) SELECT d, w, c, i, p, x FROM json_to_recordset(CAST(:rows AS json)) "
+    "AS r(d text, w text, c text, i text, p text, x text)"
+)

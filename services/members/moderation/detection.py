@@ -86,15 +86,28 @@ def normalize(text: str) -> str:
 
 
 def phone_numbers(text: str) -> list[str]:
-    return [m.group(0).strip() for m in _PHONE.finditer(normalize(text))]
+    return _phone_numbers(normalize(text))
 
 
 def wechat_ids(text: str) -> list[str]:
-    return [m.group(1) for m in _WECHAT.finditer(normalize(text))]
+    return _wechat_ids(normalize(text))
 
 
 def links(text: str) -> list[str]:
-    return [m.group(0) for m in _URL.finditer(normalize(text))]
+    return _links(normalize(text))
+
+
+# The finders on text already normalized: `detect` normalizes a message once, not once each.
+def _phone_numbers(normal: str) -> list[str]:
+    return [m.group(0).strip() for m in _PHONE.finditer(normal)]
+
+
+def _wechat_ids(normal: str) -> list[str]:
+    return [m.group(1) for m in _WECHAT.finditer(normal)]
+
+
+def _links(normal: str) -> list[str]:
+    return [m.group(0) for m in _URL.finditer(normal)]
 
 
 _SQUASH = re.compile(r"[\s\-_.·*|/\\]+")
@@ -104,7 +117,11 @@ def keywords(text: str, words: Iterable[str]) -> list[str]:
     """Keywords found, case-insensitively. A keyword of latin letters matches whole words
     only ("ad" is not in "bad"); any other keyword matches even with spaces or dots wedged
     between its characters ("代 购", "代.购"), the usual way of slipping past filters."""
-    folded = normalize(text).casefold()
+    return _keywords(normalize(text), words)
+
+
+def _keywords(normal: str, words: Iterable[str]) -> list[str]:
+    folded = normal.casefold()
     squashed = _SQUASH.sub("", folded)
     found = []
     for word in words:
@@ -122,7 +139,8 @@ def keywords(text: str, words: Iterable[str]) -> list[str]:
 
 def detect(text: str, flags: Iterable[str], policy: ModerationSettings) -> list[Match]:
     """Everything in a message the policy blocks, whoever sent it and whenever."""
-    found: list[Match] = [Match("keyword", w) for w in keywords(text, policy.keywords)]
+    normal = normalize(text)
+    found: list[Match] = [Match("keyword", w) for w in _keywords(normal, policy.keywords)]
     blocked = {
         "link": policy.block_links,
         "qr_code": policy.block_qr_codes,
@@ -134,11 +152,11 @@ def detect(text: str, flags: Iterable[str], policy: ModerationSettings) -> list[
         if kind is not None and blocked[kind]:
             found.append(Match(kind, flag))
     if policy.block_links:
-        found += [Match("link", u) for u in links(text)]
+        found += [Match("link", u) for u in _links(normal)]
     if policy.block_phone_numbers:
-        found += [Match("phone_number", p) for p in phone_numbers(text)]
+        found += [Match("phone_number", p) for p in _phone_numbers(normal)]
     if policy.block_wechat_ids:
-        found += [Match("wechat_id", w) for w in wechat_ids(text)]
+        found += [Match("wechat_id", w) for w in _wechat_ids(normal)]
     return list(dict.fromkeys(found))
 
 

@@ -22,6 +22,14 @@ class Note(RequestModel):
     archived: bool = False
     labels: list[str] = omittable(max_length=3)
     weekdays: list[int] | None = None
+    reminders: list[datetime] | None = None
+
+
+class Slot(RequestModel):
+    local_date_times = frozenset({"starts_at"})
+
+    starts_at: datetime
+    ends_at: datetime | None = None
 
 
 app = FastAPI()
@@ -32,6 +40,11 @@ install_request_middleware(app)
 @app.post("/notes/{note_id}")
 def write(note_id: str, note: Note) -> dict[str, object]:
     return {"id": note_id, "text": note.text, "amount": note.amount}
+
+
+@app.post("/slots")
+def book(slot: Slot) -> dict[str, str]:
+    return {"starts_at": slot.starts_at.isoformat()}
 
 
 @app.get("/notes")
@@ -208,3 +221,28 @@ def test_an_omittable_member_may_be_left_out_but_not_null_and_says_so() -> None:
     assert _fields(client.post("/notes/n1", json={"text": "x", "labels": None})) == {"labels"}
     schema = Note.model_json_schema()["properties"]["labels"]
     assert schema["type"] == "array" and "default" not in schema and "anyOf" not in schema
+
+
+@pytest.mark.parametrize("body", [{"amount": "2"}, {"weekdays": [1, "2"]}, {"amount": "2.0"}])
+def test_a_number_is_a_json_number_not_text(body: dict[str, object]) -> None:
+    response = client.post("/notes/n1", json={"text": "x"} | body)
+    assert response.status_code == 422 and _fields(response) == set(body)
+    assert client.post("/notes/n1", json={"text": "x", "amount": 2}).status_code == 200
+
+
+def test_a_list_of_date_times_takes_neither_numbers_nor_naive_ones() -> None:
+    for reminders in ([0], ["2026-01-01T09:00:00"]):
+        response = client.post("/notes/n1", json={"text": "x", "reminders": reminders})
+        assert response.status_code == 422 and _fields(response) == {"reminders"}
+    ok = client.post("/notes/n1", json={"text": "x", "reminders": ["2026-01-01T09:00:00Z"]})
+    assert ok.status_code == 200
+
+
+def test_a_wall_clock_member_takes_a_date_time_without_offset_and_only_it() -> None:
+    assert client.post("/slots", json={"starts_at": "2026-03-02T19:20:00"}).json() == {
+        "starts_at": "2026-03-02T19:20:00"
+    }
+    response = client.post(
+        "/slots", json={"starts_at": "2026-03-02T19:20:00", "ends_at": "2026-03-02T20:00:00"}
+    )
+    assert response.status_code == 422 and _fields(response) == {"ends_at"}

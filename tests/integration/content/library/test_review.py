@@ -38,7 +38,7 @@ def test_review_workflow_and_revisions(content: ContentApi) -> None:
     # Editing approved content keeps what was approved and sends the new text to review.
     edited = content.patch(f"/v1/contents/{item_id}", json={"title": "本周话题（新）"}).json()
     assert (edited["status"], edited["revision"], edited["reviewer"]) == ("in_review", 2, None)
-    revisions = content.get(f"/v1/contents/{item_id}/revisions").json()
+    revisions = content.get(f"/v1/contents/{item_id}/revisions").json()["data"]
     assert [(r["revision"], r["status"], r["title"]) for r in revisions] == [
         (1, "approved", "本周话题")
     ]

@@ -9,7 +9,7 @@ from sqlalchemy import Column, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from services.common.http.schemas import omittable
+from services.common.http.schemas import RequestModel, omittable
 from services.content.tables import ContentTable, now, timestamp_column
 
 
@@ -43,7 +43,7 @@ class ContentStatus(StrEnum):
     archived = "archived"
 
 
-class Media(SQLModel):
+class Media(RequestModel):
     url: HttpUrl
     type: str = Field(default="image", max_length=20, description="image, video, file, link")
 
@@ -62,13 +62,13 @@ class ContentBase(SQLModel):
     tags: list[str] = Field(default_factory=list, max_length=30)
 
 
-class ContentCreate(ContentBase):
+class ContentCreate(ContentBase, RequestModel):  # type: ignore[misc]  # both configs are pydantic ConfigDicts
     author: str | None = Field(
         default=None, max_length=120, description="Who wrote it; the caller when left out."
     )
 
 
-class ContentUpdate(SQLModel):
+class ContentUpdate(RequestModel):
     """Members left out stay as they are; null only clears `value_dimension` (the others
     have no empty state, and a null there would be stored and break every read)."""
 
@@ -85,7 +85,7 @@ class ReviewDecision(StrEnum):
     reject = "reject"
 
 
-class Review(SQLModel):
+class Review(RequestModel):
     decision: ReviewDecision
     comment: str | None = Field(default=None, max_length=2000)
 

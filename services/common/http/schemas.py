@@ -15,6 +15,7 @@ model, so the schema says `string`, not `string or null`, and null is a 422 nami
 """
 
 import copy
+import re
 from collections.abc import Callable
 from datetime import date, datetime
 from types import UnionType
@@ -62,6 +63,31 @@ date-time, and not a number of seconds, which pydantic would otherwise take."""
 DateTimeText = Annotated[datetime, BeforeValidator(_not_a_number)]
 """A date-time as an RFC 3339 string, with or without an offset (the route says how it reads a
 naive one), never a number of seconds: for query parameters, which RequestModel does not see."""
+
+
+def _a_day_as_text(value: Any) -> Any:
+    # pydantic reads a query's `to=0` or `to=1700000000` as a Unix time; the schema says a
+    # date, which is YYYY-MM-DD and nothing else.
+    if isinstance(value, str) and not _DAY.fullmatch(value):
+        raise ValueError("a date is an ISO 8601 string, e.g. 2026-01-01")
+    return _not_a_day_number(value)
+
+
+def _an_integer_as_text(value: Any) -> Any:
+    # pydantic reads "2.0", " 2", "+2" and "2_000" as integers; a query's integer is digits.
+    if isinstance(value, str) and not _INTEGER.fullmatch(value):
+        raise ValueError("an integer is expected, e.g. 20")
+    return value
+
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_INTEGER = re.compile(r"-?\d+")
+
+DateText = Annotated[date, BeforeValidator(_a_day_as_text)]
+"""A day as YYYY-MM-DD, never a number: for query parameters, which RequestModel does not see."""
+
+IntText = Annotated[int, BeforeValidator(_an_integer_as_text)]
+"""An integer as a query spells it ("20"), not "20.0", " 20" or "2_0": for query parameters."""
 
 Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
 """An integer a BIGINT column holds."""

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from services.common.http.middleware import install_request_middleware
 from services.common.http.problems import install_problem_handlers
-from services.common.http.schemas import Instant, RequestModel, omittable
+from services.common.http.schemas import DateText, Instant, IntText, RequestModel, omittable
 from services.common.http.screening import json_errors, odd_path, query_errors
 
 
@@ -45,6 +45,11 @@ def write(note_id: str, note: Note) -> dict[str, object]:
 @app.post("/slots")
 def book(slot: Slot) -> dict[str, str]:
     return {"starts_at": slot.starts_at.isoformat()}
+
+
+@app.get("/days")
+def days(to: DateText | None = None, limit: IntText = 5) -> dict[str, object]:
+    return {"to": str(to), "limit": limit}
 
 
 @app.get("/notes")
@@ -246,3 +251,12 @@ def test_a_wall_clock_member_takes_a_date_time_without_offset_and_only_it() -> N
         "/slots", json={"starts_at": "2026-03-02T19:20:00", "ends_at": "2026-03-02T20:00:00"}
     )
     assert response.status_code == 422 and _fields(response) == {"ends_at"}
+
+
+@pytest.mark.parametrize("query", ["to=0", "to=1700000000", "to=20260101", "limit=2.0", "limit=+2"])
+def test_a_query_date_is_yyyy_mm_dd_and_a_query_integer_is_digits(query: str) -> None:
+    assert client.get(f"/days?{query}").status_code == 422
+
+
+def test_a_query_date_and_integer_spelt_right_are_taken() -> None:
+    assert client.get("/days?to=2026-01-31&limit=20").json() == {"to": "2026-01-31", "limit": 20}

@@ -86,8 +86,10 @@ _INTEGER = re.compile(r"-?\d+")
 DateText = Annotated[date, BeforeValidator(_a_day_as_text)]
 """A day as YYYY-MM-DD, never a number: for query parameters, which RequestModel does not see."""
 
-IntText = Annotated[int, BeforeValidator(_an_integer_as_text)]
-"""An integer as a query spells it ("20"), not "20.0", " 20" or "2_0": for query parameters."""
+DIGITS = BeforeValidator(_an_integer_as_text)
+"""An integer as a query spells it ("20"), not "20.0", " 20" or "2_0": for query parameters,
+beside their Query in the same Annotated (`Annotated[int, Query(ge=1), DIGITS]`; a nested
+Annotated would lose the Query's bounds from the schema)."""
 
 Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
 """An integer a BIGINT column holds."""

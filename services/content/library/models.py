@@ -2,9 +2,9 @@
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import HttpUrl
+from pydantic import HttpUrl, UrlConstraints
 from sqlalchemy import Column, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
@@ -44,8 +44,17 @@ class ContentStatus(StrEnum):
 
 
 class Media(RequestModel):
-    url: HttpUrl
+    # Bounded below pydantic's 2083: a URL is stored as pydantic normalises it (a trailing
+    # slash, an IDN host in punycode), which can be longer than what was sent.
+    url: Annotated[HttpUrl, UrlConstraints(max_length=2000)]
     type: str = Field(default="image", max_length=20, description="image, video, file, link")
+
+
+class MediaPublic(SQLModel):
+    """Media as stored: the URL is shown as kept, not checked again."""
+
+    url: str
+    type: str
 
 
 class ContentBase(SQLModel):
@@ -142,6 +151,7 @@ class ContentRevision(ContentTable, table=True):
 
 
 class ContentPublic(ContentBase):
+    media: list[MediaPublic]  # type: ignore[assignment]  # as stored, not as sent
     id: str
     community_id: str
     author: str
@@ -163,7 +173,7 @@ class RevisionPublic(SQLModel):
     value_dimension: ValueDimension | None
     title: str
     body: str
-    media: list[Media]
+    media: list[MediaPublic]
     tags: list[str]
     reviewer: str | None
     reviewed_at: datetime | None

@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from services.common.http.schemas import RequestModel
-from services.content.library.models import ContentKind, Media, ValueDimension
+from services.content.library.models import ContentKind, Media, MediaPublic, ValueDimension
 from services.content.tables import ContentTable, now, timestamp_column
 
 
@@ -84,7 +84,7 @@ class SubmissionPublic(SQLModel):
     sender_display_name: str | None
     title: str
     body: str
-    media: list[Media]
+    media: list[MediaPublic]
     source: str
     status: SubmissionStatus
     reason: str | None

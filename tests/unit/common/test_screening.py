@@ -1,14 +1,15 @@
 """Input no route can store is refused at the door, on every app built with the kit."""
 
 from datetime import date, datetime
+from typing import Annotated
 
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Query
 from fastapi.testclient import TestClient
 
 from services.common.http.middleware import install_request_middleware
 from services.common.http.problems import install_problem_handlers
-from services.common.http.schemas import DateText, Instant, IntText, RequestModel, omittable
+from services.common.http.schemas import DIGITS, DateText, Instant, RequestModel, omittable
 from services.common.http.screening import json_errors, odd_path, query_errors
 
 
@@ -48,7 +49,9 @@ def book(slot: Slot) -> dict[str, str]:
 
 
 @app.get("/days")
-def days(to: DateText | None = None, limit: IntText = 5) -> dict[str, object]:
+def days(
+    to: DateText | None = None, limit: Annotated[int, Query(ge=1, le=9), DIGITS] = 5
+) -> dict[str, object]:
     return {"to": str(to), "limit": limit}
 
 
@@ -253,10 +256,19 @@ def test_a_wall_clock_member_takes_a_date_time_without_offset_and_only_it() -> N
     assert response.status_code == 422 and _fields(response) == {"ends_at"}
 
 
-@pytest.mark.parametrize("query", ["to=0", "to=1700000000", "to=20260101", "limit=2.0", "limit=+2"])
+@pytest.mark.parametrize(
+    "query", ["to=0", "to=1700000000", "to=20260101", "limit=2.0", "limit=+2", "limit=-5"]
+)
 def test_a_query_date_is_yyyy_mm_dd_and_a_query_integer_is_digits(query: str) -> None:
     assert client.get(f"/days?{query}").status_code == 422
 
 
 def test_a_query_date_and_integer_spelt_right_are_taken() -> None:
-    assert client.get("/days?to=2026-01-31&limit=20").json() == {"to": "2026-01-31", "limit": 20}
+    assert client.get("/days?to=2026-01-31&limit=7").json() == {"to": "2026-01-31", "limit": 7}
+
+
+def test_digits_keep_the_query_bounds_in_the_schema() -> None:
+    (limit,) = [
+        p for p in app.openapi()["paths"]["/days"]["get"]["parameters"] if p["name"] == "limit"
+    ]
+    assert (limit["schema"]["minimum"], limit["schema"]["maximum"]) == (1, 9)

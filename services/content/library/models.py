@@ -51,10 +51,11 @@ class Media(RequestModel):
 
 
 class MediaPublic(SQLModel):
-    """Media as stored: the URL is shown as kept, not checked again."""
+    """Media as stored: the URL is shown as kept, not checked again; an edit stores only what
+    was sent, so a type left out is the default one."""
 
     url: str
-    type: str
+    type: str = "image"
 
 
 class ContentBase(SQLModel):

@@ -86,3 +86,21 @@ def test_a_retried_create_creates_once(content: ContentApi) -> None:
     )
     assert first.json()["id"] == again.json()["id"]
     assert len(content.get(f"/v1/communities/{community_id}/contents").json()["data"]) == 1
+
+
+def test_media_edited_without_a_type_reads_back_with_the_default_one(content: ContentApi) -> None:
+    community_id = content.community()
+    item = content.post(
+        f"/v1/communities/{community_id}/contents",
+        json={"kind": "topic", "title": "t", "body": "b"},
+    ).json()
+    edited = content.patch(f"/v1/contents/{item['id']}", json={"media": [{"url": "https://0.com"}]})
+    assert edited.status_code == 200, edited.text
+    read = content.get(f"/v1/contents/{item['id']}")
+    assert read.status_code == 200 and read.json()["media"] == [
+        {"url": "https://0.com/", "type": "image"}
+    ]
+    too_long = {"url": "https://example.com/" + "a" * 1990}
+    refused = content.patch(f"/v1/contents/{item['id']}", json={"media": [too_long]})
+    assert refused.status_code == 422
+    assert [e["field"] for e in refused.json()["errors"]] == ["media.0.url"]

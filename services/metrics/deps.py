@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 from services.common.clock import local_day, now
 from services.common.db import SessionDep
 from services.common.http.identity import WorkspaceDep
+from services.common.http.schemas import DateText
 from services.metrics import problems
 from services.metrics.replica.models import ChatGroup, Community
 
@@ -67,11 +68,11 @@ class DayRange:
 def day_range(
     community: CommunityDep,
     first: Annotated[
-        date | None,
+        DateText | None,
         Query(alias="from", description="First local day (default: 29 days before `to`)."),
     ] = None,
     last: Annotated[
-        date | None, Query(alias="to", description="Last local day, included (default: today).")
+        DateText | None, Query(alias="to", description="Last local day, included (default: today).")
     ] = None,
 ) -> DayRange:
     """Local days in the community's timezone, both ends included."""

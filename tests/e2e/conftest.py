@@ -30,6 +30,17 @@ def stack(
         admin_api_key="qy_" + secrets.token_urlsafe(24),
         ports={name: free_port() for name in SERVICES},
         database_prefix="e2e_",
+        # Generous per-key budgets: schemathesis's run sends thousands of requests with one
+        # key, and at the defaults (100 at once, 50 a second) a third of its operations were
+        # mostly answered 429 and never really fuzzed. The limits' own behaviour is tested in
+        # tests/integration/gateway/traffic/test_limits.py.
+        extra_env={
+            "gateway": {
+                f"QUNYUN_RATE_LIMIT{kind}_{what}": value
+                for kind in ("", "_WRITE", "_INGEST")
+                for what, value in (("PER_SECOND", "100000"), ("BURST", "100000"))
+            }
+        },
     )
     try:
         platform.start_all()

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Mapped
 from sqlmodel import Session
 
 from services.common.http.problems import Problem
+from services.common.http.schemas import DIGITS
 
 T = TypeVar("T")
 
@@ -42,7 +43,7 @@ class PageParams(BaseModel):
 
 
 def page_params(
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = 50,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page."), DIGITS] = 50,
     cursor: Annotated[
         str | None,
         Query(max_length=512, description="`next_cursor` of the previous page, unchanged."),

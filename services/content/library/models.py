@@ -2,14 +2,14 @@
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import HttpUrl
+from pydantic import HttpUrl, UrlConstraints
 from sqlalchemy import Column, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from services.common.http.schemas import omittable
+from services.common.http.schemas import RequestModel, omittable
 from services.content.tables import ContentTable, now, timestamp_column
 
 
@@ -43,9 +43,19 @@ class ContentStatus(StrEnum):
     archived = "archived"
 
 
-class Media(SQLModel):
-    url: HttpUrl
+class Media(RequestModel):
+    # Bounded below pydantic's 2083: a URL is stored as pydantic normalises it (a trailing
+    # slash, an IDN host in punycode), which can be longer than what was sent.
+    url: Annotated[HttpUrl, UrlConstraints(max_length=2000)]
     type: str = Field(default="image", max_length=20, description="image, video, file, link")
+
+
+class MediaPublic(SQLModel):
+    """Media as stored: the URL is shown as kept, not checked again; an edit stores only what
+    was sent, so a type left out is the default one."""
+
+    url: str
+    type: str = "image"
 
 
 class ContentBase(SQLModel):
@@ -62,13 +72,13 @@ class ContentBase(SQLModel):
     tags: list[str] = Field(default_factory=list, max_length=30)
 
 
-class ContentCreate(ContentBase):
+class ContentCreate(ContentBase, RequestModel):  # type: ignore[misc]  # both configs are pydantic ConfigDicts
     author: str | None = Field(
         default=None, max_length=120, description="Who wrote it; the caller when left out."
     )
 
 
-class ContentUpdate(SQLModel):
+class ContentUpdate(RequestModel):
     """Members left out stay as they are; null only clears `value_dimension` (the others
     have no empty state, and a null there would be stored and break every read)."""
 
@@ -85,7 +95,7 @@ class ReviewDecision(StrEnum):
     reject = "reject"
 
 
-class Review(SQLModel):
+class Review(RequestModel):
     decision: ReviewDecision
     comment: str | None = Field(default=None, max_length=2000)
 
@@ -142,6 +152,7 @@ class ContentRevision(ContentTable, table=True):
 
 
 class ContentPublic(ContentBase):
+    media: list[MediaPublic]  # type: ignore[assignment]  # as stored, not as sent
     id: str
     community_id: str
     author: str
@@ -163,7 +174,7 @@ class RevisionPublic(SQLModel):
     value_dimension: ValueDimension | None
     title: str
     body: str
-    media: list[Media]
+    media: list[MediaPublic]
     tags: list[str]
     reviewer: str | None
     reviewed_at: datetime | None

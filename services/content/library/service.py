@@ -153,13 +153,10 @@ def archive_item(session: Session, *, item: ContentItem) -> None:
     session.add(item)
 
 
-def revisions_of(session: Session, *, item: ContentItem) -> list[ContentRevision]:
-    return list(
-        session.exec(
-            select(ContentRevision)
-            .where(ContentRevision.item_id == item.id)
-            .order_by(col(ContentRevision.revision).desc())
-        )
+def revisions_query(*, item: ContentItem) -> Any:
+    """The item's earlier states; page them newest first by `revision`."""
+    return select(ContentRevision).where(
+        ContentRevision.item_id == item.id, ContentRevision.workspace_id == item.workspace_id
     )
 
 

@@ -18,6 +18,7 @@ from services.content.library.models import (
     ContentItem,
     ContentKind,
     ContentPublic,
+    ContentRevision,
     ContentStatus,
     ContentUpdate,
     Review,
@@ -138,13 +139,19 @@ def archive_content(item_id: str, session: SessionDep, workspace_id: WorkspaceDe
     return _public(item)
 
 
-@router.get("/contents/{item_id}/revisions", response_model=list[RevisionPublic])
+@router.get("/contents/{item_id}/revisions", response_model=Page[RevisionPublic])
 def list_revisions(
-    item_id: str, session: SessionDep, workspace_id: WorkspaceDep
-) -> list[RevisionPublic]:
+    item_id: str, session: SessionDep, workspace_id: WorkspaceDep, paging: Paging
+) -> Page[RevisionPublic]:
     """Earlier states of the item, newest first."""
     item = service.get_item(session, workspace_id=workspace_id, item_id=item_id)
-    return [
-        RevisionPublic.model_validate(r, from_attributes=True)
-        for r in service.revisions_of(session, item=item)
-    ]
+    rows, cursor = paginate(
+        session,
+        service.revisions_query(item=item),
+        desc(col(ContentRevision.revision)),
+        paging,
+    )
+    return Page(
+        data=[RevisionPublic.model_validate(r, from_attributes=True) for r in rows],
+        next_cursor=cursor,
+    )

@@ -5,13 +5,12 @@ from datetime import datetime, time
 from enum import StrEnum
 from typing import Any, Literal
 
-import pydantic
 from pydantic import model_validator
 from sqlalchemy import Column, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from services.common.http.schemas import RequestModel
+from services.common.http.schemas import RequestModel, omittable
 from services.content.tables import ContentTable, now, timestamp_column
 
 
@@ -34,12 +33,12 @@ class StepState(StrEnum):
     cancelled = "cancelled"
 
 
-class SendWindow(SQLModel):
+class SendWindow(RequestModel):
     start: time
     end: time
 
 
-class Step(SQLModel):
+class Step(RequestModel):
     """When: `after_minutes` after the anchor ("+2 h" is 120), or `day` days after the
     anchor's local day `at` a local time ("day 1 at 09:00"). A time outside the send window
     moves to the window's next opening."""
@@ -63,7 +62,7 @@ class Step(SQLModel):
         return self
 
 
-class EndActions(SQLModel):
+class EndActions(RequestModel):
     add_tag: str | None = Field(
         default=None,
         min_length=1,
@@ -74,7 +73,7 @@ class EndActions(SQLModel):
     start_playbook_id: str | None = Field(default=None, max_length=64)
 
 
-class PlaybookCreate(SQLModel):
+class PlaybookCreate(RequestModel):
     name: str = Field(min_length=1, max_length=120)
     anchor: Anchor
     group_ids: list[str] = Field(
@@ -89,10 +88,10 @@ class PlaybookUpdate(RequestModel):
     were planned at; their steps not yet sent take the new content and target, and steps
     removed from the end are cancelled. New anchors start runs of the new definition."""
 
-    name: str | None = pydantic.Field(default=None, min_length=1, max_length=120)
-    group_ids: list[str] | None = pydantic.Field(default=None, max_length=200)
-    steps: list[Step] | None = pydantic.Field(default=None, min_length=1, max_length=50)
-    end_actions: EndActions | None = None
+    name: str = omittable(min_length=1, max_length=120)
+    group_ids: list[str] = omittable(max_length=200)
+    steps: list[Step] = omittable(min_length=1, max_length=50)
+    end_actions: EndActions = omittable()
 
 
 class Playbook(ContentTable, table=True):

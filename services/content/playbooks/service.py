@@ -236,16 +236,18 @@ def cancel_runs(session: Session, *, workspace_id: str, where: Any, reason: str)
     return len(run_ids)
 
 
-def runs_of(session: Session, *, playbook: Playbook, limit: int = 100) -> list[RunPublic]:
-    runs = list(
-        session.exec(
-            select(PlaybookRun)
-            .where(PlaybookRun.playbook_id == playbook.id)
-            .order_by(col(PlaybookRun.id).desc())
-            .limit(limit)
-        )
+def runs_query(*, playbook: Playbook) -> Any:
+    """The playbook's runs; page them newest first by `id`."""
+    return select(PlaybookRun).where(
+        PlaybookRun.playbook_id == playbook.id, PlaybookRun.workspace_id == playbook.workspace_id
     )
+
+
+def runs_public(session: Session, *, runs: list[PlaybookRun]) -> list[RunPublic]:
+    """Some runs (one page's), each with its steps' state."""
     steps: dict[str, list[StepPublic]] = {r.id: [] for r in runs}
+    if not steps:
+        return []
     for step in session.exec(
         select(PlaybookStep)
         .where(col(PlaybookStep.run_id).in_(steps))

@@ -15,6 +15,7 @@ from services.content.playbooks.models import (
     Playbook,
     PlaybookCreate,
     PlaybookPublic,
+    PlaybookRun,
     PlaybookUpdate,
     RunPublic,
 )
@@ -106,8 +107,13 @@ def deactivate_playbook(
     return answer
 
 
-@router.get("/sops/{playbook_id}/runs", response_model=list[RunPublic])
-def list_runs(playbook_id: str, session: SessionDep, workspace_id: WorkspaceDep) -> list[RunPublic]:
-    """The latest 100 runs, newest first, each with its steps' state."""
+@router.get("/sops/{playbook_id}/runs", response_model=Page[RunPublic])
+def list_runs(
+    playbook_id: str, session: SessionDep, workspace_id: WorkspaceDep, paging: Paging
+) -> Page[RunPublic]:
+    """The playbook's runs, newest first, each with its steps' state."""
     playbook = service.get_playbook(session, workspace_id=workspace_id, playbook_id=playbook_id)
-    return service.runs_of(session, playbook=playbook)
+    rows, cursor = paginate(
+        session, service.runs_query(playbook=playbook), desc(col(PlaybookRun.id)), paging
+    )
+    return Page(data=service.runs_public(session, runs=rows), next_cursor=cursor)

@@ -4,11 +4,12 @@ from datetime import datetime, time
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import model_validator
+from pydantic import ConfigDict, model_validator
 from sqlalchemy import Column, DateTime, Time
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
+from services.common.http.schemas import RequestModel, omittable
 from services.content.library.models import ContentKind
 from services.content.tables import ContentTable, now, timestamp_column
 
@@ -19,7 +20,14 @@ class ScheduleState(StrEnum):
     ended = "ended"  # no occurrence is left (UNTIL, COUNT, or a one-off that fired)
 
 
+# Not RequestModels: pydantic allows no before-validator on a discriminator (`kind`); these
+# hold only text, so refusing unknown members is all RequestModel would add.
+_TARGET_CONFIG = ConfigDict(extra="forbid")
+
+
 class GroupsTarget(SQLModel):
+    model_config = _TARGET_CONFIG  # type: ignore[assignment]  # a subset of SQLModelConfig
+
     kind: Literal["groups"]
     group_ids: list[str] = Field(min_length=1, max_length=500)
 
@@ -27,6 +35,8 @@ class GroupsTarget(SQLModel):
 class CommunityTarget(SQLModel):
     """Every group of the community that is not dissolved when an occurrence fires,
     optionally only one platform's."""
+
+    model_config = _TARGET_CONFIG  # type: ignore[assignment]  # a subset of SQLModelConfig
 
     kind: Literal["community"]
     platform: str | None = Field(default=None, max_length=20)
@@ -36,6 +46,8 @@ class SegmentTarget(SQLModel):
     """One-to-one messages to the members of a segment, evaluated by the members service
     when an occurrence fires."""
 
+    model_config = _TARGET_CONFIG  # type: ignore[assignment]  # a subset of SQLModelConfig
+
     kind: Literal["segment"]
     segment_id: str = Field(min_length=1, max_length=64)
 
@@ -43,13 +55,13 @@ class SegmentTarget(SQLModel):
 Target = Annotated[GroupsTarget | CommunityTarget | SegmentTarget, Field(discriminator="kind")]
 
 
-class Queue(SQLModel):
+class Queue(RequestModel):
     """ "The next approved item of this kind not yet used by this schedule"."""
 
     kind: ContentKind
 
 
-class QuietHours(SQLModel):
+class QuietHours(RequestModel):
     start: time
     end: time
 
@@ -71,7 +83,9 @@ class ScheduleBase(SQLModel):
     quiet_hours: QuietHours | None = None
 
 
-class ScheduleCreate(ScheduleBase):
+class ScheduleCreate(ScheduleBase, RequestModel):  # type: ignore[misc]  # both configs are pydantic ConfigDicts
+    local_date_times = frozenset({"starts_at", "exdates"})
+
     content_item_id: str | None = None
     queue: Queue | None = None
     timezone: str | None = Field(
@@ -85,16 +99,21 @@ class ScheduleCreate(ScheduleBase):
         return self
 
 
-class ScheduleUpdate(SQLModel):
-    name: str | None = Field(default=None, min_length=1, max_length=120)
-    target: Target | None = None
-    starts_at: datetime | None = None
+class ScheduleUpdate(RequestModel):
+    """What changes; what is left out stays. Null clears `rrule` (a one-off from then on) and
+    `quiet_hours`; nothing else has an empty state."""
+
+    local_date_times = frozenset({"starts_at", "exdates"})
+
+    name: str = omittable(min_length=1, max_length=120)
+    target: Target = omittable()
+    starts_at: datetime = omittable(description="Local date-time, as when created.")
     rrule: str | None = Field(default=None, max_length=500)
-    exdates: list[datetime] | None = Field(default=None, max_length=500)
+    exdates: list[datetime] = omittable(max_length=500)
     quiet_hours: QuietHours | None = None
-    content_item_id: str | None = None
-    queue: Queue | None = None
-    timezone: str | None = Field(default=None, max_length=64)
+    content_item_id: str = omittable(min_length=1, max_length=64)
+    queue: Queue = omittable()
+    timezone: str = omittable(max_length=64)
 
 
 class Schedule(ContentTable, table=True):

@@ -4,11 +4,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+import pydantic
 from sqlalchemy import Column
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from services.content.library.models import ContentKind, Media, ValueDimension
+from services.common.http.schemas import RequestModel
+from services.content.library.models import ContentKind, Media, MediaPublic, ValueDimension
 from services.content.tables import ContentTable, now, timestamp_column
 
 
@@ -18,14 +20,14 @@ class SubmissionStatus(StrEnum):
     rejected = "rejected"
 
 
-class SubmissionCreate(SQLModel):
+class SubmissionCreate(RequestModel):
     member_id: str = Field(min_length=1, max_length=64)
     title: str = Field(default="", max_length=200)
     body: str = Field(min_length=1, max_length=20_000)
     media: list[Media] = Field(default_factory=list, max_length=20)
 
 
-class Acceptance(SQLModel):
+class Acceptance(RequestModel):
     kind: ContentKind = ContentKind.ugc
     value_dimension: ValueDimension | None = None
     title: str | None = Field(
@@ -39,8 +41,14 @@ class Acceptance(SQLModel):
     )
 
 
-class Rejection(SQLModel):
-    reason: str = Field(default="", max_length=2000)
+# Something to read: Python's isspace() counts the separators \x1c-\x1f, the schema's \s not.
+_SOME_TEXT = r"[^\s\x1c-\x1f]"
+
+
+class Rejection(RequestModel):
+    reason: str = pydantic.Field(
+        max_length=2000, pattern=_SOME_TEXT, description="Told to the author; not blank."
+    )
 
 
 class Submission(ContentTable, table=True):
@@ -76,7 +84,7 @@ class SubmissionPublic(SQLModel):
     sender_display_name: str | None
     title: str
     body: str
-    media: list[Media]
+    media: list[MediaPublic]
     source: str
     status: SubmissionStatus
     reason: str | None

@@ -9,6 +9,7 @@ from sqlalchemy import Column, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
+from services.common.http.schemas import RequestModel, omittable
 from services.events.tables import EventsTable, timestamp_column, utcnow
 
 
@@ -54,7 +55,7 @@ class EligibilityAudience(StrEnum):
 # ---- parts of an activity ------------------------------------------------------------------
 
 
-class Eligibility(BaseModel):
+class Eligibility(RequestModel):
     """Who may register; every condition must hold."""
 
     audience: EligibilityAudience = EligibilityAudience.members
@@ -63,18 +64,18 @@ class Eligibility(BaseModel):
     roles_any: list[str] = Field(default_factory=list, max_length=10)
 
 
-class BudgetLine(BaseModel):
+class BudgetLine(RequestModel):
     item: str = Field(min_length=1, max_length=120)
     planned: float = Field(ge=0)
     spent: float = Field(default=0, ge=0)
 
 
-class ActivityHost(BaseModel):
+class ActivityHost(RequestModel):
     member_id: str = Field(min_length=1, max_length=64)
     role: str = Field(default="host", max_length=40, description="e.g. kol, expert, local_leader")
 
 
-class Schedule(BaseModel):
+class Schedule(RequestModel):
     """Sessions from an iCalendar RRULE, counted from `starts_at` in the community's zone
     (wall-clock times stay put across DST); `exceptions` are local dates with no session."""
 
@@ -84,7 +85,7 @@ class Schedule(BaseModel):
     exceptions: list[date] = Field(default_factory=list, max_length=366)
 
 
-class TemporaryGroupSpec(BaseModel):
+class TemporaryGroupSpec(RequestModel):
     """Ask members for a temporary chat group for this activity (rule 11)."""
 
     platform: str = Field(default="wechat", max_length=20)
@@ -93,14 +94,14 @@ class TemporaryGroupSpec(BaseModel):
     grace_hours: int = Field(default=24, ge=0, le=24 * 30)
 
 
-class RewardTier(BaseModel):
+class RewardTier(RequestModel):
     name: str = Field(min_length=1, max_length=60)
     days: int = Field(ge=1, le=366)
     points: int = Field(default=0, ge=0)
     badge: str | None = Field(default=None, max_length=60)
 
 
-class ChallengeSpec(BaseModel):
+class ChallengeSpec(RequestModel):
     """A daily check-in challenge (打卡): one check-in per local day from `starts_on` to
     `ends_on` inclusive."""
 
@@ -141,7 +142,15 @@ class ActivityFields(SQLModel):
     walk_ins: bool = Field(default=False, description="Check in members with no registration.")
 
 
-class ActivityCreate(ActivityFields):
+# Read as wall-clock times in the community's zone when given without an offset.
+_LOCAL_TIMES = frozenset(
+    {"starts_at", "ends_at", "registration_opens_at", "registration_closes_at"}
+)
+
+
+class ActivityCreate(ActivityFields, RequestModel):  # type: ignore[misc]  # both configs are pydantic ConfigDicts
+    local_date_times = _LOCAL_TIMES
+
     kind: ActivityKind
     starts_at: datetime = Field(
         description="Local wall-clock time in the community's zone when given without an "
@@ -173,24 +182,27 @@ class ActivityCreate(ActivityFields):
         return self
 
 
-class ActivityUpdate(SQLModel):
+class ActivityUpdate(RequestModel):
     """Fields an operator may change while the activity has not finished; the schedule only
-    while it is a draft."""
+    while it is a draft. What is left out stays; null clears only what may be empty (the
+    dimension, the link, the place, the registration window, the offer hours, the capacity)."""
 
-    title: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=10_000)
-    goal: str | None = Field(default=None, max_length=2000)
+    local_date_times = _LOCAL_TIMES
+
+    title: str = omittable(min_length=1, max_length=200)
+    description: str = omittable(max_length=10_000)
+    goal: str = omittable(max_length=2000)
     value_dimension: ValueDimension | None = None
     online_url: str | None = Field(default=None, max_length=2000)
     place: str | None = Field(default=None, max_length=500)
     registration_opens_at: datetime | None = None
     registration_closes_at: datetime | None = None
-    kpi_targets: dict[str, float] | None = None
-    budget: list[BudgetLine] | None = Field(default=None, max_length=100)
-    hosts: list[ActivityHost] | None = Field(default=None, max_length=50)
-    eligibility: Eligibility | None = None
+    kpi_targets: dict[str, float] = omittable()
+    budget: list[BudgetLine] = omittable(max_length=100)
+    hosts: list[ActivityHost] = omittable(max_length=50)
+    eligibility: Eligibility = omittable()
     offer_hours: int | None = Field(default=None, ge=1, le=24 * 14)
-    walk_ins: bool | None = None
+    walk_ins: bool = omittable()
     capacity: int | None = Field(
         default=None,
         ge=1,
@@ -260,12 +272,12 @@ class ActivityPublic(ActivityFields):
     created_at: datetime
 
 
-class TransitionIn(BaseModel):
+class TransitionIn(RequestModel):
     to: ActivityStatus
     reason: str | None = Field(default=None, max_length=500)
 
 
-class GroupLinkIn(BaseModel):
+class GroupLinkIn(RequestModel):
     group_id: str = Field(min_length=1, max_length=64)
 
 

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
-from sqlmodel import col
+from sqlmodel import col, select
 
 from services.common.clock import now
 from services.common.db import SessionDep
@@ -15,6 +15,7 @@ from services.events.activities.models import (
     ActivityCreate,
     ActivityKind,
     ActivityPublic,
+    ActivitySession,
     ActivityStatus,
     ActivityUpdate,
     EligibilityAnswer,
@@ -29,7 +30,6 @@ from services.events.activities.service import (
     public,
     session_of,
     session_public,
-    sessions_of,
 )
 from services.events.deps import CommunityDep
 from services.events.groups.service import link_group
@@ -130,14 +130,24 @@ def transition_activity(
 
 @router.get(
     "/{activity_id}/sessions",
-    response_model=list[SessionPublic],
+    response_model=Page[SessionPublic],
     responses=problem_responses(NotFound),
 )
 def list_sessions(
-    activity_id: str, community: CommunityDep, session: SessionDep
-) -> list[SessionPublic]:
+    activity_id: str, community: CommunityDep, session: SessionDep, paging: Paging
+) -> Page[SessionPublic]:
+    """The activity's sessions, in order."""
     activity = activity_of(session, community=community, activity_id=activity_id)
-    return [session_public(r, community.timezone) for r in sessions_of(session, activity=activity)]
+    rows, cursor = paginate(
+        session,
+        select(ActivitySession).where(
+            ActivitySession.activity_id == activity.id,
+            ActivitySession.workspace_id == activity.workspace_id,
+        ),
+        (col(ActivitySession.position), col(ActivitySession.id)),
+        paging,
+    )
+    return Page(data=[session_public(r, community.timezone) for r in rows], next_cursor=cursor)
 
 
 @router.post(

@@ -9,6 +9,7 @@ from sqlalchemy import Column, Date, Text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field
 
+from services.common.http.schemas import RequestModel
 from services.events.tables import EventsTable, timestamp_column
 
 
@@ -43,13 +44,13 @@ class ChallengeCheckIn(EventsTable, table=True):
     makeup: bool = False
 
 
-class DailyCheckInIn(BaseModel):
+class DailyCheckInIn(RequestModel):
     member_id: str = Field(min_length=1, max_length=64)
     text: str | None = Field(default=None, max_length=2000)
     link: str | None = Field(default=None, max_length=2000)
 
 
-class MakeupIn(BaseModel):
+class MakeupIn(RequestModel):
     member_id: str = Field(min_length=1, max_length=64)
     day: date = Field(description="A missed local day of the challenge, before today.")
     text: str | None = Field(default=None, max_length=2000)

@@ -4,8 +4,10 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, model_validator
 
+from services.common.http.schemas import RequestModel
 
-class CheckInIn(BaseModel):
+
+class CheckInIn(RequestModel):
     member_id: str | None = Field(default=None, max_length=64)
     code: str | None = Field(default=None, max_length=64, description="From the QR code.")
 

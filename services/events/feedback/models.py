@@ -6,6 +6,7 @@ from pydantic import BaseModel, model_validator
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field
 
+from services.common.http.schemas import RequestModel
 from services.events.tables import EventsTable, timestamp_column
 
 
@@ -23,7 +24,7 @@ class Feedback(EventsTable, table=True):
     given_at: datetime = Field(sa_column=timestamp_column())
 
 
-class FeedbackIn(BaseModel):
+class FeedbackIn(RequestModel):
     member_id: str = Field(min_length=1, max_length=64)
     rating: int | None = Field(default=None, ge=1, le=5)
     nps: int | None = Field(default=None, ge=0, le=10, description="How likely to recommend.")

@@ -9,6 +9,7 @@ from sqlalchemy import Column, Date
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field
 
+from services.common.http.schemas import RequestModel
 from services.events.tables import EventsTable, timestamp_column
 
 
@@ -18,13 +19,13 @@ class DrawRequirement(StrEnum):
     checked_in = "checked_in"  # checked in at one of the activity's sessions
 
 
-class Prize(BaseModel):
+class Prize(RequestModel):
     name: str = Field(min_length=1, max_length=80)
     quantity: int = Field(ge=1, le=10_000)
     weight: float = Field(default=1, gt=0, le=1_000_000)
 
 
-class DrawIn(BaseModel):
+class DrawIn(RequestModel):
     prizes: list[Prize] = Field(min_length=1, max_length=50)
     requires: DrawRequirement = DrawRequirement.checked_in
     tags_any: list[str] = Field(default_factory=list, max_length=20)

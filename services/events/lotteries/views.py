@@ -7,6 +7,7 @@ from sqlmodel import col, select
 from services.common.clock import now
 from services.common.db import SessionDep
 from services.common.http.idempotency import OnceDep
+from services.common.http.pagination import Page, Paging, paginate
 from services.events.activities.service import activity_of
 from services.events.deps import CommunityDep
 from services.events.lotteries.models import Draw, DrawIn, DrawPublic, Verification
@@ -39,11 +40,21 @@ def draw_route(
     return once.run(body, run)
 
 
-@router.get("", response_model=list[DrawPublic])
-def list_draws(activity_id: str, community: CommunityDep, session: SessionDep) -> list[DrawPublic]:
+@router.get("", response_model=Page[DrawPublic], responses=problem_responses(NotFound))
+def list_draws(
+    activity_id: str, community: CommunityDep, session: SessionDep, paging: Paging
+) -> Page[DrawPublic]:
+    """The activity's draws, oldest first."""
     activity = activity_of(session, community=community, activity_id=activity_id)
-    rows = session.exec(select(Draw).where(Draw.activity_id == activity.id).order_by(col(Draw.id)))
-    return [public(d) for d in rows]
+    rows, cursor = paginate(
+        session,
+        select(Draw).where(
+            Draw.activity_id == activity.id, Draw.workspace_id == activity.workspace_id
+        ),
+        col(Draw.id),
+        paging,
+    )
+    return Page(data=[public(d) for d in rows], next_cursor=cursor)
 
 
 @router.get("/{draw_id}", response_model=DrawPublic, responses=problem_responses(NotFound))

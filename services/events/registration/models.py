@@ -7,6 +7,7 @@ from pydantic import BaseModel
 from sqlalchemy import BigInteger, Column, Index, UniqueConstraint
 from sqlmodel import Field
 
+from services.common.http.schemas import RequestModel
 from services.events.tables import EventsTable, timestamp_column
 
 
@@ -60,14 +61,14 @@ class Registration(EventsTable, table=True):
     no_show: bool = False
 
 
-class RegistrationIn(BaseModel):
+class RegistrationIn(RequestModel):
     member_id: str = Field(min_length=1, max_length=64)
     session_id: str | None = Field(
         default=None, max_length=64, description="Default: the next session still to start."
     )
 
 
-class CancellationIn(BaseModel):
+class CancellationIn(RequestModel):
     reason: str = Field(default="member", max_length=200)
 
 

@@ -64,7 +64,10 @@ def export_series(
     request: Request,
     community: CommunityDep,
     days: DayRangeDep,
-    metric: Annotated[str, Query(description="A metric of `/series`.")],
+    metric: Annotated[
+        str,
+        Query(description="A metric of `/series`.", json_schema_extra={"enum": list(METRICS)}),
+    ],
     interval: Interval = Interval.day,
 ) -> StreamingResponse:
     """One metric of the community by day, week or month."""

@@ -25,8 +25,13 @@ router = APIRouter(
     prefix="/v1/metrics/communities/{community_id}", tags=["metrics"], responses=SERIES_PROBLEMS
 )
 
+# An enum in the schema (what the route takes); another name is a 422 `metric-unknown`.
 MetricQuery = Annotated[
-    str, Query(description="One of: " + ", ".join(METRICS) + " (see docs/metrics.md).")
+    str,
+    Query(
+        description="A metric, see docs/metrics.md.",
+        json_schema_extra={"enum": list(METRICS)},
+    ),
 ]
 IntervalQuery = Annotated[Interval, Query(description="Bucket: day, ISO week (Monday), month.")]
 

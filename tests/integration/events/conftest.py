@@ -187,7 +187,7 @@ class EventsApi:
     def sessions(self, community_id: str, activity_id: str) -> list[dict[str, Any]]:
         response = self.get(f"/v1/communities/{community_id}/activities/{activity_id}/sessions")
         assert response.status_code == 200, response.text
-        return response.json()  # type: ignore[no-any-return]
+        return response.json()["data"]  # type: ignore[no-any-return]
 
     # ---- what went out ----
 

@@ -1,14 +1,15 @@
 """Input no route can store is refused at the door, on every app built with the kit."""
 
 from datetime import date, datetime
+from typing import Annotated
 
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Query
 from fastapi.testclient import TestClient
 
 from services.common.http.middleware import install_request_middleware
 from services.common.http.problems import install_problem_handlers
-from services.common.http.schemas import Instant, RequestModel, omittable
+from services.common.http.schemas import DIGITS, DateText, Instant, RequestModel, omittable
 from services.common.http.screening import json_errors, odd_path, query_errors
 
 
@@ -22,6 +23,14 @@ class Note(RequestModel):
     archived: bool = False
     labels: list[str] = omittable(max_length=3)
     weekdays: list[int] | None = None
+    reminders: list[datetime] | None = None
+
+
+class Slot(RequestModel):
+    local_date_times = frozenset({"starts_at"})
+
+    starts_at: datetime
+    ends_at: datetime | None = None
 
 
 app = FastAPI()
@@ -32,6 +41,18 @@ install_request_middleware(app)
 @app.post("/notes/{note_id}")
 def write(note_id: str, note: Note) -> dict[str, object]:
     return {"id": note_id, "text": note.text, "amount": note.amount}
+
+
+@app.post("/slots")
+def book(slot: Slot) -> dict[str, str]:
+    return {"starts_at": slot.starts_at.isoformat()}
+
+
+@app.get("/days")
+def days(
+    to: DateText | None = None, limit: Annotated[int, Query(ge=1, le=9), DIGITS] = 5
+) -> dict[str, object]:
+    return {"to": str(to), "limit": limit}
 
 
 @app.get("/notes")
@@ -208,3 +229,46 @@ def test_an_omittable_member_may_be_left_out_but_not_null_and_says_so() -> None:
     assert _fields(client.post("/notes/n1", json={"text": "x", "labels": None})) == {"labels"}
     schema = Note.model_json_schema()["properties"]["labels"]
     assert schema["type"] == "array" and "default" not in schema and "anyOf" not in schema
+
+
+@pytest.mark.parametrize("body", [{"amount": "2"}, {"weekdays": [1, "2"]}, {"amount": "2.0"}])
+def test_a_number_is_a_json_number_not_text(body: dict[str, object]) -> None:
+    response = client.post("/notes/n1", json={"text": "x"} | body)
+    assert response.status_code == 422 and _fields(response) == set(body)
+    assert client.post("/notes/n1", json={"text": "x", "amount": 2}).status_code == 200
+
+
+def test_a_list_of_date_times_takes_neither_numbers_nor_naive_ones() -> None:
+    for reminders in ([0], ["2026-01-01T09:00:00"]):
+        response = client.post("/notes/n1", json={"text": "x", "reminders": reminders})
+        assert response.status_code == 422 and _fields(response) == {"reminders"}
+    ok = client.post("/notes/n1", json={"text": "x", "reminders": ["2026-01-01T09:00:00Z"]})
+    assert ok.status_code == 200
+
+
+def test_a_wall_clock_member_takes_a_date_time_without_offset_and_only_it() -> None:
+    assert client.post("/slots", json={"starts_at": "2026-03-02T19:20:00"}).json() == {
+        "starts_at": "2026-03-02T19:20:00"
+    }
+    response = client.post(
+        "/slots", json={"starts_at": "2026-03-02T19:20:00", "ends_at": "2026-03-02T20:00:00"}
+    )
+    assert response.status_code == 422 and _fields(response) == {"ends_at"}
+
+
+@pytest.mark.parametrize(
+    "query", ["to=0", "to=1700000000", "to=20260101", "limit=2.0", "limit=+2", "limit=-5"]
+)
+def test_a_query_date_is_yyyy_mm_dd_and_a_query_integer_is_digits(query: str) -> None:
+    assert client.get(f"/days?{query}").status_code == 422
+
+
+def test_a_query_date_and_integer_spelt_right_are_taken() -> None:
+    assert client.get("/days?to=2026-01-31&limit=7").json() == {"to": "2026-01-31", "limit": 7}
+
+
+def test_digits_keep_the_query_bounds_in_the_schema() -> None:
+    (limit,) = [
+        p for p in app.openapi()["paths"]["/days"]["get"]["parameters"] if p["name"] == "limit"
+    ]
+    assert (limit["schema"]["minimum"], limit["schema"]["maximum"]) == (1, 9)

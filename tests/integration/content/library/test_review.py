@@ -38,7 +38,7 @@ def test_review_workflow_and_revisions(content: ContentApi) -> None:
     # Editing approved content keeps what was approved and sends the new text to review.
     edited = content.patch(f"/v1/contents/{item_id}", json={"title": "本周话题（新）"}).json()
     assert (edited["status"], edited["revision"], edited["reviewer"]) == ("in_review", 2, None)
-    revisions = content.get(f"/v1/contents/{item_id}/revisions").json()
+    revisions = content.get(f"/v1/contents/{item_id}/revisions").json()["data"]
     assert [(r["revision"], r["status"], r["title"]) for r in revisions] == [
         (1, "approved", "本周话题")
     ]
@@ -86,3 +86,21 @@ def test_a_retried_create_creates_once(content: ContentApi) -> None:
     )
     assert first.json()["id"] == again.json()["id"]
     assert len(content.get(f"/v1/communities/{community_id}/contents").json()["data"]) == 1
+
+
+def test_media_edited_without_a_type_reads_back_with_the_default_one(content: ContentApi) -> None:
+    community_id = content.community()
+    item = content.post(
+        f"/v1/communities/{community_id}/contents",
+        json={"kind": "topic", "title": "t", "body": "b"},
+    ).json()
+    edited = content.patch(f"/v1/contents/{item['id']}", json={"media": [{"url": "https://0.com"}]})
+    assert edited.status_code == 200, edited.text
+    read = content.get(f"/v1/contents/{item['id']}")
+    assert read.status_code == 200 and read.json()["media"] == [
+        {"url": "https://0.com/", "type": "image"}
+    ]
+    too_long = {"url": "https://example.com/" + "a" * 1990}
+    refused = content.patch(f"/v1/contents/{item['id']}", json={"media": [too_long]})
+    assert refused.status_code == 422
+    assert [e["field"] for e in refused.json()["errors"]] == ["media.0.url"]

@@ -29,7 +29,7 @@ def _join(content: ContentApi, community_id: str, member_id: str, at: datetime) 
 
 
 def _runs(content: ContentApi, playbook_id: str) -> dict[str, dict[str, Any]]:
-    return {r["member_id"]: r for r in content.get(f"/v1/sops/{playbook_id}/runs").json()}
+    return {r["member_id"]: r for r in content.get(f"/v1/sops/{playbook_id}/runs").json()["data"]}
 
 
 def _welcome(content: ContentApi, community_id: str, item_id: str, **body: Any) -> dict[str, Any]:

@@ -67,7 +67,7 @@ def test_a_welcome_sequence_runs_and_a_removed_members_steps_are_cancelled(
     content.publish(_joined("mem_leaves", community_id, joined_at), community_id=community_id)
 
     def runs() -> dict[str, dict[str, Any]]:
-        listed = content.get(f"/v1/sops/{playbook['id']}/runs").json()
+        listed = content.get(f"/v1/sops/{playbook['id']}/runs").json()["data"]
         return {r["member_id"]: r for r in listed}
 
     assert eventually(lambda: len(runs()) == 2)
@@ -108,7 +108,7 @@ def test_a_welcome_sequence_runs_and_a_removed_members_steps_are_cancelled(
     (tagged,) = content.events("io.qunyun.content.member_tag_requested.v1", expect=3)
     assert (tagged.data["member_id"], tagged.data["tag_name"]) == ("mem_stays", "新人完成")
     # The end action started the follow-up playbook for the same member.
-    follow_runs = content.get(f"/v1/sops/{follow_up['id']}/runs").json()
+    follow_runs = content.get(f"/v1/sops/{follow_up['id']}/runs").json()["data"]
     assert [(r["member_id"], r["state"]) for r in follow_runs] == [("mem_stays", "running")]
 
 
@@ -166,7 +166,7 @@ def test_a_group_join_starts_a_run_and_leaving_the_group_cancels_it(content: Con
     joined(group_id, "wx-a")
     joined(group_id, "wx-a")  # the bot said it twice: still one run
     joined(other_group, "wx-b")  # not a group this playbook is for
-    runs = content.get(f"/v1/sops/{playbook['id']}/runs").json()
+    runs = content.get(f"/v1/sops/{playbook['id']}/runs").json()["data"]
     assert [(r["group_id"], [s["state"] for s in r["steps"]]) for r in runs] == [
         (group_id, ["pending", "pending"])
     ]
@@ -182,7 +182,7 @@ def test_a_group_join_starts_a_run_and_leaving_the_group_cancels_it(content: Con
         workspace=WORKSPACE,
         community_id=community_id,
     )
-    (run,) = content.get(f"/v1/sops/{playbook['id']}/runs").json()
+    (run,) = content.get(f"/v1/sops/{playbook['id']}/runs").json()["data"]
     assert run["state"] == "cancelled"
     assert [(s["state"], s["reason"]) for s in run["steps"]] == [
         ("sent", None),

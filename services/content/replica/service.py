@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, select
 
+from services.common.replica import link_identities, upsert_newer
 from services.content import problems
 from services.content.replica.models import (
     Community,
@@ -42,7 +43,7 @@ def upsert_community(
         "timezone": timezone,
         "source_updated_at": as_of,
     }
-    _upsert(session, _community, values, as_of)
+    _upsert(session, _community, values)
 
 
 def upsert_group(
@@ -55,7 +56,7 @@ def upsert_group(
 ) -> None:
     """Write a group's replicated state unless a newer state is already here."""
     values = {"id": group_id, "workspace_id": workspace_id, "source_updated_at": as_of} | state
-    _upsert(session, _group, values, as_of)
+    _upsert(session, _group, values)
 
 
 def dissolve_group(
@@ -80,7 +81,7 @@ def replace_plan(
     """Write an activity's plan and its sessions unless a newer plan is already here;
     whether it was written."""
     values = {"id": activity_id, "workspace_id": workspace_id, "source_updated_at": as_of} | state
-    if not _upsert(session, _activity, values, as_of):
+    if not _upsert(session, _activity, values):
         return False
     session.execute(_session.delete().where(_session.c.activity_id == activity_id))
     if sessions:
@@ -99,18 +100,8 @@ def replace_plan(
     return True
 
 
-def _upsert(session: Session, table: Any, values: dict[str, Any], as_of: datetime) -> bool:
-    written = session.execute(
-        insert(table)
-        .values(**values)
-        .on_conflict_do_update(
-            index_elements=["id"],
-            set_={k: v for k, v in values.items() if k != "id"},
-            where=table.c.source_updated_at <= as_of,
-        )
-        .returning(table.c.id)
-    ).first()
-    return written is not None
+def _upsert(session: Session, table: Any, values: dict[str, Any]) -> bool:
+    return upsert_newer(session, table, values, key=["id"], stamp="source_updated_at")
 
 
 def get_community(session: Session, *, workspace_id: str, community_id: str) -> Community:
@@ -158,21 +149,21 @@ def remember_identities(
     identities: list[tuple[str, str]],
 ) -> None:
     """Note which member each (platform, external id) is; the newest join wins."""
-    for platform, external_id in identities:
-        session.execute(
-            insert(_identity)
-            .values(
-                community_id=community_id,
-                platform=platform,
-                external_id=external_id,
-                workspace_id=workspace_id,
-                member_id=member_id,
-            )
-            .on_conflict_do_update(
-                index_elements=["community_id", "platform", "external_id"],
-                set_={"member_id": member_id},
-            )
-        )
+    link_identities(
+        session,
+        _identity,
+        [
+            {
+                "community_id": community_id,
+                "platform": platform,
+                "external_id": external_id,
+                "workspace_id": workspace_id,
+                "member_id": member_id,
+            }
+            for platform, external_id in identities
+        ],
+        key=["community_id", "platform", "external_id"],
+    )
 
 
 def member_of(

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, select
 
 from services.common.clock import as_utc, local_day
+from services.common.replica import link_identities, upsert_newer
 from services.metrics import telemetry
 from services.metrics.replica.models import (
     ChatGroup,
@@ -42,27 +43,19 @@ def upsert_community(
     at: datetime,
 ) -> None:
     """Take a community's replicated state unless the copy is newer already."""
-    statement = insert(_community).values(
-        community_id=community_id,
-        workspace_id=workspace_id,
-        name=name,
-        purpose=purpose,
-        timezone=timezone,
-        members_total=0,
-        created_at=at,
-        updated_at=at,
-    )
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["community_id"],
-            set_={
-                "name": statement.excluded.name,
-                "purpose": statement.excluded.purpose,
-                "timezone": statement.excluded.timezone,
-                "updated_at": statement.excluded.updated_at,
-            },
-            where=_community.c.updated_at <= statement.excluded.updated_at,
-        )
+    values = {
+        "community_id": community_id,
+        "workspace_id": workspace_id,
+        "name": name,
+        "purpose": purpose,
+        "timezone": timezone,
+        "members_total": 0,
+        "created_at": at,
+        "updated_at": at,
+    }
+    kept = ("name", "purpose", "timezone", "updated_at")
+    upsert_newer(
+        session, _community, values, key=["community_id"], stamp="updated_at", overwrite=kept
     )
 
 
@@ -93,15 +86,8 @@ def upsert_group(
         "created_at": at,
         "updated_at": at,
     }
-    statement = insert(_group).values(**values)
     kept = ("platform", "external_id", "name", "kind", "state", "updated_at")
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["group_id"],
-            set_={name: statement.excluded[name] for name in kept},
-            where=_group.c.updated_at <= statement.excluded.updated_at,
-        )
-    )
+    upsert_newer(session, _group, values, key=["group_id"], stamp="updated_at", overwrite=kept)
 
 
 def get_community(session: Session, *, community_id: str) -> Community | None:
@@ -126,14 +112,15 @@ def member_joined(
         # from before metrics kept replicas, and is counted nowhere.
         telemetry.UNMATCHED.labels("io.qunyun.member.joined.v1").inc()
         return False
-    for speaker in speakers:
-        session.execute(
-            insert(_identity)
-            .values(community_id=community_id, speaker=speaker, member_id=member_id)
-            .on_conflict_do_update(
-                index_elements=["community_id", "speaker"], set_={"member_id": member_id}
-            )
-        )
+    link_identities(
+        session,
+        _identity,
+        [
+            {"community_id": community_id, "speaker": speaker, "member_id": member_id}
+            for speaker in speakers
+        ],
+        key=["community_id", "speaker"],
+    )
     member = session.get(Member, member_id, with_for_update=True)
     if member is not None and member.present:
         return False

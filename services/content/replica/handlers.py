@@ -14,32 +14,15 @@ from services.content.replica import service
 
 
 def on_community(session: Session, event: CloudEvent) -> None:
-    community = replica.community_of(event)
-    service.upsert_community(
-        session,
-        workspace_id=community.workspace_id,
-        community_id=community.id,
-        as_of=community.at,
-        **community.state,
-    )
+    service.upsert_community(session, community=replica.community_of(event))
 
 
 def on_group(session: Session, event: CloudEvent) -> None:
-    group = replica.group_of(event, created_state="filling")
-    service.upsert_group(
-        session, workspace_id=group.workspace_id, group_id=group.id, as_of=group.at, **group.state
-    )
+    service.upsert_group(session, group=replica.group_of(event, created_state="filling"))
 
 
 def on_group_dissolved(session: Session, event: CloudEvent) -> None:
-    group = replica.group_of(event, created_state="filling")
-    service.dissolve_group(
-        session,
-        workspace_id=group.workspace_id,
-        group_id=group.id,
-        dissolved_at=group.at,
-        **group.state,
-    )
+    service.dissolve_group(session, group=replica.group_of(event, created_state="filling"))
 
 
 def on_member_joined(session: Session, event: CloudEvent) -> None:

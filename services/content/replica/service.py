@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, select
 
-from services.common.replica import link_identities, upsert_newer
+from services.common.replica import Replicated, link_identities, upsert_newer
 from services.content import problems
 from services.content.replica.models import (
     Community,
@@ -24,49 +24,23 @@ _activity = PlannedActivity.__table__  # type: ignore[attr-defined]
 _session = PlannedSession.__table__  # type: ignore[attr-defined]
 
 
-def upsert_community(
-    session: Session,
-    *,
-    workspace_id: str,
-    community_id: str,
-    name: str,
-    purpose: str,
-    timezone: str,
-    as_of: datetime,
-) -> None:
+def upsert_community(session: Session, *, community: Replicated) -> None:
     """Write a community's replicated state unless a newer state is already here."""
-    values = {
-        "id": community_id,
-        "workspace_id": workspace_id,
-        "name": name,
-        "purpose": purpose,
-        "timezone": timezone,
-        "source_updated_at": as_of,
-    }
-    _upsert(session, _community, values)
+    _upsert(session, _community, _values(community))
 
 
-def upsert_group(
-    session: Session,
-    *,
-    workspace_id: str,
-    group_id: str,
-    as_of: datetime,
-    **state: Any,
-) -> None:
+def upsert_group(session: Session, *, group: Replicated) -> None:
     """Write a group's replicated state unless a newer state is already here."""
-    values = {"id": group_id, "workspace_id": workspace_id, "source_updated_at": as_of} | state
-    _upsert(session, _group, values)
+    _upsert(session, _group, _values(group))
 
 
-def dissolve_group(
-    session: Session, *, workspace_id: str, group_id: str, dissolved_at: datetime, **state: Any
-) -> None:
+def dissolve_group(session: Session, *, group: Replicated) -> None:
     """A dissolved group stays (publications name it) but is never a target again."""
-    values = state | {"state": "dissolved", "dissolved_at": dissolved_at}
-    upsert_group(
-        session, workspace_id=workspace_id, group_id=group_id, as_of=dissolved_at, **values
-    )
+    _upsert(session, _group, _values(group) | {"dissolved_at": group.at})
+
+
+def _values(row: Replicated) -> dict[str, Any]:
+    return {"id": row.id, "workspace_id": row.workspace_id, "source_updated_at": row.at} | row.state
 
 
 def replace_plan(

@@ -22,13 +22,7 @@ GONE = frozenset({"removed", "banned", "merged"})
 
 def on_community(session: Session, event: CloudEvent) -> None:
     community = replica.community_of(event)
-    service.upsert_community(
-        session,
-        workspace_id=community.workspace_id,
-        community_id=community.id,
-        at=community.at,
-        **community.state,
-    )
+    service.upsert_community(session, community=community)
     # An update may be the first the replica hears of a community (its creation expired, or
     # is on its way): what waited on it is folded all the same.
     replay_for_community(session, workspace_id=community.workspace_id, community_id=community.id)
@@ -36,9 +30,7 @@ def on_community(session: Session, event: CloudEvent) -> None:
 
 def on_group(session: Session, event: CloudEvent) -> None:
     group = replica.group_of(event, created_state="open")
-    service.upsert_group(
-        session, workspace_id=group.workspace_id, group_id=group.id, at=group.at, **group.state
-    )
+    service.upsert_group(session, group=group)
     # A first sight of the group, or a changed external id (a bot re-created the chat): chat
     # parked under its name is folded now.
     replay_for_group(session, workspace_id=group.workspace_id, group_id=group.id)

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, select
 
 from services.common.clock import as_utc, local_day
-from services.common.replica import link_identities, upsert_newer
+from services.common.replica import Replicated, link_identities, upsert_newer
 from services.metrics import telemetry
 from services.metrics.replica.models import (
     ChatGroup,
@@ -32,26 +32,15 @@ _identity = MemberIdentity.__table__  # type: ignore[attr-defined]
 _presence = GroupPresence.__table__  # type: ignore[attr-defined]
 
 
-def upsert_community(
-    session: Session,
-    *,
-    workspace_id: str,
-    community_id: str,
-    name: str,
-    purpose: str,
-    timezone: str,
-    at: datetime,
-) -> None:
+def upsert_community(session: Session, *, community: Replicated) -> None:
     """Take a community's replicated state unless the copy is newer already."""
     values = {
-        "community_id": community_id,
-        "workspace_id": workspace_id,
-        "name": name,
-        "purpose": purpose,
-        "timezone": timezone,
+        "community_id": community.id,
+        "workspace_id": community.workspace_id,
+        **community.state,
         "members_total": 0,
-        "created_at": at,
-        "updated_at": at,
+        "created_at": community.at,
+        "updated_at": community.at,
     }
     kept = ("name", "purpose", "timezone", "updated_at")
     upsert_newer(
@@ -59,32 +48,16 @@ def upsert_community(
     )
 
 
-def upsert_group(
-    session: Session,
-    *,
-    workspace_id: str,
-    group_id: str,
-    community_id: str,
-    platform: str,
-    external_id: str,
-    name: str,
-    kind: str,
-    state: str,
-    at: datetime,
-) -> None:
-    """Take a group's replicated state unless the copy is newer already."""
+def upsert_group(session: Session, *, group: Replicated) -> None:
+    """Take a group's replicated state unless the copy is newer already. Its community is
+    what the first event said."""
     values = {
-        "group_id": group_id,
-        "workspace_id": workspace_id,
-        "community_id": community_id,
-        "platform": platform,
-        "external_id": external_id,
-        "name": name,
-        "kind": kind,
-        "state": state,
+        "group_id": group.id,
+        "workspace_id": group.workspace_id,
+        **group.state,
         "members_total": 0,
-        "created_at": at,
-        "updated_at": at,
+        "created_at": group.at,
+        "updated_at": group.at,
     }
     kept = ("platform", "external_id", "name", "kind", "state", "updated_at")
     upsert_newer(session, _group, values, key=["group_id"], stamp="updated_at", overwrite=kept)

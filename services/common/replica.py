@@ -100,3 +100,10 @@ def link_identities(
             .values(**row)
             .on_conflict_do_update(index_elements=list(key), set_={"member_id": row["member_id"]})
         )
+
+
+def relink_identities(session: Session, table: Table, *, merged_id: str, survivor_id: str) -> None:
+    """A merged member's identities now speak for the survivor."""
+    session.execute(
+        table.update().where(table.c.member_id == merged_id).values(member_id=survivor_id)
+    )

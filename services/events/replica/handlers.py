@@ -4,7 +4,7 @@ events change one thing each and arrive in order (the community id is the record
 
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from services.common import replica
 from services.common.cloudevents import CloudEvent
@@ -157,11 +157,12 @@ def on_merged(session: Session, event: CloudEvent) -> None:
     merged.status, merged.merged_into = "merged", survivor.id
     _save(session, survivor, data.merged_at)
     _save(session, merged, data.merged_at)
-    for identity in session.exec(
-        select(MemberIdentity).where(MemberIdentity.member_id == merged.id)
-    ):
-        identity.member_id = survivor.id
-        session.add(identity)
+    replica.relink_identities(
+        session,
+        MemberIdentity.__table__,  # type: ignore[attr-defined]
+        merged_id=merged.id,
+        survivor_id=survivor.id,
+    )
 
 
 HANDLERS: dict[str, Handler] = {

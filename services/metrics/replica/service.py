@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, select
 
 from services.common.clock import as_utc, local_day
-from services.common.replica import Replicated, link_identities, upsert_newer
+from services.common.replica import Replicated, link_identities, relink_identities, upsert_newer
 from services.metrics import telemetry
 from services.metrics.replica.models import (
     ChatGroup,
@@ -153,9 +153,7 @@ def member_gone(session: Session, *, member_id: str, at: datetime) -> bool:
 def members_merged(session: Session, *, survivor_id: str, merged_id: str, at: datetime) -> None:
     """The merged record leaves the count; its accounts now speak for the survivor."""
     member_gone(session, member_id=merged_id, at=at)
-    session.execute(
-        _identity.update().where(_identity.c.member_id == merged_id).values(member_id=survivor_id)
-    )
+    relink_identities(session, _identity, merged_id=merged_id, survivor_id=survivor_id)
 
 
 def stage_changed(

@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from deploy.local.postgres import database_url, ensure_databases
 from services.common.db import make_engine
-from services.common.replica import link_identities, upsert_newer
+from services.common.replica import link_identities, relink_identities, upsert_newer
 
 pytestmark = pytest.mark.integration
 
@@ -87,3 +87,17 @@ def test_the_latest_link_of_an_identity_wins(session: Session) -> None:
         sa.select(identity.c.speaker, identity.c.member_id).order_by(identity.c.speaker)
     ).all()
     assert [tuple(r) for r in linked] == [("a", "m2"), ("b", "m1")]
+
+
+def test_a_merged_members_identities_move_to_the_survivor(session: Session) -> None:
+    key = ["community_id", "speaker"]
+    rows = [
+        {"community_id": "c1", "speaker": s, "member_id": m}
+        for s, m in (("a", "m1"), ("b", "m2"), ("c", "m3"))
+    ]
+    link_identities(session, identity, rows, key=key)
+    relink_identities(session, identity, merged_id="m2", survivor_id="m1")
+    linked = session.execute(
+        sa.select(identity.c.speaker, identity.c.member_id).order_by(identity.c.speaker)
+    ).all()
+    assert [tuple(r) for r in linked] == [("a", "m1"), ("b", "m1"), ("c", "m3")]

@@ -54,10 +54,10 @@ def _in_order(*handlers: Handler) -> Handler:
 
 
 HANDLERS: dict[str, Handler] = {
-    CommunityCreated.type: replica.on_community_created,
-    CommunityUpdated.type: replica.on_community_updated,
-    GroupCreated.type: _in_order(replica.on_group_created, playbooks.on_group_created),
-    GroupUpdated.type: replica.on_group_updated,
+    CommunityCreated.type: replica.on_community,
+    CommunityUpdated.type: replica.on_community,
+    GroupCreated.type: _in_order(replica.on_group, playbooks.on_group_created),
+    GroupUpdated.type: replica.on_group,
     GroupDissolved.type: _in_order(replica.on_group_dissolved, playbooks.on_group_dissolved),
     MemberJoined.type: _in_order(replica.on_member_joined, playbooks.on_member_joined),
     MemberStatusChanged.type: playbooks.on_member_status_changed,

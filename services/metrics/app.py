@@ -78,10 +78,10 @@ ROUTERS = (
 
 HANDLERS: dict[str, Handler] = {
     # replicas: communities, groups, members (and bots' joins and leaves of groups)
-    CommunityCreated.type: replica.on_community_created,
-    CommunityUpdated.type: replica.on_community_updated,
-    GroupCreated.type: replica.on_group_created,
-    GroupUpdated.type: replica.on_group_updated,
+    CommunityCreated.type: replica.on_community,
+    CommunityUpdated.type: replica.on_community,
+    GroupCreated.type: replica.on_group,
+    GroupUpdated.type: replica.on_group,
     GroupDissolved.type: replica.on_group_dissolved,
     MemberJoined.type: replica.on_member_joined,
     MemberStatusChanged.type: replica.on_member_status_changed,

@@ -4,90 +4,25 @@ older one late, changes nothing."""
 
 from sqlmodel import Session
 
+from services.common import replica
 from services.common.cloudevents import CloudEvent
 from services.common.contracts import (
     ActivityPlanned,
-    CommunityCreated,
-    CommunityUpdated,
-    GroupCreated,
-    GroupDissolved,
-    GroupUpdated,
     MemberJoined,
 )
 from services.content.replica import service
 
 
-def on_community_created(session: Session, event: CloudEvent) -> None:
-    data = CommunityCreated.model_validate(event.data)
-    service.upsert_community(
-        session,
-        workspace_id=event.workspaceid,
-        community_id=data.community_id,
-        name=data.name,
-        purpose=data.purpose,
-        timezone=data.timezone,
-        as_of=data.created_at,
-    )
+def on_community(session: Session, event: CloudEvent) -> None:
+    service.upsert_community(session, community=replica.community_of(event))
 
 
-def on_community_updated(session: Session, event: CloudEvent) -> None:
-    data = CommunityUpdated.model_validate(event.data)
-    service.upsert_community(
-        session,
-        workspace_id=event.workspaceid,
-        community_id=data.community_id,
-        name=data.name,
-        purpose=data.purpose,
-        timezone=data.timezone,
-        as_of=data.updated_at,
-    )
-
-
-def on_group_created(session: Session, event: CloudEvent) -> None:
-    data = GroupCreated.model_validate(event.data)
-    service.upsert_group(
-        session,
-        workspace_id=event.workspaceid,
-        group_id=data.group_id,
-        as_of=data.created_at,
-        community_id=data.community_id,
-        platform=data.platform,
-        external_id=data.external_id,
-        name=data.name,
-        kind=data.kind,
-        state="filling",
-    )
-
-
-def on_group_updated(session: Session, event: CloudEvent) -> None:
-    data = GroupUpdated.model_validate(event.data)
-    service.upsert_group(
-        session,
-        workspace_id=event.workspaceid,
-        group_id=data.group_id,
-        as_of=data.updated_at,
-        community_id=data.community_id,
-        platform=data.platform,
-        external_id=data.external_id,
-        name=data.name,
-        kind=data.kind,
-        state=data.state,
-    )
+def on_group(session: Session, event: CloudEvent) -> None:
+    service.upsert_group(session, group=replica.group_of(event, created_state="filling"))
 
 
 def on_group_dissolved(session: Session, event: CloudEvent) -> None:
-    data = GroupDissolved.model_validate(event.data)
-    service.dissolve_group(
-        session,
-        workspace_id=event.workspaceid,
-        group_id=data.group_id,
-        dissolved_at=data.dissolved_at,
-        community_id=data.community_id,
-        platform=data.platform,
-        external_id=data.external_id,
-        name=data.name,
-        kind=data.kind,
-    )
+    service.dissolve_group(session, group=replica.group_of(event, created_state="filling"))
 
 
 def on_member_joined(session: Session, event: CloudEvent) -> None:

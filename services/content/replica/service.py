@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, select
 
+from services.common.replica import Replicated, link_identities, upsert_newer
 from services.content import problems
 from services.content.replica.models import (
     Community,
@@ -23,49 +24,23 @@ _activity = PlannedActivity.__table__  # type: ignore[attr-defined]
 _session = PlannedSession.__table__  # type: ignore[attr-defined]
 
 
-def upsert_community(
-    session: Session,
-    *,
-    workspace_id: str,
-    community_id: str,
-    name: str,
-    purpose: str,
-    timezone: str,
-    as_of: datetime,
-) -> None:
+def upsert_community(session: Session, *, community: Replicated) -> None:
     """Write a community's replicated state unless a newer state is already here."""
-    values = {
-        "id": community_id,
-        "workspace_id": workspace_id,
-        "name": name,
-        "purpose": purpose,
-        "timezone": timezone,
-        "source_updated_at": as_of,
-    }
-    _upsert(session, _community, values, as_of)
+    _upsert(session, _community, _values(community))
 
 
-def upsert_group(
-    session: Session,
-    *,
-    workspace_id: str,
-    group_id: str,
-    as_of: datetime,
-    **state: Any,
-) -> None:
+def upsert_group(session: Session, *, group: Replicated) -> None:
     """Write a group's replicated state unless a newer state is already here."""
-    values = {"id": group_id, "workspace_id": workspace_id, "source_updated_at": as_of} | state
-    _upsert(session, _group, values, as_of)
+    _upsert(session, _group, _values(group))
 
 
-def dissolve_group(
-    session: Session, *, workspace_id: str, group_id: str, dissolved_at: datetime, **state: Any
-) -> None:
+def dissolve_group(session: Session, *, group: Replicated) -> None:
     """A dissolved group stays (publications name it) but is never a target again."""
-    values = state | {"state": "dissolved", "dissolved_at": dissolved_at}
-    upsert_group(
-        session, workspace_id=workspace_id, group_id=group_id, as_of=dissolved_at, **values
-    )
+    _upsert(session, _group, _values(group) | {"dissolved_at": group.at})
+
+
+def _values(row: Replicated) -> dict[str, Any]:
+    return {"id": row.id, "workspace_id": row.workspace_id, "source_updated_at": row.at} | row.state
 
 
 def replace_plan(
@@ -80,7 +55,7 @@ def replace_plan(
     """Write an activity's plan and its sessions unless a newer plan is already here;
     whether it was written."""
     values = {"id": activity_id, "workspace_id": workspace_id, "source_updated_at": as_of} | state
-    if not _upsert(session, _activity, values, as_of):
+    if not _upsert(session, _activity, values):
         return False
     session.execute(_session.delete().where(_session.c.activity_id == activity_id))
     if sessions:
@@ -99,18 +74,8 @@ def replace_plan(
     return True
 
 
-def _upsert(session: Session, table: Any, values: dict[str, Any], as_of: datetime) -> bool:
-    written = session.execute(
-        insert(table)
-        .values(**values)
-        .on_conflict_do_update(
-            index_elements=["id"],
-            set_={k: v for k, v in values.items() if k != "id"},
-            where=table.c.source_updated_at <= as_of,
-        )
-        .returning(table.c.id)
-    ).first()
-    return written is not None
+def _upsert(session: Session, table: Any, values: dict[str, Any]) -> bool:
+    return upsert_newer(session, table, values, key=["id"], stamp="source_updated_at")
 
 
 def get_community(session: Session, *, workspace_id: str, community_id: str) -> Community:
@@ -158,21 +123,21 @@ def remember_identities(
     identities: list[tuple[str, str]],
 ) -> None:
     """Note which member each (platform, external id) is; the newest join wins."""
-    for platform, external_id in identities:
-        session.execute(
-            insert(_identity)
-            .values(
-                community_id=community_id,
-                platform=platform,
-                external_id=external_id,
-                workspace_id=workspace_id,
-                member_id=member_id,
-            )
-            .on_conflict_do_update(
-                index_elements=["community_id", "platform", "external_id"],
-                set_={"member_id": member_id},
-            )
-        )
+    link_identities(
+        session,
+        _identity,
+        [
+            {
+                "community_id": community_id,
+                "platform": platform,
+                "external_id": external_id,
+                "workspace_id": workspace_id,
+                "member_id": member_id,
+            }
+            for platform, external_id in identities
+        ],
+        key=["community_id", "platform", "external_id"],
+    )
 
 
 def member_of(

@@ -4,9 +4,9 @@ events change one thing each and arrive in order (the community id is the record
 
 from datetime import datetime
 
-from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import Session, select
+from sqlmodel import Session
 
+from services.common import replica
 from services.common.cloudevents import CloudEvent
 from services.common.consumer import Handler
 from services.common.contracts import (
@@ -28,60 +28,24 @@ from services.common.contracts import (
 from services.events.replica.models import ChatGroup, Community, Member, MemberIdentity
 
 
-def _upsert(session: Session, table: type, values: dict[str, object], keys: list[str]) -> None:
-    """Insert, or update when the stored row is not newer than `values["updated_at"]`."""
-    t = table.__table__  # type: ignore[attr-defined]
-    statement = insert(t).values(**values)
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=keys,
-            set_={k: statement.excluded[k] for k in values if k not in keys},
-            where=t.c.updated_at <= statement.excluded.updated_at,
-        )
-    )
-
-
 def on_community(session: Session, event: CloudEvent) -> None:
-    data = EventData.of(event)
-    assert isinstance(data, CommunityCreated | CommunityUpdated)
-    at = data.created_at if isinstance(data, CommunityCreated) else data.updated_at
-    _upsert(
-        session,
-        Community,
-        {
-            "id": data.community_id,
-            "workspace_id": event.workspaceid,
-            "name": data.name,
-            "purpose": data.purpose,
-            "timezone": data.timezone,
-            "updated_at": at,
-        },
-        ["id"],
-    )
+    community = replica.community_of(event)
+    values = {"id": community.id, "workspace_id": community.workspace_id} | community.state
+    _upsert(session, Community, values | {"updated_at": community.at})
 
 
 def on_group(session: Session, event: CloudEvent) -> None:
     data = EventData.of(event)
     assert isinstance(data, GroupCreated | GroupUpdated)
-    created = isinstance(data, GroupCreated)
-    _upsert(
-        session,
-        ChatGroup,
-        {
-            "id": data.group_id,
-            "workspace_id": event.workspaceid,
-            "community_id": data.community_id,
-            "platform": data.platform,
-            "external_id": data.external_id,
-            "name": data.name,
-            "kind": data.kind,
-            "state": "open" if created else data.state,  # type: ignore[union-attr]
-            "capacity": data.capacity,
-            "dissolve_at": data.dissolve_at,
-            "updated_at": data.created_at if created else data.updated_at,  # type: ignore[union-attr]
-        },
-        ["id"],
-    )
+    group = replica.group_of(event, created_state="open")
+    values = {"id": group.id, "workspace_id": group.workspace_id} | group.state
+    values |= {"capacity": data.capacity, "dissolve_at": data.dissolve_at, "updated_at": group.at}
+    _upsert(session, ChatGroup, values)
+
+
+def _upsert(session: Session, table: type, values: dict[str, object]) -> None:
+    t = table.__table__  # type: ignore[attr-defined]
+    replica.upsert_newer(session, t, values, key=["id"], stamp="updated_at")
 
 
 def on_group_dissolved(session: Session, event: CloudEvent) -> None:
@@ -109,20 +73,21 @@ def _member(session: Session, event: CloudEvent, member_id: str, community_id: s
 def _identities(
     session: Session, event: CloudEvent, member: Member, identities: list[PlatformIdentity]
 ) -> None:
-    for identity in identities:
-        statement = insert(MemberIdentity.__table__).values(  # type: ignore[attr-defined]
-            community_id=member.community_id,
-            platform=identity.platform,
-            external_id=identity.external_id,
-            member_id=member.id,
-            workspace_id=event.workspaceid,
-        )
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["community_id", "platform", "external_id"],
-                set_={"member_id": member.id},
-            )
-        )
+    replica.link_identities(
+        session,
+        MemberIdentity.__table__,  # type: ignore[attr-defined]
+        [
+            {
+                "community_id": member.community_id,
+                "platform": identity.platform,
+                "external_id": identity.external_id,
+                "member_id": member.id,
+                "workspace_id": event.workspaceid,
+            }
+            for identity in identities
+        ],
+        key=["community_id", "platform", "external_id"],
+    )
 
 
 def _save(session: Session, member: Member, at: datetime) -> None:
@@ -192,11 +157,12 @@ def on_merged(session: Session, event: CloudEvent) -> None:
     merged.status, merged.merged_into = "merged", survivor.id
     _save(session, survivor, data.merged_at)
     _save(session, merged, data.merged_at)
-    for identity in session.exec(
-        select(MemberIdentity).where(MemberIdentity.member_id == merged.id)
-    ):
-        identity.member_id = survivor.id
-        session.add(identity)
+    replica.relink_identities(
+        session,
+        MemberIdentity.__table__,  # type: ignore[attr-defined]
+        merged_id=merged.id,
+        survivor_id=survivor.id,
+    )
 
 
 HANDLERS: dict[str, Handler] = {

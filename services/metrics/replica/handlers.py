@@ -2,13 +2,10 @@
 
 from sqlmodel import Session
 
+from services.common import replica
 from services.common.cloudevents import CloudEvent
 from services.common.contracts import (
-    CommunityCreated,
-    CommunityUpdated,
-    GroupCreated,
     GroupDissolved,
-    GroupUpdated,
     MemberJoined,
     MembersMerged,
     MemberStageChanged,
@@ -23,70 +20,20 @@ from services.metrics.rollups.replay import replay_for_community, replay_for_gro
 GONE = frozenset({"removed", "banned", "merged"})
 
 
-def on_community_created(session: Session, event: CloudEvent) -> None:
-    data = CommunityCreated.model_validate(event.data)
-    service.upsert_community(
-        session,
-        workspace_id=event.workspaceid,
-        community_id=data.community_id,
-        name=data.name,
-        purpose=data.purpose,
-        timezone=data.timezone,
-        at=data.created_at,
-    )
-    replay_for_community(session, workspace_id=event.workspaceid, community_id=data.community_id)
-
-
-def on_community_updated(session: Session, event: CloudEvent) -> None:
-    data = CommunityUpdated.model_validate(event.data)
-    service.upsert_community(
-        session,
-        workspace_id=event.workspaceid,
-        community_id=data.community_id,
-        name=data.name,
-        purpose=data.purpose,
-        timezone=data.timezone,
-        at=data.updated_at,
-    )
+def on_community(session: Session, event: CloudEvent) -> None:
+    community = replica.community_of(event)
+    service.upsert_community(session, community=community)
     # An update may be the first the replica hears of a community (its creation expired, or
     # is on its way): what waited on it is folded all the same.
-    replay_for_community(session, workspace_id=event.workspaceid, community_id=data.community_id)
+    replay_for_community(session, workspace_id=community.workspace_id, community_id=community.id)
 
 
-def on_group_created(session: Session, event: CloudEvent) -> None:
-    data = GroupCreated.model_validate(event.data)
-    service.upsert_group(
-        session,
-        workspace_id=event.workspaceid,
-        group_id=data.group_id,
-        community_id=data.community_id,
-        platform=data.platform,
-        external_id=data.external_id,
-        name=data.name,
-        kind=data.kind,
-        state="open",
-        at=data.created_at,
-    )
-    replay_for_group(session, workspace_id=event.workspaceid, group_id=data.group_id)
-
-
-def on_group_updated(session: Session, event: CloudEvent) -> None:
-    data = GroupUpdated.model_validate(event.data)
-    service.upsert_group(
-        session,
-        workspace_id=event.workspaceid,
-        group_id=data.group_id,
-        community_id=data.community_id,
-        platform=data.platform,
-        external_id=data.external_id,
-        name=data.name,
-        kind=data.kind,
-        state=data.state,
-        at=data.updated_at,
-    )
-    # A changed external id (a bot re-created the chat) or a first sight of the group: chat
-    # parked under its new name is folded now.
-    replay_for_group(session, workspace_id=event.workspaceid, group_id=data.group_id)
+def on_group(session: Session, event: CloudEvent) -> None:
+    group = replica.group_of(event, created_state="open")
+    service.upsert_group(session, group=group)
+    # A first sight of the group, or a changed external id (a bot re-created the chat): chat
+    # parked under its name is folded now.
+    replay_for_group(session, workspace_id=group.workspace_id, group_id=group.id)
 
 
 def on_group_dissolved(session: Session, event: CloudEvent) -> None:

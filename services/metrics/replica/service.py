@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, select
 
 from services.common.clock import as_utc, local_day
+from services.common.replica import Replicated, link_identities, relink_identities, upsert_newer
 from services.metrics import telemetry
 from services.metrics.replica.models import (
     ChatGroup,
@@ -31,77 +32,35 @@ _identity = MemberIdentity.__table__  # type: ignore[attr-defined]
 _presence = GroupPresence.__table__  # type: ignore[attr-defined]
 
 
-def upsert_community(
-    session: Session,
-    *,
-    workspace_id: str,
-    community_id: str,
-    name: str,
-    purpose: str,
-    timezone: str,
-    at: datetime,
-) -> None:
+def upsert_community(session: Session, *, community: Replicated) -> None:
     """Take a community's replicated state unless the copy is newer already."""
-    statement = insert(_community).values(
-        community_id=community_id,
-        workspace_id=workspace_id,
-        name=name,
-        purpose=purpose,
-        timezone=timezone,
-        members_total=0,
-        created_at=at,
-        updated_at=at,
-    )
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["community_id"],
-            set_={
-                "name": statement.excluded.name,
-                "purpose": statement.excluded.purpose,
-                "timezone": statement.excluded.timezone,
-                "updated_at": statement.excluded.updated_at,
-            },
-            where=_community.c.updated_at <= statement.excluded.updated_at,
-        )
-    )
-
-
-def upsert_group(
-    session: Session,
-    *,
-    workspace_id: str,
-    group_id: str,
-    community_id: str,
-    platform: str,
-    external_id: str,
-    name: str,
-    kind: str,
-    state: str,
-    at: datetime,
-) -> None:
-    """Take a group's replicated state unless the copy is newer already."""
     values = {
-        "group_id": group_id,
-        "workspace_id": workspace_id,
-        "community_id": community_id,
-        "platform": platform,
-        "external_id": external_id,
-        "name": name,
-        "kind": kind,
-        "state": state,
+        "community_id": community.id,
+        "workspace_id": community.workspace_id,
+        **community.state,
         "members_total": 0,
-        "created_at": at,
-        "updated_at": at,
+        "created_at": community.at,
+        "updated_at": community.at,
     }
-    statement = insert(_group).values(**values)
-    kept = ("platform", "external_id", "name", "kind", "state", "updated_at")
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["group_id"],
-            set_={name: statement.excluded[name] for name in kept},
-            where=_group.c.updated_at <= statement.excluded.updated_at,
-        )
+    kept = ("name", "purpose", "timezone", "updated_at")
+    upsert_newer(
+        session, _community, values, key=["community_id"], stamp="updated_at", overwrite=kept
     )
+
+
+def upsert_group(session: Session, *, group: Replicated) -> None:
+    """Take a group's replicated state unless the copy is newer already. Its community is
+    what the first event said."""
+    values = {
+        "group_id": group.id,
+        "workspace_id": group.workspace_id,
+        **group.state,
+        "members_total": 0,
+        "created_at": group.at,
+        "updated_at": group.at,
+    }
+    kept = ("platform", "external_id", "name", "kind", "state", "updated_at")
+    upsert_newer(session, _group, values, key=["group_id"], stamp="updated_at", overwrite=kept)
 
 
 def get_community(session: Session, *, community_id: str) -> Community | None:
@@ -126,14 +85,15 @@ def member_joined(
         # from before metrics kept replicas, and is counted nowhere.
         telemetry.UNMATCHED.labels("io.qunyun.member.joined.v1").inc()
         return False
-    for speaker in speakers:
-        session.execute(
-            insert(_identity)
-            .values(community_id=community_id, speaker=speaker, member_id=member_id)
-            .on_conflict_do_update(
-                index_elements=["community_id", "speaker"], set_={"member_id": member_id}
-            )
-        )
+    link_identities(
+        session,
+        _identity,
+        [
+            {"community_id": community_id, "speaker": speaker, "member_id": member_id}
+            for speaker in speakers
+        ],
+        key=["community_id", "speaker"],
+    )
     member = session.get(Member, member_id, with_for_update=True)
     if member is not None and member.present:
         return False
@@ -193,9 +153,7 @@ def member_gone(session: Session, *, member_id: str, at: datetime) -> bool:
 def members_merged(session: Session, *, survivor_id: str, merged_id: str, at: datetime) -> None:
     """The merged record leaves the count; its accounts now speak for the survivor."""
     member_gone(session, member_id=merged_id, at=at)
-    session.execute(
-        _identity.update().where(_identity.c.member_id == merged_id).values(member_id=survivor_id)
-    )
+    relink_identities(session, _identity, merged_id=merged_id, survivor_id=survivor_id)
 
 
 def stage_changed(

@@ -19,7 +19,7 @@ from services.common.ids import new_id
 from services.common.periodic import run_job_once
 from services.common.runtime import ServiceSpec
 from services.content.app import build_spec
-from services.content.replica.handlers import on_community_created, on_group_created
+from services.content.replica.handlers import on_community, on_group
 from services.content.settings import ContentSettings
 from tests.integration.common.conftest import read_topic
 from tests.integration.conftest import (
@@ -65,7 +65,7 @@ class ContentApi(ServiceApi):
             timezone=timezone,
             created_at=datetime.now(UTC),
         )
-        self.apply(on_community_created, data, workspace=workspace, community_id=community_id)
+        self.apply(on_community, data, workspace=workspace, community_id=community_id)
         return community_id
 
     def group(self, community_id: str, platform: str = "wechat", workspace: str = WORKSPACE) -> str:
@@ -83,7 +83,7 @@ class ContentApi(ServiceApi):
             segment_id=None,
             created_at=datetime.now(UTC),
         )
-        self.apply(on_group_created, data, workspace=workspace, community_id=community_id)
+        self.apply(on_group, data, workspace=workspace, community_id=community_id)
         return group_id
 
     def apply(

@@ -3,16 +3,19 @@ follows a member's level, tags and removal, and a community stays in its workspa
 Postgres and Kafka."""
 
 import pytest
+from sqlmodel import select
 
 from services.common.contracts import (
     CommunityCreated,
     MemberJoined,
     MemberLevelReached,
+    MembersMerged,
     MemberStatusChanged,
     MemberTagged,
     PlatformIdentity,
 )
 from services.common.ids import new_id
+from services.events.replica.models import Member, MemberIdentity
 from tests.integration.events.conftest import NOW, EventsApi, eventually
 
 pytestmark = pytest.mark.integration
@@ -78,3 +81,38 @@ def test_the_replica_follows_members_events_on_kafka(events: EventsApi) -> None:
     assert answer["condition"] == "not-a-member"
     # Another workspace does not see the community.
     assert events.get(f"/v1/communities/{cid}/activities", workspace="ws_other").status_code == 404
+
+
+def test_a_merge_moves_tags_level_and_identities_to_the_survivor(events: EventsApi) -> None:
+    cid = events.community()
+    survivor = events.member(cid, external_id="wx_keep")
+    merged = events.member(cid, external_id="wx_gone")
+    events.feed(
+        MemberTagged(
+            member_id=merged,
+            community_id=cid,
+            tag_id="tag_1",
+            tag_name="VIP",
+            category="spending",
+            tagged_at=NOW,
+        ),
+        community_id=cid,
+    )
+    events.feed(
+        MemberLevelReached(member_id=merged, community_id=cid, level=4, points=90, reached_at=NOW),
+        community_id=cid,
+    )
+    merge = MembersMerged(survivor_id=survivor, merged_id=merged, community_id=cid, merged_at=NOW)
+    events.feed(merge, community_id=cid)
+    events.feed(merge, community_id=cid)  # a replay changes nothing
+
+    with events.session() as session:
+        kept, gone = session.get(Member, survivor), session.get(Member, merged)
+        assert kept is not None and gone is not None
+        assert (kept.tags, kept.level, kept.status) == (["VIP"], 4, "active")
+        assert (gone.status, gone.merged_into) == ("merged", survivor)
+        owners = {
+            i.external_id: i.member_id
+            for i in session.exec(select(MemberIdentity).where(MemberIdentity.community_id == cid))
+        }
+    assert owners == {"wx_keep": survivor, "wx_gone": survivor}

@@ -5,7 +5,7 @@ when it is queued, so every retry sends the same bytes under the same `webhook-i
 """
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import sqlmodel
 from pydantic import BaseModel, Field, field_validator
@@ -23,6 +23,10 @@ def _ts(**kwargs: Any) -> Any:
     return sqlmodel.Field(sa_column=Column(DateTime(timezone=True), **kwargs))
 
 
+# An exact type, or a prefix ending in `*`; said in the schema so clients see the rule.
+EventTypePattern = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^*]*\*?$")]
+
+
 def _check_patterns(patterns: list[str]) -> list[str]:
     for pattern in patterns:
         if not pattern or len(pattern) > 200 or "*" in pattern.rstrip("*"):
@@ -34,7 +38,9 @@ class EndpointBase(BaseModel):
     url: str = Field(min_length=1, max_length=2000)
     description: str = Field(default="", max_length=500)
     # Exact types or wildcards: `io.qunyun.member.*`, `*`.
-    event_types: list[str] = Field(default_factory=lambda: ["*"], min_length=1, max_length=100)
+    event_types: list[EventTypePattern] = Field(
+        default_factory=lambda: ["*"], min_length=1, max_length=100
+    )
     # Only events of these communities; None means every community of the workspace.
     community_ids: list[str] | None = Field(default=None, max_length=1000)
     rate_limit_per_second: float | None = Field(default=None, gt=0, le=10_000)
@@ -57,7 +63,7 @@ class EndpointCreate(EndpointBase):
 class EndpointUpdate(BaseModel):
     url: str | None = Field(default=None, min_length=1, max_length=2000)
     description: str | None = Field(default=None, max_length=500)
-    event_types: list[str] | None = Field(default=None, min_length=1, max_length=100)
+    event_types: list[EventTypePattern] | None = Field(default=None, min_length=1, max_length=100)
     community_ids: list[str] | None = None
     rate_limit_per_second: float | None = Field(default=None, gt=0, le=10_000)
     ordered: bool | None = None

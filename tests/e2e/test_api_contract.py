@@ -63,6 +63,7 @@ PAGED_LISTS = (
     "/v1/webhooks/endpoints/{endpoint_id}/messages/{message_id}/attempts",
 )
 
+
 def test_no_list_answers_a_bare_array(document: dict[str, Any]) -> None:
     bare = sorted(
         path

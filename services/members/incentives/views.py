@@ -16,6 +16,7 @@ from services.common.http.pagination import (
     desc,
     paginate,
 )
+from services.common.http.schemas import DIGITS
 from services.common.ids import new_id
 from services.members.community import members
 from services.members.community import service as communities
@@ -212,7 +213,7 @@ def leaderboard(
     community: CommunityDep,
     session: SessionDep,
     period: Period = Period.week,
-    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    limit: Annotated[int, Query(ge=1, le=100), DIGITS] = 10,
 ) -> Leaderboard:
     """Current (active or muted) members ranked by points earned in the period: `7d` and `30d`
     sum the ledger over whole days in the community's timezone, `all` is the member's total."""

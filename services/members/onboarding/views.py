@@ -16,6 +16,7 @@ from services.common.http.pagination import (
     desc,
     paginate,
 )
+from services.common.http.schemas import DIGITS
 from services.members.community import members
 from services.members.community.models import Member, MemberPublic
 from services.members.deps import CommunityDep, MemberDep, located
@@ -82,6 +83,7 @@ def list_unfinished(
     older_than_hours: Annotated[
         int | None,
         Query(ge=0, le=24 * 3650, description="Default: the community's `chase_after_hours`."),
+        DIGITS,
     ] = None,
 ) -> Page[UnfinishedMember]:
     """Members who joined more than `older_than_hours` ago and have not finished, oldest first."""

@@ -3,10 +3,12 @@
 from datetime import datetime
 from typing import Any
 
+import pydantic
 from sqlalchemy import Column, DateTime
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
+from services.common.http.schemas import RequestModel
 from services.metrics.tables import MetricsTable
 
 
@@ -109,19 +111,19 @@ class Thresholds(SQLModel):
     )
 
 
-class ThresholdsUpdate(SQLModel):
+class ThresholdsUpdate(RequestModel):
     """Only the thresholds to change; `null` returns one to its purpose's default."""
 
-    silent_days: int | None = Field(default=None, ge=1, le=60)
-    speakers_drop_pct: float | None = Field(default=None, gt=0, le=100)
-    speakers_drop_min_baseline: float | None = Field(default=None, ge=0)
-    shrinking_pct: float | None = Field(default=None, gt=0, le=100)
-    broadcast_only_days: int | None = Field(default=None, ge=1, le=14)
-    negative_spike_min: int | None = Field(default=None, ge=1)
-    negative_spike_factor: float | None = Field(default=None, ge=1)
-    publication_failures_min: int | None = Field(default=None, ge=1)
-    publication_failure_hours: int | None = Field(default=None, ge=1, le=168)
-    clear_checks: int | None = Field(default=None, ge=1, le=20)
+    silent_days: int | None = pydantic.Field(default=None, ge=1, le=60)
+    speakers_drop_pct: float | None = pydantic.Field(default=None, gt=0, le=100)
+    speakers_drop_min_baseline: float | None = pydantic.Field(default=None, ge=0)
+    shrinking_pct: float | None = pydantic.Field(default=None, gt=0, le=100)
+    broadcast_only_days: int | None = pydantic.Field(default=None, ge=1, le=14)
+    negative_spike_min: int | None = pydantic.Field(default=None, ge=1)
+    negative_spike_factor: float | None = pydantic.Field(default=None, ge=1)
+    publication_failures_min: int | None = pydantic.Field(default=None, ge=1)
+    publication_failure_hours: int | None = pydantic.Field(default=None, ge=1, le=168)
+    clear_checks: int | None = pydantic.Field(default=None, ge=1, le=20)
 
 
 class AlertPublic(SQLModel):

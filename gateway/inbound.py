@@ -9,7 +9,6 @@ events service) processes it from Kafka.
 
 import hashlib
 import json
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -371,14 +370,12 @@ def _accept(
             errors=errors,
         ) from exc
     digest = _digest(parsed)
-    event = replace(
-        data.to_event(
-            source=f"{SOURCE}/{integration.id}",
-            workspace_id=integration.workspace_id,
-            community_id=None,
-            subject=getattr(data, "group_external_id", None),
-        ),
-        id=new_id("evt"),
+    # The event's own new `evt_` id is the one answered: a second id would cost as much again.
+    event = data.to_event(
+        source=f"{SOURCE}/{integration.id}",
+        workspace_id=integration.workspace_id,
+        community_id=None,
+        subject=getattr(data, "group_external_id", None),
     )
     delivery = {"integration_id": integration.id, "webhook_id": webhook_id}
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:

@@ -9,19 +9,21 @@ events service) processes it from Kafka.
 
 import hashlib
 import json
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+import orjson
+import sqlalchemy as sa
 from fastapi import APIRouter, Header, Request, Response, status
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from gateway.access.deps import AdminDep
 from gateway.bodies import read_body
-from gateway.models import InboundDelivery, Integration
+from gateway.integration_verdicts import ActiveIntegration, IntegrationVerdicts
+from gateway.models import Integration
 from gateway.signatures import InvalidSignature, new_secret, verify
 from gateway.webhooks import service as webhooks
 from gateway.webhooks.models import EndpointBase, EndpointCreate, WebhookEndpoint
@@ -241,100 +243,173 @@ def disable_integration(integration_id: str, request: Request, caller: AdminDep)
                 session, endpoint=endpoint, reason="integration_disabled", now=datetime.now(UTC)
             )
         session.commit()
+    verdicts: IntegrationVerdicts | None = getattr(request.app.state, "integration_verdicts", None)
+    if verdicts is not None:
+        verdicts.forget(integration_id)  # at once here; other replicas within their TTL
     return Response(status_code=204)
 
 
 def body_digest(body: bytes) -> str:
     """SHA-256 of a pushed JSON body in canonical form (keys sorted, no spaces), so a retry
     serialised differently (key order, whitespace) is still the same event."""
-    canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"))
+    return _digest(json.loads(body))
+
+
+def _digest(parsed: Any) -> str:
+    # The standard library's form (ASCII, escaped), not orjson's: digests stored before this
+    # form was computed from the parsed body must still match their retries.
+    canonical = json.dumps(parsed, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _parsed(body: bytes) -> Any:
+    """The pushed JSON, parsed once: by orjson, or by the standard library for what orjson
+    refuses and it reads (lone surrogates, integers beyond 64 bits)."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        raise Problem(
+            422,
+            "validation-error",
+            "The request is not valid",
+            "The pushed body is not JSON.",
+            errors=[{"field": "", "in": "body", "message": str(exc), "code": "json_invalid"}],
+        ) from exc
+
+
+def _verdicts(app: Any) -> IntegrationVerdicts:
+    """This replica's integration verdicts, made on first use (on the event loop, so once)."""
+    verdicts: IntegrationVerdicts | None = getattr(app.state, "integration_verdicts", None)
+    if verdicts is None:
+        verdicts = app.state.integration_verdicts = IntegrationVerdicts()
+    return verdicts
+
+
+def _look_up(engine: Engine, integration_id: str) -> ActiveIntegration | None:
+    with engine.connect() as conn:
+        row = conn.execute(_ACTIVE_INTEGRATION, {"id": integration_id}).first()
+    return None if row is None else ActiveIntegration(integration_id, row[0], row[1])
+
+
+_ACTIVE_INTEGRATION = sa.text(
+    "SELECT workspace_id, secret FROM integration WHERE id = :id AND disabled_at IS NULL"
+)
+# The delivery and its outbox row in one statement, run on its own (autocommit): one round
+# trip, no BEGIN or COMMIT. The outbox row is written only when the delivery is new; the text
+# never changes, so psycopg prepares it once per connection.
+_ACCEPT_ONCE = sa.text(
+    "WITH first AS ("
+    "INSERT INTO inbound_delivery (integration_id, webhook_id, event_id, body_digest, received_at) "
+    "VALUES (:integration_id, :webhook_id, :event_id, :digest, now()) "
+    "ON CONFLICT DO NOTHING RETURNING event_id), "
+    f"queued AS (INSERT INTO {outbox.OUTBOX_TABLE} (event_id, topic, key, headers, payload) "
+    "SELECT event_id, :topic, :key, CAST(:headers AS jsonb), :payload FROM first) "
+    "SELECT event_id FROM first"
+)
+_EARLIER = sa.text(
+    "SELECT event_id, body_digest FROM inbound_delivery "
+    "WHERE integration_id = :integration_id AND webhook_id = :webhook_id"
+)
+
+
+def _accepted(event_id: str, *, duplicate: bool) -> Response:
+    """The 202, serialised by orjson: the route's `response_model` documents it, and a
+    Response returned as is skips FastAPI validating and encoding it again, on every push."""
+    return Response(
+        orjson.dumps({"event_id": event_id, "duplicate": duplicate}),
+        status_code=202,
+        media_type="application/json",
+    )
+
+
 def _accept(
-    engine: Any, integration_id: str, webhook_id: str, timestamp: str, signature: str, body: bytes
-) -> InboundAccepted:
-    with Session(engine) as session:
-        integration = session.get(Integration, integration_id)
-        if integration is None or integration.disabled_at is not None:
-            raise Problem(404, "not-found", "Not found", "No active integration at this address.")
-        try:
-            verify(
-                integration.secret,
-                msg_id=webhook_id,
-                timestamp=timestamp,
-                signatures=signature,
-                body=body,
-            )
-        except InvalidSignature as exc:
-            raise Problem(401, "invalid-signature", "Invalid signature", str(exc)) from exc
-        try:
-            pushed = InboundEvent.model_validate_json(body)
-            data = INBOUND_TYPES[pushed.type].model_validate(pushed.data)
-        except ValidationError as exc:
-            errors = [
-                {
-                    "field": ".".join(str(p) for p in e["loc"]),
-                    "in": "body",
-                    "message": e["msg"],
-                    "code": e["type"],
-                }
-                for e in exc.errors(include_url=False)
-            ]
-            raise Problem(
-                422,
-                "validation-error",
-                "The request is not valid",
-                "The pushed event does not match its type.",
-                errors=errors,
-            ) from exc
-        event_id = new_id("evt")
-        digest = body_digest(body)
-        first = session.execute(
-            insert(InboundDelivery.__table__)  # type: ignore[attr-defined]
-            .values(
-                integration_id=integration.id,
-                webhook_id=webhook_id,
-                event_id=event_id,
-                body_digest=digest,
-                received_at=datetime.now(UTC),
-            )
-            .on_conflict_do_nothing()
-            .returning(InboundDelivery.__table__.c.event_id)  # type: ignore[attr-defined]
-        ).scalar_one_or_none()
-        if first is None:
-            earlier = session.exec(
-                select(InboundDelivery).where(
-                    InboundDelivery.integration_id == integration.id,
-                    InboundDelivery.webhook_id == webhook_id,
-                )
-            ).one()
-            if earlier.body_digest is not None and earlier.body_digest != digest:
-                # A retry carries the same event; another event under a used id would be
-                # dropped unseen if taken for one.
-                raise Problem(
-                    422,
-                    WEBHOOK_ID_REUSED.slug,
-                    WEBHOOK_ID_REUSED.title,
-                    "This webhook-id was used for another event; give each event its own id "
-                    "and send a retry with the same body.",
-                    event_id=earlier.event_id,
-                )
-            return InboundAccepted(event_id=earlier.event_id, duplicate=True)
-        event = replace(
-            data.to_event(
-                source=f"{SOURCE}/{integration.id}",
-                workspace_id=integration.workspace_id,
-                community_id=None,
-                subject=getattr(data, "group_external_id", None),
-            ),
-            id=event_id,
+    engine: Engine,
+    verdicts: IntegrationVerdicts,
+    integration_id: str,
+    webhook_id: str,
+    timestamp: str,
+    signature: str,
+    body: bytes,
+) -> Response:
+    integration = verdicts.active(integration_id, lambda id_: _look_up(engine, id_))
+    if integration is None:
+        raise Problem(404, "not-found", "Not found", "No active integration at this address.")
+    try:
+        verify(
+            integration.secret,
+            msg_id=webhook_id,
+            timestamp=timestamp,
+            signatures=signature,
+            body=body,
         )
-        # Keyed by group, not workspace: one busy workspace's chat spreads over partitions
-        # (and consumer replicas) while each group's messages keep their order.
-        outbox.enqueue(session, event, topic=data.topic, key=ingest_key(data))
-        session.commit()
-        return InboundAccepted(event_id=event_id, duplicate=False)
+    except InvalidSignature as exc:
+        raise Problem(401, "invalid-signature", "Invalid signature", str(exc)) from exc
+    parsed = _parsed(body)
+    try:
+        pushed = InboundEvent.model_validate(parsed)
+        data = INBOUND_TYPES[pushed.type].model_validate(pushed.data)
+    except ValidationError as exc:
+        errors = [
+            {
+                "field": ".".join(str(p) for p in e["loc"]),
+                "in": "body",
+                "message": e["msg"],
+                "code": e["type"],
+            }
+            for e in exc.errors(include_url=False)
+        ]
+        raise Problem(
+            422,
+            "validation-error",
+            "The request is not valid",
+            "The pushed event does not match its type.",
+            errors=errors,
+        ) from exc
+    digest = _digest(parsed)
+    # The event's own new `evt_` id is the one answered: a second id would cost as much again.
+    event = data.to_event(
+        source=f"{SOURCE}/{integration.id}",
+        workspace_id=integration.workspace_id,
+        community_id=None,
+        subject=getattr(data, "group_external_id", None),
+    )
+    delivery = {"integration_id": integration.id, "webhook_id": webhook_id}
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        first = conn.execute(
+            _ACCEPT_ONCE,
+            delivery
+            | {
+                "event_id": event.id,
+                "digest": digest,
+                "topic": data.topic,
+                # Keyed by group, not workspace: one busy workspace's chat spreads over
+                # partitions (and consumer replicas) while each group's messages keep order.
+                "key": ingest_key(data),
+                "headers": orjson.dumps(
+                    [[k, v.decode()] for k, v in event.kafka_headers()]
+                ).decode(),
+                "payload": event.kafka_value(),
+            },
+        ).scalar_one_or_none()
+        if first is not None:
+            return _accepted(event.id, duplicate=False)
+        earlier_id, earlier_digest = conn.execute(_EARLIER, delivery).one()
+    if earlier_digest is not None and earlier_digest != digest:
+        # A retry carries the same event; another event under a used id would be dropped
+        # unseen if taken for one.
+        raise Problem(
+            422,
+            WEBHOOK_ID_REUSED.slug,
+            WEBHOOK_ID_REUSED.title,
+            "This webhook-id was used for another event; give each event its own id "
+            "and send a retry with the same body.",
+            event_id=earlier_id,
+        )
+    return _accepted(earlier_id, duplicate=True)
 
 
 @router.post(
@@ -350,7 +425,7 @@ async def push(
     webhook_id: Annotated[str, Header(alias="webhook-id", min_length=1, max_length=200)],
     webhook_timestamp: Annotated[str, Header(alias="webhook-timestamp", max_length=20)],
     webhook_signature: Annotated[str, Header(alias="webhook-signature", max_length=2000)],
-) -> InboundAccepted:
+) -> Response:
     """A bot pushes one event: `{"type": "message_posted" | "group_member_joined" |
     "group_member_left" | "registration_requested" | "check_in" | "publication_result" |
     "submission", "data": {...}}`, signed with its integration's secret. A retry with the same
@@ -360,6 +435,7 @@ async def push(
     return await run_in_threadpool(
         _accept,
         request.app.state.engine,
+        _verdicts(request.app),
         integration_id,
         webhook_id,
         webhook_timestamp,

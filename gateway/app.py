@@ -12,11 +12,12 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, Response
+from starlette.routing import Route
 
 from gateway import inbound
 from gateway.access import views as api_keys
 from gateway.access.deps import access_state
-from gateway.access.routes import ProxiedCallerDep, declare_scopes, scope_table
+from gateway.access.routes import declare_scopes, proxied_caller, scope_table
 from gateway.bodies import read_body
 from gateway.ingest import views as ingest
 from gateway.ingest.publishing import ingest_producer
@@ -48,13 +49,9 @@ async def docs() -> HTMLResponse:
     return get_swagger_ui_html(openapi_url="/openapi.json", title="Qunyun API")
 
 
-@proxy.api_route(
-    "/v1/{path:path}",
-    # Every method goes on, so the service that owns the path answers 405 with its `Allow`.
-    methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"],
-    include_in_schema=False,
-)
-async def v1(request: Request, path: str, caller: ProxiedCallerDep) -> Response:
+async def v1(request: Request) -> Response:
+    """Every call under /v1 the gateway does not answer itself, forwarded to its service."""
+    caller = await proxied_caller(request)
     upstreams: Upstreams = request.app.state.upstreams
     target: str = request.scope["path"]  # not request.url, parsed anew on each call
     upstream = upstreams.owner(target)
@@ -78,6 +75,21 @@ async def v1(request: Request, path: str, caller: ProxiedCallerDep) -> Response:
         internal_token=settings.internal_token,
         body=await read_body(request),
     )
+
+
+# A plain Starlette route, not a FastAPI one: it takes nothing FastAPI would parse or
+# validate, and resolving its caller by hand spares every proxied call the per-request
+# dependency solving (a tenth of the gateway's CPU per call). Every method goes on, so the
+# service that owns the path answers 405 with its `Allow`.
+_v1 = Route(
+    "/v1/{path:path}",
+    v1,
+    methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"],
+    include_in_schema=False,
+)
+assert _v1.methods is not None
+_v1.methods.discard("HEAD")  # Starlette adds it to GET; the proxy never forwarded HEAD
+proxy.routes.append(_v1)
 
 
 @asynccontextmanager

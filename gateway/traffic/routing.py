@@ -21,6 +21,12 @@ ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^/v1/(communities|members)(/|$)"), "members"),
 ]
 
+
+def owned(path: str) -> bool:
+    """Whether a service owns `path` (a path, or a route template: they match alike)."""
+    return any(pattern.match(path) for pattern, _ in ROUTES)
+
+
 # Calls that legitimately take long before their first byte: reports computed and streamed
 # as CSV. Everything else gets the ordinary timeout, so a hung service is noticed soon.
 _LONG_CALLS = re.compile(r"/exports/|\.csv$")

@@ -13,6 +13,7 @@ path handles it (its per-event handler, retries, the dead-letter topic), and the
 An outage pauses the batch path just as it pauses the per-event path.
 """
 
+import collections
 import itertools
 import logging
 import threading
@@ -133,17 +134,20 @@ class BatchConsumer(EventConsumer):
         """Fold `records` (in partition order). Raises `DependencyDown` while the database or
         broker is unreachable, anything else only if the records must be redelivered."""
         events: list[tuple[IncomingRecord, CloudEvent]] = []
+        ignored: collections.Counter[tuple[str, str, str]] = collections.Counter()
+        from_kafka, handled = CloudEvent.from_kafka, self._handlers
         for record in records:
             try:
-                event = CloudEvent.from_kafka(record.headers, record.value)
+                event = from_kafka(record.headers, record.value)
             except MalformedEvent as exc:
                 self._dead_letter(record, exc, attempts=0)
                 self._count(record, "unknown", "dead_lettered")
                 continue
-            if event.type not in self._handlers:
-                self._count(record, event.type, "ignored")
+            if event.type not in handled:
+                ignored[(record.topic, event.type, "ignored")] += 1
                 continue
             events.append((record, event))
+        _count_all(ignored)
         self._fold(events, stop)
 
     def _fold(
@@ -174,8 +178,12 @@ class BatchConsumer(EventConsumer):
             return
         BATCH_EVENTS.labels(self._name).observe(len(events))
         BATCH_SECONDS.labels(self._name).observe(time.perf_counter() - started)
-        for (record, event), outcome in zip(events, outcomes, strict=True):
-            self._count(record, event.type, outcome)
+        _count_all(
+            collections.Counter(
+                (record.topic, event.type, outcome)
+                for (record, event), outcome in zip(events, outcomes, strict=True)
+            )
+        )
 
     def _apply_batch(self, events: list[tuple[IncomingRecord, CloudEvent]]) -> list[str]:
         """The batch's transaction; each event's outcome, in order."""
@@ -229,6 +237,14 @@ class BatchConsumer(EventConsumer):
         if batch:
             cuts.append((start, batch))
         return cuts
+
+
+def _count_all(counts: collections.Counter[tuple[str, str, str]]) -> None:
+    """`EventConsumer._count` for many records, by (topic, type, outcome): once per label set,
+    not per record (a labelled counter's lookup is ~2 µs, a twentieth of metrics' whole fold
+    of a chat message)."""
+    for (topic, event_type, outcome), n in counts.items():
+        obs.CONSUMER_HANDLED.labels(topic, event_type, outcome).inc(n)
 
 
 def _one_by_one(batch_handler: BatchHandler) -> Handler:

@@ -72,7 +72,7 @@ def enqueue(
             event_id=event.id,
             topic=topic,
             key=key or event.key,
-            headers=[[k, v.decode()] for k, v in event.kafka_headers()],
+            headers=event.header_pairs(),
             payload=event.kafka_value(),
         )
     )
@@ -81,7 +81,12 @@ def enqueue(
 def enqueue_all(session: Session | Connection, events: Sequence[tuple[CloudEvent, str]]) -> None:
     """`enqueue` for many events (each with its topic) in one statement, in order. The rows go
     as one JSON parameter expanded by Postgres: the statement's text never changes, so neither
-    SQLAlchemy nor psycopg compiles anything per call, however many events there are."""
+    SQLAlchemy nor psycopg compiles anything per call, however many events there are.
+
+    Each event's data goes into that parameter as JSON, not as a string of JSON: a `json`
+    value keeps its text as written, which is exactly `kafka_value()` (orjson writes a nested
+    object as it writes one alone), so nothing is serialised twice or escaped; the headers go
+    as text pairs, never encoded to bytes and back."""
     if not events:
         return
     session.execute(
@@ -93,8 +98,8 @@ def enqueue_all(session: Session | Connection, events: Sequence[tuple[CloudEvent
                         "e": event.id,
                         "t": topic,
                         "k": event.key,
-                        "h": [[k, v.decode()] for k, v in event.kafka_headers()],
-                        "p": event.kafka_value().decode(),
+                        "h": event.header_pairs(),
+                        "p": event.data,
                     }
                     for event, topic in events
                 ]
@@ -104,11 +109,13 @@ def enqueue_all(session: Session | Connection, events: Sequence[tuple[CloudEvent
 
 
 # `WITH ORDINALITY … ORDER BY`: `seq` follows the events' order, which the relay keeps.
+# `p json` (not jsonb): its text is the data's bytes as orjson wrote them, whitespace, key
+# order and number spelling kept.
 _ENQUEUE_ALL = sa.text(
     f"INSERT INTO {OUTBOX_TABLE} (event_id, topic, key, headers, payload) "
-    "SELECT e, t, k, h, convert_to(p, 'UTF8') "
+    "SELECT e, t, k, h, convert_to(p::text, 'UTF8') "
     "FROM ROWS FROM (json_to_recordset(CAST(:rows AS json)) "
-    "AS (e text, t text, k text, h jsonb, p text)) WITH ORDINALITY AS r(e, t, k, h, p, n) "
+    "AS (e text, t text, k text, h jsonb, p json)) WITH ORDINALITY AS r(e, t, k, h, p, n) "
     "ORDER BY n"
 )
 

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Sequence
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -25,6 +26,15 @@ from tests.integration.common.test_consumer import (
 )
 
 pytestmark = pytest.mark.integration
+
+
+def _outcomes(topic: str, outcome: str) -> float:
+    return (
+        REGISTRY.get_sample_value(
+            "qunyun_consumer_events_total", {"topic": topic, "type": EVENT_TYPE, "outcome": outcome}
+        )
+        or 0.0
+    )
 
 
 class _Batches:
@@ -79,6 +89,7 @@ def test_a_batch_is_folded_in_order_once_with_duplicates_dropped_before_the_hand
 ) -> None:
     events = [_event(f"e{n}") for n in range(30)]
     _send(publisher, topic, *events, events[3], events[7])
+    counted = {o: _outcomes(topic, o) for o in ("processed", "duplicate")}
     group = f"g-{uuid.uuid4().hex[:8]}"
     with _Batches(kit_engine, kafka_bootstrap, topic, group) as running:
         wait_for(lambda: len(_tallies(kit_engine)) == 30, what="thirty events")
@@ -87,6 +98,9 @@ def test_a_batch_is_folded_in_order_once_with_duplicates_dropped_before_the_hand
     folded = [name for batch in running.batches for name in batch]
     assert folded == [f"e{n}" for n in range(30)]  # partition order, duplicates never seen
     assert len(running.batches) < 30  # many events to a transaction
+    # Each record counted once by its outcome, though counted a batch at a time.
+    assert _outcomes(topic, "processed") - counted["processed"] == 30
+    assert _outcomes(topic, "duplicate") - counted["duplicate"] == 2
 
     # Across batches: the same events again are dropped, and the offsets were committed.
     _send(publisher, topic, events[0], _event("late"))

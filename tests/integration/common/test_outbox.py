@@ -5,6 +5,7 @@ import subprocess
 import sys
 import threading
 from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from deploy.local.kafka import KafkaBroker
 from deploy.local.processes import free_port
 from services.common.cloudevents import CloudEvent
 from services.common.kafka import KafkaPublisher, ensure_topics
-from services.common.outbox import OutboxRelay, enqueue, outbox
+from services.common.outbox import OutboxRelay, enqueue, enqueue_all, outbox
 from tests.integration.common.conftest import read_topic, wait_for
 
 pytestmark = pytest.mark.integration
@@ -68,6 +69,46 @@ def test_rows_are_published_in_order_as_cloudevents_and_marked_sent(
     assert all(r.key == b"cmt_a" for r in records)
     assert received[0].data == {"n": 0} and received[0].workspaceid == "ws_1"
     assert _unsent(kit_engine) == 0 and relay.measure_backlog() == 0
+
+
+def test_many_events_enqueued_at_once_are_stored_and_published_as_one_by_one(
+    kit_engine: Engine, kafka_bootstrap: str, topic: str
+) -> None:
+    # Data whose JSON text a careless round trip would change: escapes, non-ASCII, U+2028,
+    # numbers spelt in ways Postgres' jsonb would respell, nesting, an empty object.
+    awkward = {
+        "text": '大家晚上好 "引号" \\ \u2028 😀 \\u0041',
+        "numbers": [1.5e300, 0.1, -0.0, 12345678901234567890, 1e-07],
+        "nested": {"z": None, "a": [True, {}]},
+    }
+    events = [
+        _event(0),
+        CloudEvent(
+            type="io.qunyun.test.happened.v1", source="/test", workspaceid="ws_1", data=awkward
+        ),
+        _event(2, community="cmt_b"),
+    ]
+    with kit_engine.begin() as conn:
+        enqueue_all(conn, [(e, topic) for e in events])
+        enqueue(conn, alone := replace(events[1], id="evt_alone"), topic=topic, key="one_by_one")
+    with kit_engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(outbox.c.event_id, outbox.c.key, outbox.c.headers, outbox.c.payload).order_by(
+                outbox.c.seq
+            )
+        ).all()
+    assert [r.event_id for r in rows] == [e.id for e in [*events, alone]]
+    assert [r.key for r in rows] == ["cmt_a", "ws_1", "cmt_b", "one_by_one"]
+    for row, event in zip(rows, [*events, alone], strict=True):
+        assert bytes(row.payload) == event.kafka_value()
+        assert [(k, v.encode()) for k, v in row.headers] == event.kafka_headers()
+
+    assert _relay(kit_engine, kafka_bootstrap).relay_batch() == 4
+    received = [
+        CloudEvent.from_kafka(r.headers, r.value)
+        for r in read_topic(kafka_bootstrap, topic, expect=4)
+    ]
+    assert received == [*events, alone]
 
 
 def test_what_was_written_while_the_broker_was_down_is_delivered_once_it_is_back(

@@ -1,3 +1,4 @@
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
@@ -83,3 +84,63 @@ def test_contract_data_becomes_an_event_and_back() -> None:
     )
     event = data.to_event(source="/s", workspace_id="ws_1", community_id="cmt_1", subject="mbr_1")
     assert EventData.of(event) == data
+
+
+def test_an_event_is_frozen_and_replace_makes_a_new_one() -> None:
+    event = _event()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        event.id = "evt_other"  # type: ignore[misc]
+    other = dataclasses.replace(event, id="evt_other")
+    assert other.id == "evt_other" and other.data == event.data and event.id != "evt_other"
+
+
+def test_an_event_gets_a_time_ordered_id_and_the_time_now_unless_given() -> None:
+    before = datetime.now(UTC)
+    first, second = _event(), _event()
+    assert first.id.startswith("evt_") and first.id < second.id
+    assert before <= first.time <= datetime.now(UTC)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    assert _event(id="evt_given", time=at).id == "evt_given"
+    assert _event(time=at).time == at
+
+
+def test_headers_are_read_as_the_last_of_each_name_with_value_others_ignored() -> None:
+    event = _event()
+    headers = [
+        ("ce_subject", b"mbr_early"),
+        ("x-trace", b"\xff\xfe not utf-8"),
+        *event.kafka_headers(),
+        ("ce_subject", None),
+        ("ce_communityid", b"cmt_late"),
+    ]
+    again = CloudEvent.from_kafka(headers, event.kafka_value())  # type: ignore[arg-type]
+    assert again.subject == "mbr_1" and again.communityid == "cmt_late"
+    assert again.time == event.time and again.id == event.id
+
+
+def test_a_record_without_a_time_is_taken_as_of_now_and_a_bad_time_is_refused() -> None:
+    headers = [(k, v) for k, v in _event().kafka_headers() if k != "ce_time"]
+    assert CloudEvent.from_kafka(headers, b"{}").time.tzinfo is not None
+    with pytest.raises(MalformedEvent):
+        CloudEvent.from_kafka([*headers, ("ce_time", b"yesterday")], b"{}")
+
+
+def test_a_refusal_names_every_missing_attribute_in_order() -> None:
+    with pytest.raises(MalformedEvent, match="missing CloudEvents headers: ce_id, ce_workspaceid"):
+        CloudEvent.from_kafka([("ce_type", b"t"), ("ce_source", b"s")], b"{}")
+    with pytest.raises(MalformedEvent, match="unsupported specversion None"):
+        CloudEvent.from_kafka(
+            [(k, v) for k, v in _event().kafka_headers() if k != "ce_specversion"], b"{}"
+        )
+
+
+def test_header_pairs_are_the_kafka_headers_as_text() -> None:
+    for event in (_event(), _event(subject=None, communityid=None)):
+        assert [(k, v.encode()) for k, v in event.header_pairs()] == event.kafka_headers()
+        assert [k for k, _ in event.header_pairs()][:5] == [
+            "ce_id",
+            "ce_source",
+            "ce_type",
+            "ce_specversion",
+            "ce_time",
+        ]

@@ -49,8 +49,8 @@ from services.common.kafka import (
     PRODUCER_SETTINGS,
     OutgoingRecord,
     ensure_topics,
-    rdkafka_producer_config,
 )
+from services.common.rdkafka import rdkafka_producer_config
 
 TARGET_PER_SECOND = 20_000.0
 TARGET_SHARE = 0.5

@@ -16,7 +16,7 @@ from fastapi.routing import iter_route_contexts
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
-from gateway import inbound
+from gateway import inbound, integrations
 from gateway.access import views as api_keys
 from gateway.access.deps import access_state
 from gateway.access.routes import declare_scopes, proxied_caller, scope_table
@@ -140,7 +140,14 @@ SPEC = ServiceSpec(
     version=VERSION,
     # The gateway's own routes come before the catch-all proxy (the services' paths, which
     # are none of them, go first: `create_app`).
-    routers=[inbound.router, webhooks.router, api_keys.router, ingest.router, proxy],
+    routers=[
+        integrations.router,
+        inbound.router,
+        webhooks.router,
+        api_keys.router,
+        ingest.router,
+        proxy,
+    ],
     migrations_dir=Path(__file__).parent / "migrations",
     produces=[topics.INGEST_MESSAGES],
     lifespan_hooks=[access_state, _gateway_state, ingest_producer],

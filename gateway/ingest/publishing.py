@@ -28,8 +28,9 @@ from fastapi import FastAPI
 
 from services.common.cloudevents import CloudEvent
 from services.common.contracts import EventData
-from services.common.kafka import BROKER_ERRORS, OutgoingRecord, PublishFailed, RdKafkaPublisher
+from services.common.kafka import BROKER_ERRORS, OutgoingRecord, PublishFailed
 from services.common.outbox import Publisher
+from services.common.rdkafka import RdKafkaPublisher
 
 log = logging.getLogger(__name__)
 

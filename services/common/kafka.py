@@ -1,15 +1,15 @@
-"""The thin adapter between the platform and its Kafka clients; nothing else imports `kafka`
-or `confluent_kafka`.
+"""The thin adapter between the platform and its Kafka clients; nothing but this module and
+`rdkafka.py` imports `kafka` or `confluent_kafka`.
 
 kafka-python for everything, except the gateway's bulk ingestion, which produces through
-librdkafka (`RdKafkaPublisher`): kafka-python builds each record in Python, about 75 µs of CPU
-for a 350-byte chat message with its eight CloudEvents headers, where librdkafka spends 7
-(figures in `docs/ingest.md`); at 20,000 messages a second on two cores only the latter fits.
+librdkafka (`rdkafka.RdKafkaPublisher`): kafka-python builds each record in Python, about
+75 µs of CPU for a 350-byte chat message with its eight CloudEvents headers, where librdkafka
+spends 7 (figures in `docs/ingest.md`); at 20,000 messages a second on two cores only the
+latter fits.
 """
 
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -41,7 +41,7 @@ BROKER_ERRORS: tuple[type[Exception], ...] = (
 # would sit idle half a minute. One second finds a returning broker almost at once. And a
 # partition whose leader changed (a restarted broker bumps the leader epoch) can stall until
 # the next metadata refresh, 5 min by default: refresh every 5 s instead (a tiny request).
-_RECONNECT = {
+RECONNECT = {
     "reconnect_backoff_ms": 100,
     "reconnect_backoff_max_ms": 1000,
     "metadata_max_age_ms": 5000,
@@ -132,7 +132,7 @@ class KafkaPublisher:
             max_block_ms=int(timeout_seconds * 1000),
             request_timeout_ms=int(timeout_seconds * 1000),
             **PRODUCER_SETTINGS,
-            **_RECONNECT,
+            **RECONNECT,
         )
 
     def publish(self, records: Sequence[OutgoingRecord]) -> None:
@@ -156,118 +156,6 @@ class KafkaPublisher:
             self._producer.close(timeout=2)
         except KafkaError:
             log.warning("producer did not close cleanly", exc_info=True)
-
-
-def rdkafka_producer_config(
-    bootstrap_servers: str, *, client_id: str, timeout_seconds: float = 10
-) -> dict[str, object]:
-    """`RdKafkaPublisher`'s librdkafka configuration (the ingest benchmark's raw librdkafka
-    baseline uses it too)."""
-    return {
-        "bootstrap.servers": bootstrap_servers,
-        "client.id": client_id,
-        "acks": "all",
-        "enable.idempotence": True,
-        # librdkafka's default, said out loud: a batch is awaited whole anyway; a longer wait
-        # only adds latency, a shorter one spends CPU on smaller requests (linger 0: +50 %).
-        "linger.ms": 5,
-        # murmur2 of the key, as Java clients and kafka-python place keys (librdkafka's default
-        # is CRC32): a group's events keep one partition whichever client produced them.
-        "partitioner": "murmur2_random",
-        # A record not acknowledged by then fails, so `publish` is bounded.
-        "message.timeout.ms": int(timeout_seconds * 1000),
-        "reconnect.backoff.ms": _RECONNECT["reconnect_backoff_ms"],
-        "reconnect.backoff.max.ms": _RECONNECT["reconnect_backoff_max_ms"],
-        "topic.metadata.refresh.interval.ms": _RECONNECT["metadata_max_age_ms"],
-    }
-
-
-class RdKafkaPublisher:
-    """Idempotent librdkafka producer with `acks=all`, the same guarantee and interface as
-    `KafkaPublisher` (a batch either is acknowledged whole or raises `PublishFailed`) at a
-    tenth of its CPU per record. Safe to share between threads: each `publish` waits for its
-    own records' acknowledgements only, not for other threads' (a `flush` would wait for
-    every record in flight, and under steady load from several threads might never end)."""
-
-    def __init__(
-        self,
-        bootstrap_servers: str,
-        *,
-        client_id: str,
-        timeout_seconds: float = 10,
-        topic_prefix: str = "",
-    ):
-        self._timeout = timeout_seconds
-        self._prefix = topic_prefix
-        self._producer = confluent_kafka.Producer(
-            rdkafka_producer_config(
-                bootstrap_servers, client_id=client_id, timeout_seconds=timeout_seconds
-            )
-            | {"logger": log}
-        )
-
-    def publish(self, records: Sequence[OutgoingRecord]) -> None:
-        if not records:
-            return
-        waiting = _Acknowledgements(len(records))
-        deadline = time.monotonic() + self._timeout
-        produce, prefix = self._producer.produce, self._prefix
-        try:
-            for r in records:
-                while True:
-                    try:
-                        produce(
-                            prefix + r.topic,
-                            r.value,
-                            r.key,
-                            # `list` is invariant: ours holds bytes values, theirs may hold
-                            # str or None too; librdkafka only reads it.
-                            headers=r.headers,  # type: ignore[arg-type]
-                            on_delivery=waiting.delivered,
-                        )
-                        break
-                    except BufferError:  # the local queue is full: let some go first
-                        if time.monotonic() > deadline:
-                            raise PublishFailed("the producer's queue stayed full") from None
-                        self._producer.poll(0.01)
-            # Any thread's poll may serve any record's callback; each waits for its own.
-            while not waiting.done.is_set():
-                if time.monotonic() > deadline:
-                    raise PublishFailed(f"{waiting.left} records not acknowledged in time")
-                self._producer.poll(0.005)
-        except confluent_kafka.KafkaException as exc:
-            raise PublishFailed(str(exc)) from exc
-        if waiting.failures:
-            raise PublishFailed(f"{len(waiting.failures)} records failed: {waiting.failures[0]}")
-
-    def close(self) -> None:
-        # Short, as `KafkaPublisher.close`: what is still queued belongs to a failed batch,
-        # which its client will send again.
-        try:
-            self._producer.purge()
-            self._producer.flush(0)
-            self._producer.close()
-        except (confluent_kafka.KafkaException, RuntimeError):
-            log.warning("producer did not close cleanly", exc_info=True)
-
-
-class _Acknowledgements:
-    """The outcome of one batch's records, filled in by librdkafka's delivery callbacks."""
-
-    def __init__(self, count: int):
-        self.left = count
-        self.failures: list[str] = []
-        self.done = threading.Event()
-        # Two threads polling at once may run two of this batch's callbacks at once.
-        self._lock = threading.Lock()
-
-    def delivered(self, error: confluent_kafka.KafkaError | None, _message: object) -> None:
-        with self._lock:
-            if error is not None:
-                self.failures.append(error.str())
-            self.left -= 1
-            if self.left == 0:
-                self.done.set()
 
 
 @dataclass(frozen=True)
@@ -307,7 +195,7 @@ class KafkaEventSource:
             heartbeat_interval_ms=CONSUMER_HEARTBEAT_INTERVAL_MS,
             max_poll_interval_ms=CONSUMER_MAX_POLL_INTERVAL_MS,
             **CONSUMER_FETCH,
-            **_RECONNECT,
+            **RECONNECT,
         )
         self._await_partitions(topics, timeout_seconds=metadata_timeout_seconds)
         self._consumer.subscribe(topics)

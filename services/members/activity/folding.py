@@ -30,13 +30,13 @@ from datetime import date, datetime, timedelta
 import orjson
 import pydantic
 import sqlalchemy as sa
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from services.common import clock
 from services.common.cloudevents import CloudEvent
 from services.common.contracts import ChatMessagePosted, EventData, MemberStageChanged
 from services.common.ids import new_id
+from services.members.activity.member_rows import count_days, write_members
 from services.members.activity.models import ActivityDay
 from services.members.activity.senders import senders_of_all
 from services.members.activity.service import log, reported_time
@@ -153,13 +153,13 @@ def fold_messages(session: Session, events: Sequence[CloudEvent]) -> None:
     for m in messages:
         _fold_one(m, rules[m.community.id], fold)
     members = {m.member.id: m.member for m in messages}
-    _write_members(session, members)  # first: any other statement would flush them one by one
+    write_members(session, members)  # first: any other statement would flush them one by one
     if fold.stage_changes:
         session.execute(_STAGE_CHANGES, {"rows": orjson.dumps(fold.stage_changes).decode()})
     strikes.write(session)
     # Announcements in message order, as the per-message handlers would have made them.
     emit_all(session, fold.announced)
-    _count_days(session, fold.day_counts, members)
+    count_days(session, fold.day_counts, members)
     ledger.award_all(
         session=session,
         awards=fold.awards,
@@ -340,49 +340,6 @@ def _record_messages(session: Session, messages: list[_Message]) -> None:
             m.recorded = True
 
 
-def _write_members(session: Session, members: dict[str, Member]) -> None:
-    """What the fold changed on its members, in one statement (their rows are locked, so the
-    values are theirs to write); the session is told they are written, or its flush would
-    send them again, one statement for every set of changed columns."""
-    rows = [
-        {
-            "i": m.id,
-            "n": m.message_count,
-            "a": m.last_active_at,
-            "s": m.stage,
-            "t": m.status,
-            "u": m.muted_until,
-        }
-        for _, m in sorted(members.items())
-    ]
-    for m in members.values():  # before the statement, whose autoflush would send them
-        for name in _WRITTEN:
-            set_committed_value(m, name, getattr(m, name))
-    session.execute(_WRITE_MEMBERS, {"rows": orjson.dumps(rows).decode()})
-
-
-_WRITTEN = ("message_count", "last_active_at", "stage", "status", "muted_until")
-
-
-def _count_days(
-    session: Session, counts: Counter[tuple[str, date]], members: dict[str, Member]
-) -> None:
-    """Add the batch's messages to each member's days, in one statement."""
-    if not counts:
-        return
-    rows = [
-        {
-            "m": member_id,
-            "d": day,
-            "w": members[member_id].workspace_id,
-            "c": members[member_id].community_id,
-            "n": n,
-        }
-        for (member_id, day), n in sorted(counts.items())
-    ]
-    session.execute(_COUNT_DAYS, {"rows": orjson.dumps(rows).decode()})
-
-
 # A batch's rows go as one JSON parameter that Postgres expands (`json_to_recordset`): the
 # statements' text never changes, so nothing is compiled per batch (a multi-row VALUES is
 # compiled anew, by SQLAlchemy and psycopg, for every row count).
@@ -392,11 +349,6 @@ _RECORD = sa.text(
     "SELECT g, x, w, c, m, e, o FROM json_to_recordset(CAST(:rows AS json)) "
     "AS r(g text, x text, w text, c text, m text, e text, o timestamptz) "
     "ON CONFLICT DO NOTHING RETURNING group_id, message_external_id, event_id"
-)
-_WRITE_MEMBERS = sa.text(
-    "UPDATE member SET message_count = r.n, last_active_at = r.a, stage = r.s, status = r.t, "
-    "muted_until = r.u FROM json_to_recordset(CAST(:rows AS json)) "
-    "AS r(i text, n int, a timestamptz, s text, t text, u timestamptz) WHERE member.id = r.i"
 )
 _EARLY = sa.text(
     "SELECT a.member_id, count(*) FROM activity_message a "
@@ -408,12 +360,4 @@ _STAGE_CHANGES = sa.text(
     "to_stage, reason, actor, at) "
     f"SELECT i, w, c, m, f, t, r, '{_SYSTEM}', a FROM json_to_recordset(CAST(:rows AS json)) "
     "AS x(i text, w text, c text, m text, f text, t text, r text, a timestamptz)"
-)
-# Keys in order: two batches upserting the same days lock them in the same order.
-_COUNT_DAYS = sa.text(
-    "INSERT INTO member_activity_day (member_id, day, workspace_id, community_id, messages) "
-    "SELECT m, d, w, c, n FROM json_to_recordset(CAST(:rows AS json)) "
-    "AS r(m text, d date, w text, c text, n int) "
-    "ON CONFLICT (member_id, day) DO UPDATE "
-    "SET messages = member_activity_day.messages + excluded.messages"
 )

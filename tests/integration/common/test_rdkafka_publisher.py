@@ -11,10 +11,10 @@ from services.common.kafka import (
     KafkaPublisher,
     OutgoingRecord,
     PublishFailed,
-    RdKafkaPublisher,
     ensure_topics,
     read_since,
 )
+from services.common.rdkafka import RdKafkaPublisher
 
 pytestmark = pytest.mark.integration
 

@@ -16,8 +16,8 @@ from gateway.access.service import create_api_key
 from gateway.ingest.publishing import IngestProducer
 from gateway.ingest.service import REMEMBERED_FOR, prune_seen
 from services.common.contracts import ChatMessagePosted
-from services.common.kafka import RdKafkaPublisher
 from services.common.periodic import PeriodicJob, run_job_once
+from services.common.rdkafka import RdKafkaPublisher
 from tests.integration.gateway.ingest.conftest import (
     OTHER_WORKSPACE,
     WORKSPACE,

@@ -16,7 +16,7 @@ from fastapi.routing import iter_route_contexts
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
-from gateway import inbound, integrations
+from gateway import integrations, pushes
 from gateway.access import views as api_keys
 from gateway.access.deps import access_state
 from gateway.access.routes import declare_scopes, proxied_caller, scope_table
@@ -142,7 +142,7 @@ SPEC = ServiceSpec(
     # are none of them, go first: `create_app`).
     routers=[
         integrations.router,
-        inbound.router,
+        pushes.router,
         webhooks.router,
         api_keys.router,
         ingest.router,
@@ -150,7 +150,7 @@ SPEC = ServiceSpec(
     ],
     migrations_dir=Path(__file__).parent / "migrations",
     produces=[topics.INGEST_MESSAGES],
-    lifespan_hooks=[access_state, _gateway_state, ingest_producer],
+    lifespan_hooks=[access_state, _gateway_state, pushes.push_state, ingest_producer],
     periodic=[PeriodicJob("prune-ingest-seen", 60, prune_seen)],
     screened_by_route=ingest.SCREENED_BY_ROUTE,
 )
@@ -160,7 +160,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     # The merged document is served by `openapi` above; FastAPI's own would list only the proxy.
     app = create_service_app(SPEC, settings, openapi_url=None, docs_url=None, redoc_url=None)
-    app.router.routes.insert(0, ProxyRoute(services_only=True))
+    # Tried before every other route: the services' paths, then bots' pushes (neither is a
+    # path of the other or of the gateway's own routes).
+    app.router.routes[:0] = [ProxyRoute(services_only=True), pushes.PushRoute()]
     if taken := [r.path for r in iter_route_contexts(app.routes) if owned(r.path or "")]:
         raise RuntimeError(f"the gateway's own paths {taken} are routed to a service")
     # Around everything but CORS, so every answer says where its key stands, a 500 included.

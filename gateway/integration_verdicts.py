@@ -7,10 +7,13 @@ through another replica (or straight in the database) stops being accepted here 
 each of their pushes asks, so enabling is never late and a guessed address costs a lookup.
 """
 
+import functools
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from gateway.signatures import signing_key
 
 FRESH_SECONDS = 5.0
 
@@ -20,6 +23,12 @@ class ActiveIntegration:
     id: str
     workspace_id: str
     secret: str
+
+    @functools.cached_property
+    def key(self) -> bytes:
+        """The secret's HMAC key, decoded from its `whsec_` form once while remembered, not
+        once a push."""
+        return signing_key(self.secret)
 
 
 @dataclass(frozen=True)
@@ -38,11 +47,25 @@ class IntegrationVerdicts:
         self, integration_id: str, look_up: Callable[[str], ActiveIntegration | None]
     ) -> ActiveIntegration | None:
         """The active integration at this id: remembered if fresh, else looked up."""
-        now = time.monotonic()
-        known = self._verdicts.get(integration_id)
-        if known is not None and now - known.checked_at < self._fresh:
-            return known.integration
+        known = self.fresh(integration_id)
+        if known is not None:
+            return known
         found = look_up(integration_id)
+        self.remember(integration_id, found)
+        return found
+
+    def fresh(self, integration_id: str) -> ActiveIntegration | None:
+        """The integration remembered at this id while fresh; None when it must be looked up
+        (and then `remember`ed): the push path looks it up on the event loop, not through a
+        callable run in a thread."""
+        known = self._verdicts.get(integration_id)
+        if known is not None and time.monotonic() - known.checked_at < self._fresh:
+            return known.integration
+        return None
+
+    def remember(self, integration_id: str, found: ActiveIntegration | None) -> None:
+        """What a look-up found: remembered if active, forgotten if not."""
+        now = time.monotonic()
         with self._lock:
             if found is None:
                 self._verdicts.pop(integration_id, None)
@@ -50,7 +73,6 @@ class IntegrationVerdicts:
                 if len(self._verdicts) >= self._max and integration_id not in self._verdicts:
                     self._verdicts.pop(next(iter(self._verdicts)))  # the oldest entry
                 self._verdicts[integration_id] = _Verdict(found, now)
-        return found
 
     def forget(self, integration_id: str) -> None:
         """Drop what is remembered of this integration (disabled here): its next push asks."""

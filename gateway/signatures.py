@@ -20,22 +20,25 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def _key(secret: str) -> bytes:
+def signing_key(secret: str | bytes) -> bytes:
+    """The HMAC key of a `whsec_` secret; a key already decoded is used as is."""
+    if isinstance(secret, bytes):
+        return secret
     try:
         return base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
     except binascii.Error as exc:
         raise ValueError("not a whsec_ secret") from exc
 
 
-def sign(secret: str, *, msg_id: str, timestamp: int, body: bytes) -> str:
+def sign(secret: str | bytes, *, msg_id: str, timestamp: int, body: bytes) -> str:
     digest = hmac.new(
-        _key(secret), f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256
+        signing_key(secret), f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256
     ).digest()
     return "v1," + base64.b64encode(digest).decode()
 
 
 def verify(
-    secret: str,
+    secret: str | bytes,
     *,
     msg_id: str,
     timestamp: str,
@@ -44,7 +47,8 @@ def verify(
     now: float | None = None,
 ) -> None:
     """Raise `InvalidSignature` unless one of the space-separated signatures matches and the
-    timestamp is within the tolerance (which stops replays of old captured requests)."""
+    timestamp is within the tolerance (which stops replays of old captured requests).
+    `secret` is the `whsec_` text or its key already decoded (`signing_key`)."""
     if not msg_id or not timestamp.isdigit():
         raise InvalidSignature("missing webhook-id or webhook-timestamp")
     if abs((now if now is not None else time.time()) - int(timestamp)) > TOLERANCE_SECONDS:

@@ -2,9 +2,9 @@
 
 SENDERS concurrent senders on one asyncio loop, each on its own keep-alive aiohttp connection,
 each push a fresh message signed with the integration's secret (a real Standard Webhooks
-signature over the real body), each counted only on its 202. Not httpx: its client spends
-about 4 ms of CPU per request on this machine, so eight httpx threads capped the rate at what
-the sending process could do, not what the gateway could.
+signature over the real body), each counted only on its 202. Not httpx: its eight threads
+spent 1.8 ms of this process's CPU a push against aiohttp's 0.5 ms (same run, loaded machine),
+CPU the gateway and Postgres need on two cores.
 """
 
 import asyncio

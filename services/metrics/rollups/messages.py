@@ -30,10 +30,11 @@ from services.common.cloudevents import CloudEvent
 from services.common.contracts import ChatMessagePosted
 from services.metrics.parking import service as parking
 from services.metrics.rollups.upserts import (
-    add_community_speakers,
+    GroupDay,
     add_days,
-    add_group_speakers,
     add_hours_and_replies,
+    add_speakers,
+    by_community,
     json_rows,
 )
 
@@ -191,21 +192,19 @@ def fold_parsed(
     if len(repeated) == len(by_id):
         return result
     messages = [by_id[i] for i in by_id.keys() - repeated] if repeated else list(by_id.values())
-    groups = _groups_of(session, messages)
-    if len(groups) < len({_group_key(e, d) for e, d in messages}):
+    keys = {(e.workspaceid, d.platform, d.group_external_id) for e, d in messages}
+    groups = _groups_of(session, keys)
+    if len(groups) < len(keys):
         messages = _park_unmatched(session, messages, groups, result, claimed=claim)
     operators = _operators_among(session, messages, groups)
 
-    # (owner, day) → [messages, member, operator, negative, replies]; plain lists, not
-    # Counters, and locals bound once: this loop runs once per message.
-    group_days: dict[tuple[str, date], list[int]] = {}
-    community_days: dict[tuple[str, date], list[int]] = {}
-    group_speakers: dict[tuple[str, date, str], int] = {}
-    community_speakers: dict[tuple[str, date, str], list[int]] = {}
+    # (group, day) → ([messages, member, operator, negative, replies], its members who spoke:
+    # speaker → [messages, replies]); plain lists and dicts, not Counters, and locals bound
+    # once: this loop runs once per message. Communities' days are their groups' days summed
+    # afterwards, once per group day and speaker, not once more per message.
+    group_days: dict[tuple[str, date], GroupDay] = {}
     owners: dict[str, tuple[str, str]] = {}  # group or community id → (workspace, community)
-    group_hours: dict[
-        tuple[str, float], list[int]
-    ] = {}  # (group, hour's timestamp) → [all, member]
+    group_hours: dict[tuple[str, float], list[int]] = {}  # (group, hour) → [all, member]
     replied: dict[tuple[str, str], int] = {}  # (group, replied message) → replies
     repliers: set[tuple[str, str, str]] = set()
     day_of = _LocalDays().day
@@ -222,21 +221,14 @@ def fold_parsed(
         speaker = f"{data.platform}:{data.sender_external_id}"  # replica.models.speaker_key
         operator = (community_id, speaker) in operators
         reply_to = data.reply_to_external_id
-        reply = reply_to is not None
-        negative = negative_in(data.text) is not None
-        counts = group_days.get((group_id, day))
-        if counts is None:
-            counts = group_days[(group_id, day)] = [0, 0, 0, 0, 0]
+        reply = 0 if reply_to is None else 1  # an int: it goes into JSON counts as it is
+        group_day = group_days.get((group_id, day))
+        if group_day is None:
+            group_day = group_days[(group_id, day)] = ([0, 0, 0, 0, 0], {})
+        counts, speakers = group_day
         counts[0] += 1
         counts[2 if operator else 1] += 1
-        counts[3] += negative
-        counts[4] += reply
-        counts = community_days.get((community_id, day))
-        if counts is None:
-            counts = community_days[(community_id, day)] = [0, 0, 0, 0, 0]
-        counts[0] += 1
-        counts[2 if operator else 1] += 1
-        counts[3] += negative
+        counts[3] += negative_in(data.text) is not None
         counts[4] += reply
         hour = (group_id, at - at % 3600)
         in_hour = group_hours.get(hour)
@@ -250,17 +242,17 @@ def fold_parsed(
             in_hour[1] += 1
             if reply_to is not None:
                 repliers.add((group_id, reply_to, speaker))
-            key = (group_id, day, speaker)
-            group_speakers[key] = group_speakers.get(key, 0) + 1
-            tally = community_speakers.get((community_id, day, speaker))
+            tally = speakers.get(speaker)
             if tally is None:
-                tally = community_speakers[(community_id, day, speaker)] = [0, 0]
-            tally[0] += 1
-            tally[1] += reply
+                speakers[speaker] = [1, reply]
+            else:
+                tally[0] += 1
+                tally[1] += reply
     result.folded = len(messages)
 
-    new_group_speakers = add_group_speakers(session, group_speakers, owners)
-    new_community_speakers = add_community_speakers(session, community_speakers)
+    community_days = by_community(group_days, owners)
+    new_group_speakers = add_speakers(session, "group", group_days, owners)
+    new_community_speakers = add_speakers(session, "community", community_days, owners)
     add_days(session, "group_day", "group_id", group_days, new_group_speakers, owners)
     add_days(
         session, "community_day", "community_id", community_days, new_community_speakers, owners
@@ -286,7 +278,7 @@ def _park_unmatched(
     is seen by the second look, taken under the parking lock (see `parking.service`)."""
     unmatched = [m for m in messages if _group_key(*m) not in groups]
     parking.hold_workspaces(session, (e.workspaceid for e, _ in unmatched), exclusive=False)
-    groups.update(_groups_of(session, unmatched))
+    groups.update(_groups_of(session, {_group_key(*m) for m in unmatched}))
     waiting = [(e, d) for e, d in unmatched if _group_key(e, d) not in groups]
     if not waiting:
         return messages
@@ -325,10 +317,9 @@ def _claim(session: Session, event_ids: list[str]) -> set[str]:
 
 
 def _groups_of(
-    session: Session, messages: list[_Parsed]
+    session: Session, keys: set[tuple[str, str, str]]
 ) -> dict[tuple[str, str, str], tuple[str, str, str]]:
     """(workspace, platform, external id) → (group id, community id, community timezone)."""
-    keys = sorted({(e.workspaceid, d.platform, d.group_external_id) for e, d in messages})
     rows = session.execute(
         sa.text(
             "SELECT g.workspace_id, g.platform, g.external_id, g.group_id, g.community_id, "
@@ -337,7 +328,7 @@ def _groups_of(
             "SELECT w, p, x FROM json_to_recordset(CAST(:keys AS json)) "
             "AS k(w text, p text, x text))"
         ),
-        {"keys": json_rows([{"w": k[0], "p": k[1], "x": k[2]} for k in keys])},
+        {"keys": json_rows([{"w": k[0], "p": k[1], "x": k[2]} for k in sorted(keys)])},
     )
     return {(r[0], r[1], r[2]): (r[3], r[4], r[5]) for r in rows}
 

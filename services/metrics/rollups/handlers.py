@@ -15,21 +15,28 @@ from services.metrics.rollups.messages import fold_parsed, parse_messages
 
 
 def fold_message_batch(session: Session, events: Sequence[CloudEvent]) -> None:
-    """A polled batch of messages, folded in one go (the kit's batch mode). A message that is
-    not one fails the whole batch, so the kit splits it until that message is alone and hands
-    it to `on_message_posted`, which sends it to the dead letters."""
+    """A polled batch of messages, folded in one go (the kit's batch mode, which has claimed
+    the events' ids in this transaction and dropped the duplicates, so the fold does not
+    claim them again). A message that is not one fails the whole batch, so the kit splits it
+    until that message is alone and hands it to `on_message_posted`, which sends it to the
+    dead letters."""
+    _fold(session, events, claim=False)
+
+
+def on_message_posted(session: Session, event: CloudEvent) -> None:
+    """One message: what a batch split down to one event comes to. Claimed by the fold as
+    well, so a caller that claims nothing itself folds each message once all the same."""
+    _fold(session, [event], claim=True)
+
+
+def _fold(session: Session, events: Sequence[CloudEvent], *, claim: bool) -> None:
     started = time.perf_counter()
     parsed, rejected = parse_messages(events)
     if rejected:
         bad = next(e for e in events if e.id == rejected[0])
         ChatMessagePosted.model_validate(bad.data)  # raises: the kit splits the batch
-    result = fold_parsed(session, parsed, received=len(events))
+    result = fold_parsed(session, parsed, received=len(events), claim=claim)
     telemetry.observe_fold(result, time.perf_counter() - started)
-
-
-def on_message_posted(session: Session, event: CloudEvent) -> None:
-    """One message: what a batch split down to one event comes to."""
-    fold_message_batch(session, [event])
 
 
 def on_violation_recorded(session: Session, event: CloudEvent) -> None:

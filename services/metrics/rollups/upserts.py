@@ -9,6 +9,9 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 COUNTS = ("messages", "member_messages", "operator_messages", "negative_messages", "replies")
+# A day of a group (or community) in a batch: its `COUNTS`, and its members who spoke, each
+# with [messages, replies].
+GroupDay = tuple[list[int], dict[str, list[int]]]
 
 
 def json_rows(rows: list[dict[str, object]]) -> str:
@@ -74,71 +77,85 @@ def add_hours_and_replies(
         )
 
 
-def add_group_speakers(
+def by_community(
+    group_days: dict[tuple[str, date], GroupDay], owners: dict[str, tuple[str, str]]
+) -> dict[tuple[str, date], GroupDay]:
+    """Each community's days: its groups' days summed, speakers too (a message is in one
+    group, and a group's day is its community's, in the community's timezone)."""
+    days: dict[tuple[str, date], GroupDay] = {}
+    for (group_id, day), (counts, speakers) in group_days.items():
+        community_day = days.get((owners[group_id][1], day))
+        if community_day is None:
+            days[(owners[group_id][1], day)] = (counts[:], {s: t[:] for s, t in speakers.items()})
+            continue
+        total, spoke = community_day
+        for n, count in enumerate(counts):
+            total[n] += count
+        for speaker, (messages, replies) in speakers.items():
+            tally = spoke.get(speaker)
+            if tally is None:
+                spoke[speaker] = [messages, replies]
+            else:
+                tally[0] += messages
+                tally[1] += replies
+    return days
+
+
+# The speaker-day upserts of a group's and of a community's day; each answers how many of
+# the rows were new, per day (`xmax = 0` marks a row inserted, not updated).
+_ADD_SPEAKERS = {
+    "group": sa.text(
+        "WITH up AS (INSERT INTO group_speaker_day "
+        "(group_id, day, speaker, community_id, messages) "
+        "SELECT o, d, s, c, m FROM json_to_recordset(CAST(:rows AS json)) "
+        "AS r(o text, d date, s text, c text, m int) "
+        "ON CONFLICT (group_id, day, speaker) DO UPDATE "
+        "SET messages = group_speaker_day.messages + excluded.messages "
+        "RETURNING group_id, day, (xmax = 0) AS inserted) "
+        "SELECT group_id, day, count(*) FROM up WHERE inserted GROUP BY group_id, day"
+    ),
+    "community": sa.text(
+        "WITH up AS (INSERT INTO community_speaker_day "
+        "(community_id, day, speaker, messages, replies) "
+        "SELECT o, d, s, m, r FROM json_to_recordset(CAST(:rows AS json)) "
+        "AS x(o text, d date, s text, c text, m int, r int) "
+        "ON CONFLICT (community_id, day, speaker) DO UPDATE "
+        "SET messages = community_speaker_day.messages + excluded.messages, "
+        "replies = community_speaker_day.replies + excluded.replies "
+        "RETURNING community_id, day, (xmax = 0) AS inserted) "
+        "SELECT community_id, day, count(*) FROM up WHERE inserted GROUP BY community_id, day"
+    ),
+}
+
+
+def add_speakers(
     session: Session,
-    tallies: dict[tuple[str, date, str], int],
+    level: str,
+    days: dict[tuple[str, date], GroupDay],
     owners: dict[str, tuple[str, str]],
 ) -> Counter[tuple[str, date]]:
-    """Add each speaker's messages to their group day; returns new speakers per group day."""
-    if not tallies:
+    """Add each speaker's messages (and replies) to their group's or community's (`level`)
+    day; returns the new speakers of each day. Rows go in sorted by (owner, day, speaker):
+    the days sorted, then each day's speakers, which sorts plain strings, not a thousand
+    three-field tuples."""
+    rows = []
+    for owner, day in sorted(days):
+        speakers, community = days[(owner, day)][1], owners[owner][1]
+        rows += [
+            {"o": owner, "d": day, "s": s, "c": community, "m": speakers[s][0], "r": speakers[s][1]}
+            for s in sorted(speakers)
+        ]
+    if not rows:
         return Counter()
-    rows = session.execute(
-        sa.text(
-            "WITH up AS (INSERT INTO group_speaker_day "
-            "(group_id, day, speaker, community_id, messages) "
-            "SELECT g, d, s, c, m FROM json_to_recordset(CAST(:rows AS json)) "
-            "AS r(g text, d date, s text, c text, m int) "
-            "ON CONFLICT (group_id, day, speaker) DO UPDATE "
-            "SET messages = group_speaker_day.messages + excluded.messages "
-            "RETURNING group_id, day, (xmax = 0) AS inserted) "
-            "SELECT group_id, day, count(*) FROM up WHERE inserted GROUP BY group_id, day"
-        ),
-        {
-            "rows": json_rows(
-                [
-                    {"g": g, "d": d, "s": s, "c": owners[g][1], "m": tallies[(g, d, s)]}
-                    for g, d, s in sorted(tallies)
-                ]
-            )
-        },
-    )
-    return Counter({(r[0], r[1]): r[2] for r in rows})
-
-
-def add_community_speakers(
-    session: Session, tallies: dict[tuple[str, date, str], list[int]]
-) -> Counter[tuple[str, date]]:
-    if not tallies:
-        return Counter()
-    rows = session.execute(
-        sa.text(
-            "WITH up AS (INSERT INTO community_speaker_day "
-            "(community_id, day, speaker, messages, replies) "
-            "SELECT c, d, s, m, r FROM json_to_recordset(CAST(:rows AS json)) "
-            "AS x(c text, d date, s text, m int, r int) "
-            "ON CONFLICT (community_id, day, speaker) DO UPDATE "
-            "SET messages = community_speaker_day.messages + excluded.messages, "
-            "replies = community_speaker_day.replies + excluded.replies "
-            "RETURNING community_id, day, (xmax = 0) AS inserted) "
-            "SELECT community_id, day, count(*) FROM up WHERE inserted GROUP BY community_id, day"
-        ),
-        {
-            "rows": json_rows(
-                [
-                    {"c": c, "d": d, "s": s, "m": tallies[(c, d, s)][0], "r": tallies[(c, d, s)][1]}
-                    for c, d, s in sorted(tallies)
-                ]
-            )
-        },
-    )
-    return Counter({(r[0], r[1]): r[2] for r in rows})
+    found = session.execute(_ADD_SPEAKERS[level], {"rows": json_rows(rows)})
+    return Counter({(r[0], r[1]): r[2] for r in found})
 
 
 def add_days(
     session: Session,
     table: str,
     key: str,
-    days: dict[tuple[str, date], list[int]],
+    days: dict[tuple[str, date], GroupDay],
     new_speakers: Counter[tuple[str, date]],
     owners: dict[str, tuple[str, str]],
 ) -> None:
@@ -154,7 +171,7 @@ def add_days(
             "day": day,
             "workspace_id": owners[owner][0],
             "community_id": owners[owner][1],
-            **dict(zip(COUNTS, days[(owner, day)], strict=True)),
+            **dict(zip(COUNTS, days[(owner, day)][0], strict=True)),
             "speakers": new_speakers[(owner, day)],
         }
         for owner, day in sorted(days)

@@ -71,6 +71,8 @@ def run_ingest(
                 group_id=consumer_group(settings),
                 topics=topics,
                 client_id="webhooks-dispatcher",
+                # One transaction (and one look-up of the endpoints) per 500 records.
+                max_poll_records=500,
             )
             _consume(engine, source, stop, on_queued)
         except Exception:

@@ -9,7 +9,8 @@ Two measurements, apart:
   the dispatcher starts, drained by it; the rate runs from its first delivery to its last,
   with the dispatcher's and Postgres's CPU per delivery over the same window
   (`bench._webhook_drain`). BENCH_WEBHOOK_BASELINE=<git revision> drains the same backlog
-  with that revision's dispatcher too, alternately with this tree's (twice each), for paired
+  with that revision's (or folder's) dispatcher too, alternately with this tree's (twice
+  each), for paired
   figures in one run.
 - Latency: events committed at a steady rate well below capacity (BENCH_WEBHOOK_RATE, 100/s,
   for 10 s, in ten small commits a second as requests would make them) through the relay at
@@ -112,7 +113,10 @@ def _ms(seconds: float) -> str:
 
 
 def _baseline_tree(revision: str, into: Path) -> Path:
-    """`revision`'s files (committed, nothing else) in a folder of their own."""
+    """`revision`'s files (committed, nothing else) in a folder of their own; a folder
+    is taken as it is."""
+    if Path(revision).is_dir():
+        return Path(revision)
     tree = into / "baseline"
     tree.mkdir()
     archive = subprocess.run(

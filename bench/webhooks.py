@@ -10,8 +10,7 @@ Two measurements, apart:
   with the dispatcher's and Postgres's CPU per delivery over the same window
   (`bench._webhook_drain`). BENCH_WEBHOOK_BASELINE=<git revision> drains the same backlog
   with that revision's (or folder's) dispatcher too, alternately with this tree's (twice
-  each), for paired
-  figures in one run.
+  each), for paired figures in one run.
 - Latency: events committed at a steady rate well below capacity (BENCH_WEBHOOK_RATE, 100/s,
   for 10 s, in ten small commits a second as requests would make them) through the relay at
   its default pace; commit (event time) → receipt, p50 and p99.

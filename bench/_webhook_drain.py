@@ -247,7 +247,17 @@ def drain(
         pg_before, xacts_before = postgres.read()
         if spy:
             spying = subprocess.Popen(
-                [spy, "record", "-p", str(process.pid), "-o", str(logs) + ".svg", "-r", "50"],
+                [
+                    spy,
+                    "record",
+                    "--gil",
+                    "-f",
+                    "raw",
+                    "-p",
+                    str(process.pid),
+                    "-o",
+                    f"{logs}.spy.txt",
+                ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )

@@ -15,8 +15,8 @@ Two measurements, apart:
   for 10 s, in ten small commits a second as requests would make them) through the relay at
   its default pace; commit (event time) → receipt, p50 and p99.
 
-Target: ≥ 1,000 deliveries a second. BENCH_PYSPY=<py-spy binary> records a flame graph of
-this tree's drain next to the logs."""
+Target: ≥ 1,000 deliveries a second. BENCH_PYSPY=<py-spy binary> samples this tree's last drain
+(GIL-holding stacks only, which is CPU spent in Python) into `<log>.spy.txt` next to the logs."""
 
 import asyncio
 import os

@@ -125,6 +125,12 @@ def open_session(settings: WebhookSettings) -> aiohttp.ClientSession:
 
 
 @functools.lru_cache(maxsize=4096)
+def _target(url: str) -> URL:
+    """The endpoint's URL parsed once, not by aiohttp at every delivery."""
+    return URL(url)
+
+
+@functools.lru_cache(maxsize=4096)
 def _ip_literal_host(url: str) -> str | None:
     """The URL's host if it is an IP literal, else None (a name, for the resolver). Raises
     `DestinationRefused` for a URL we never send to. Cached: an endpoint's URL is parsed
@@ -179,7 +185,9 @@ async def attempt(
         )
         async with (
             asyncio.timeout(timeout_seconds),
-            client.post(job.url, data=job.body, headers=headers, allow_redirects=False) as response,
+            client.post(
+                _target(job.url), data=job.body, headers=headers, allow_redirects=False
+            ) as response,
         ):
             status = response.status
             chunks = bytearray()

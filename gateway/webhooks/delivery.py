@@ -144,6 +144,13 @@ def _ip_literal_host(url: str) -> str | None:
     return host
 
 
+@functools.lru_cache(maxsize=4096)
+def _check_literal(address: str, allowed: tuple[Network, ...]) -> None:
+    """`ssrf.check_address`, remembered for addresses that pass: an IP literal's verdict
+    never changes for the same allow-list (a refusal raises, and is not remembered)."""
+    ssrf.check_address(address, allowed)
+
+
 @functools.cache
 def _attempts(outcome: str) -> "Counter":
     """The outcome's counter, looked up once (a labelled lookup per delivery costs µs)."""
@@ -173,7 +180,7 @@ async def attempt(
         if literal is not None:
             # The connector skips its resolver for an IP literal: check it here, on the host
             # as aiohttp parses it.
-            ssrf.check_address(literal, allowed)
+            _check_literal(literal, tuple(allowed))
         headers = signed_headers(
             msg_id=job.event_id,
             body=job.body,

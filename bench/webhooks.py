@@ -4,9 +4,19 @@ a receiver on this machine (uvicorn, uvloop, httptools). The baseline, measured 
 run, is the receiver's raw capacity: the same requests (same bodies, headers, concurrency)
 sent straight at it by the fastest client we have, aiohttp, as the dispatcher uses.
 
-Target: ≥ 1,000 deliveries a second. Sizes: BENCH_WEBHOOK_EVENTS (burst, 20,000),
-BENCH_WEBHOOK_RATE (paced events a second for the latency figures, 50). A burst not
-delivered within 3 minutes is measured over what arrived (the table says how many)."""
+Two measurements, apart:
+- Throughput: a backlog (BENCH_WEBHOOK_EVENTS, 20,000) committed and relayed to Kafka before
+  the dispatcher starts, drained by it; the rate runs from its first delivery to its last,
+  with the dispatcher's and Postgres's CPU per delivery over the same window
+  (`bench._webhook_drain`). BENCH_WEBHOOK_BASELINE=<git revision> drains the same backlog
+  with that revision's (or folder's) dispatcher too, alternately with this tree's (twice
+  each), for paired figures in one run.
+- Latency: events committed at a steady rate well below capacity (BENCH_WEBHOOK_RATE, 100/s,
+  for 10 s, in ten small commits a second as requests would make them) through the relay at
+  its default pace; commit (event time) → receipt, p50 and p99.
+
+Target: ≥ 1,000 deliveries a second. BENCH_PYSPY=<py-spy binary> samples this tree's last drain
+(GIL-holding stacks only, which is CPU spent in Python) into `<log>.spy.txt` next to the logs."""
 
 import asyncio
 import os
@@ -19,87 +29,38 @@ import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import httpx
-from sqlalchemy import Engine
-from sqlmodel import Session
+import psycopg
 
+from bench._webhook_drain import (
+    COMMUNITIES,
+    CONCURRENCY,
+    WORKSPACE,
+    Drain,
+    commit_events,
+    cpu_seconds,
+    drain,
+    event,
+    prepare,
+    serve,
+    start_dispatcher,
+    wait_delivered,
+)
 from bench.broker import running_broker
 from bench.timing import table
 from deploy.local.postgres import database_url, ensure_databases
-from deploy.local.processes import free_port, spawn, stop, wait_until
-from gateway.webhooks import service
-from gateway.webhooks.app import MIGRATIONS
-from gateway.webhooks.models import EndpointCreate
-from gateway.webhooks.settings import WebhookSettings
+from deploy.local.processes import free_port, stop
 from gateway.webhooks.signing import signed_headers, structured_body
 from services.common import outbox
-from services.common.contracts import ALL_TOPICS, MemberStatusChanged, PlatformIdentity
-from services.common.db import make_engine, migrate
+from services.common.contracts import ALL_TOPICS
+from services.common.db import make_engine
 from services.common.kafka import KafkaPublisher, ensure_topics
 from services.common.settings import ServiceSettings
 
 TARGET_PER_SECOND = 1000.0
-WORKSPACE = "ws_bench"
-COMMUNITIES = 200  # ordered endpoint: one in flight per community
-# In flight at once, for the dispatcher and the baseline alike. More only adds connection
-# overhead against a receiver on the same machine.
-CONCURRENCY = 64
-
-
-def _event(i: int) -> MemberStatusChanged:
-    from datetime import UTC, datetime
-
-    return MemberStatusChanged(
-        member_id=f"mbr_{i:08d}",
-        community_id=f"cmt_{i % COMMUNITIES:04d}",
-        from_status="active",
-        to_status="muted",
-        actor="operator",
-        reason="bench",
-        until=None,
-        identities=[PlatformIdentity(platform="wechat", external_id=f"wx_{i}")],
-        changed_at=datetime.now(UTC),
-    )
-
-
-def _serve(
-    args: list[str], port: int, log: Path, env: dict[str, str] | None = None
-) -> "subprocess.Popen[bytes]":
-    process = spawn(args, log_path=log, env=env)
-
-    def ready() -> bool:
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code < 500
-        except httpx.HTTPError:
-            return False
-
-    wait_until(ready, timeout=90, what=args[2], process=process, log_path=log)
-    return process
-
-
-def _commit_events(engine: Engine, start: int, count: int, batch: int = 500) -> None:
-    """Commit `count` events to the producer's outbox, `batch` per transaction."""
-    for offset in range(start, start + count, batch):
-        with Session(engine) as session:
-            for i in range(offset, min(offset + batch, start + count)):
-                data = _event(i)
-                outbox.emit(
-                    session,
-                    data,
-                    source="/bench",
-                    workspace_id=WORKSPACE,
-                    community_id=data.community_id,
-                )
-            session.commit()
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU a process has used so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+TREE = Path(__file__).resolve().parents[1]
 
 
 async def _raw_capacity(url: str, requests: int) -> tuple[float, float]:
@@ -109,13 +70,13 @@ async def _raw_capacity(url: str, requests: int) -> tuple[float, float]:
     secret = "whsec_" + "QUJD" * 8
     bodies = []
     for i in range(requests):
-        data = _event(i)
-        event = data.to_event(
+        data = event(i)
+        built = data.to_event(
             source="/bench", workspace_id=WORKSPACE, community_id=data.community_id, subject=None
         )
-        body = structured_body(event)
+        body = structured_body(built)
         headers = signed_headers(
-            msg_id=event.id, body=body, timestamp=int(time.time()), secret=secret, now=event.time
+            msg_id=built.id, body=body, timestamp=int(time.time()), secret=secret, now=built.time
         )
         bodies.append((body, headers))
     connector = aiohttp.TCPConnector(limit=CONCURRENCY, limit_per_host=CONCURRENCY)
@@ -146,115 +107,85 @@ async def _raw_capacity(url: str, requests: int) -> tuple[float, float]:
         return requests / elapsed, (time.process_time() - cpu) / requests
 
 
-def _stats(receiver: str) -> dict[str, Any]:
-    stats: dict[str, Any] = httpx.get(f"{receiver}/stats", timeout=30).json()
-    return stats
-
-
-def _wait_delivered(receiver: str, count: int, timeout: float) -> dict[str, Any]:
-    """The receiver's figures once `count` distinct deliveries arrived, or at the timeout
-    (then the rate is over what did arrive: a loaded machine still gets a figure)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        stats = _stats(receiver)
-        if stats["unique"] >= count:
-            return stats
-        time.sleep(0.5)
-    return _stats(receiver)
-
-
-def _profiled() -> list[str]:
-    """BENCH_PROFILE=<file> runs the dispatcher under cProfile, written to <file> at exit."""
-    target = os.environ.get("BENCH_PROFILE")
-    return ["-m", "cProfile", "-o", target] if target else []
-
-
 def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f} ms" if seconds < 0.1 else f"{seconds * 1000:.0f} ms"
+    return f"{seconds * 1000:.2f} ms" if seconds < 0.1 else f"{seconds * 1000:.0f} ms"
+
+
+def _baseline_tree(revision: str, into: Path) -> Path:
+    """`revision`'s files (committed, nothing else) in a folder of their own; a folder
+    is taken as it is."""
+    if Path(revision).is_dir():
+        return Path(revision)
+    tree = into / "baseline"
+    tree.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(TREE), "archive", revision], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    return tree
 
 
 def benchmark(server_url: str) -> bool:
-    burst = int(os.environ.get("BENCH_WEBHOOK_EVENTS", "20000"))
-    rate = int(os.environ.get("BENCH_WEBHOOK_RATE", "50"))
+    backlog = int(os.environ.get("BENCH_WEBHOOK_EVENTS", "20000"))
+    rate = int(os.environ.get("BENCH_WEBHOOK_RATE", "100"))
+    revision = os.environ.get("BENCH_WEBHOOK_BASELINE")
     paced_seconds = 10
-    names = {k: f"bench_wh_{k}_{uuid.uuid4().hex[:6]}" for k in ("gateway", "producer")}
-    ensure_databases(server_url, list(names.values()))
-    gateway_url = database_url(server_url, names["gateway"])
-    producer_url = database_url(server_url, names["producer"])
+    producer_name = f"bench_wh_producer_{uuid.uuid4().hex[:6]}"
+    ensure_databases(server_url, [producer_name])
     logs = Path(tempfile.mkdtemp(prefix="qunyun-bench-webhooks-"))
     processes: list[subprocess.Popen[bytes]] = []
+    databases = [producer_name]
+    drains: dict[str, list[Drain]] = {}
     with running_broker() as bootstrap:
-        prefix = f"bench{uuid.uuid4().hex[:6]}."
-        ensure_topics(bootstrap, [prefix + t for t in ALL_TOPICS], partitions=3)
-        gateway = make_engine(gateway_url, pool_size=2)
-        producer = make_engine(producer_url, pool_size=2)
+        producer = make_engine(database_url(server_url, producer_name), pool_size=2)
         stop_relay = threading.Event()
         try:
-            migrate(gateway, MIGRATIONS)
             outbox.outbox.create(producer)
-            receiver_port, dispatcher_port = free_port(), free_port()
+            receiver_port = free_port()
             receiver = f"http://127.0.0.1:{receiver_port}"
-            processes.append(
-                _serve(
-                    [
-                        sys.executable,
-                        "-m",
-                        "uvicorn",
-                        "bench.webhook_receiver:app",
-                        "--port",
-                        str(receiver_port),
-                        "--loop",
-                        "uvloop",
-                        "--http",
-                        "httptools",
-                        "--no-access-log",
-                        "--log-level",
-                        "warning",
-                    ],
-                    receiver_port,
-                    logs / "receiver.log",
-                )
-            )
-            raw_requests = min(burst, 5000)
-            receiver_cpu = _cpu_seconds(processes[0].pid)
+            processes.append(_receiver(receiver_port, logs / "receiver.log"))
+            raw_requests = min(backlog, 5000)
+            receiver_cpu = cpu_seconds(processes[0].pid)
             capacity, client_cpu = asyncio.run(_raw_capacity(f"{receiver}/raw", raw_requests))
-            receiver_cpu = (_cpu_seconds(processes[0].pid) - receiver_cpu) / raw_requests
-            httpx.post(f"{receiver}/reset")
+            receiver_cpu = (cpu_seconds(processes[0].pid) - receiver_cpu) / raw_requests
             print(f"webhooks: receiver raw capacity {capacity:,.0f}/s", flush=True)
 
-            settings = WebhookSettings(webhook_allowed_networks="127.0.0.0/8")
-            with Session(gateway) as session:
-                service.create_endpoint(
-                    session,
-                    workspace_id=WORKSPACE,
-                    data=EndpointCreate(url=f"{receiver}/hook"),
-                    allowed_networks=settings.allowed_networks,
+            trees = [("this tree", TREE)]
+            if revision:
+                trees = [(revision, _baseline_tree(revision, logs)), ("this tree", TREE)] * 2
+            for n, (label, tree) in enumerate(trees):
+                found = drain(
+                    server_url=server_url,
+                    producer=producer,
+                    bootstrap=bootstrap,
+                    receiver=receiver,
+                    tree=tree,
+                    backlog=backlog,
+                    logs=logs / f"dispatcher-drain-{n}.log",
+                    spy=os.environ.get("BENCH_PYSPY") if n == len(trees) - 1 else None,
                 )
-                session.commit()
-            processes.append(
-                _serve(
-                    [
-                        sys.executable,
-                        *_profiled(),
-                        "-m",
-                        "gateway.webhooks",
-                        "--port",
-                        str(dispatcher_port),
-                    ],
-                    dispatcher_port,
-                    logs / "dispatcher.log",
-                    env={
-                        "QUNYUN_DATABASE_URL": gateway_url,
-                        "QUNYUN_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-                        "QUNYUN_KAFKA_TOPIC_PREFIX": prefix,
-                        "QUNYUN_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
-                        "QUNYUN_WEBHOOK_MAX_IN_FLIGHT": str(CONCURRENCY),
-                        "QUNYUN_WEBHOOK_ENDPOINT_MAX_IN_FLIGHT": str(CONCURRENCY),
-                        "QUNYUN_LOG_LEVEL": "WARNING",
-                    },
+                drains.setdefault(label, []).append(found)
+                print(
+                    f"webhooks: drain {n} ({label}): {found.per_second:,.0f}/s, dispatcher "
+                    f"{_ms(found.dispatcher_cpu)} CPU/delivery, Postgres "
+                    f"{_ms(found.postgres_cpu)}, load {os.getloadavg()[0]:.1f}",
+                    flush=True,
                 )
+
+            # Latency at a steady rate, through the relay at a service's default pace.
+            name, url = prepare(server_url, TREE, receiver)
+            databases.append(name)
+            prefix = f"bench{uuid.uuid4().hex[:6]}."
+            ensure_topics(bootstrap, [prefix + t for t in ALL_TOPICS], partitions=3)
+            dispatcher, _ = start_dispatcher(
+                tree=TREE,
+                database=url,
+                bootstrap=bootstrap,
+                prefix=prefix,
+                log=logs / "dispatcher-paced.log",
+                profile=[],
             )
-            # The producing side, as a service runs it: the outbox relay at its default pace.
+            processes.append(dispatcher)
             defaults = ServiceSettings()
             relay = outbox.OutboxRelay(
                 producer,
@@ -264,97 +195,109 @@ def benchmark(server_url: str) -> bool:
                 retention=timedelta(hours=1),
             )
             threading.Thread(target=relay.run, args=(stop_relay,), daemon=True).start()
-
-            # Warm-up (consumer group joined, connections open), then paced events for latency.
-            _commit_events(producer, 0, 200)
-            _wait_delivered(receiver, 200, 120)
+            httpx.post(f"{receiver}/reset")
+            # Warm-up (consumer group joined, connections open).
+            commit_events(producer, 0, 200)
+            wait_delivered(receiver, 200, 120)
+            # What the dispatcher burns doing nothing (polling Kafka, its outbox, its gauges).
+            idle_seconds = 5.0
+            idle_cpu = cpu_seconds(dispatcher.pid)
+            time.sleep(idle_seconds)
+            idle_per_second = (cpu_seconds(dispatcher.pid) - idle_cpu) / idle_seconds
             httpx.post(f"{receiver}/reset")
             start = 1_000_000
             for second in range(paced_seconds):
                 tick = time.monotonic()
                 for slot in range(10):  # ten small commits a second, as requests would make
-                    _commit_events(producer, start + second * rate + slot * rate // 10, rate // 10)
+                    commit_events(producer, start + second * rate + slot * rate // 10, rate // 10)
                     time.sleep(max(0.0, tick + (slot + 1) / 10 - time.monotonic()))
-            paced = _wait_delivered(receiver, rate * paced_seconds, 120)
+            paced = wait_delivered(receiver, rate * paced_seconds, 120)
             latencies = sorted(paced["latencies"]) or [float("nan")]
             cuts = statistics.quantiles(latencies, n=100, method="inclusive")
-
-            # Throughput: a burst committed at once, delivered as fast as the dispatcher can.
-            httpx.post(f"{receiver}/reset")
-            # What the dispatcher burns doing nothing (polling Kafka, its outbox, its gauges):
-            # on a loaded machine the burst trickles in for minutes, and that idle cost would
-            # be charged to the deliveries.
-            idle_seconds = 5.0
-            idle_cpu = _cpu_seconds(processes[-1].pid)
-            time.sleep(idle_seconds)
-            dispatcher_cpu = _cpu_seconds(processes[-1].pid)
-            idle_per_second = (dispatcher_cpu - idle_cpu) / idle_seconds
-            committed = time.perf_counter()
-            _commit_events(producer, 2_000_000, burst)  # as fast as this machine commits
-            commit_seconds = time.perf_counter() - committed
-            flood = _wait_delivered(receiver, burst, 180)
-            burst_seconds = time.perf_counter() - committed
-            per_second = flood["unique"] / max(flood["last"] - flood["first"], 1e-9)
-            burst_cpu = _cpu_seconds(processes[-1].pid) - dispatcher_cpu
-            cpu_per_delivery = burst_cpu / max(flood["unique"], 1)
-            net_cpu_per_delivery = max(0.0, burst_cpu - idle_per_second * burst_seconds) / max(
-                flood["unique"], 1
-            )
-            duplicates = flood["received"] - flood["unique"]
         finally:
             stop_relay.set()
             for process in reversed(processes):
                 stop(process)
-            gateway.dispose()
             producer.dispose()
-            import psycopg
-
             with psycopg.connect(server_url, autocommit=True) as conn:
-                for name in names.values():
-                    conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+                for name in databases:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    ours = drains["this tree"]
     print(
-        f"webhooks: {burst:,} events burst, {rate}/s paced for {paced_seconds}s; ordered endpoint "
-        f"over {COMMUNITIES} communities, {CONCURRENCY} in flight; load average "
-        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (logs in {logs})"
+        f"webhooks: backlog of {backlog:,} events drained {len(ours)}x; {rate}/s paced for "
+        f"{paced_seconds}s; ordered endpoint over {COMMUNITIES} communities, {CONCURRENCY} in "
+        f"flight; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+        f"(logs in {logs})"
     )
-    print(
-        table(
-            ["figure", "value", "baseline / target"],
+    rows = [
+        ["receiver raw capacity (aiohttp → receiver)", f"{capacity:,.0f}/s", "baseline"],
+        [
+            "receiver CPU per request (raw)",
+            _ms(receiver_cpu),
+            f"one free core: {1 / max(receiver_cpu, 1e-9):,.0f}/s",
+        ],
+        ["aiohttp client CPU per request (raw)", _ms(client_cpu), "baseline"],
+    ]
+    for label, runs in drains.items():
+        best = max(runs, key=lambda d: d.per_second)
+        rows += [
             [
-                ["receiver raw capacity (aiohttp → receiver)", f"{capacity:,.0f}/s", "baseline"],
-                [
-                    "receiver CPU per request (raw)",
-                    _ms(receiver_cpu),
-                    f"one free core: {1 / max(receiver_cpu, 1e-9):,.0f}/s",
-                ],
-                [
-                    "deliveries per second (Kafka → receiver)",
-                    f"{per_second:,.0f}/s",
-                    f"≥ {TARGET_PER_SECOND:,.0f}/s",
-                ],
-                ["share of the receiver's capacity", f"{per_second / capacity:.0%}", ""],
-                ["burst committed to the outbox in", f"{commit_seconds:.1f} s", ""],
-                ["burst delivered (distinct webhook ids)", f"{flood['unique']:,}", f"{burst:,}"],
-                ["duplicate deliveries in the burst", str(duplicates), ""],
-                ["aiohttp client CPU per request (raw)", _ms(client_cpu), "baseline"],
-                [
-                    "dispatcher CPU per delivery (all of it)",
-                    _ms(cpu_per_delivery),
-                    f"raw client: {_ms(client_cpu)}/request",
-                ],
-                [
-                    "dispatcher CPU per delivery, its idle cost taken out",
-                    _ms(net_cpu_per_delivery),
-                    f"idle: {idle_per_second * 1000:.0f} ms CPU/s",
-                ],
-                [
-                    "deliveries/s one free core allows",
-                    f"{1 / max(cpu_per_delivery, 1e-9):,.0f}/s",
-                    f"raw client: {1 / max(client_cpu, 1e-9):,.0f}/s",
-                ],
-                ["commit → delivery p50 (paced)", _ms(statistics.median(latencies)), ""],
-                ["commit → delivery p99 (paced)", _ms(cuts[98]), ""],
+                f"deliveries per second, backlog drain ({label})",
+                " / ".join(f"{d.per_second:,.0f}/s" for d in runs),
+                f"≥ {TARGET_PER_SECOND:,.0f}/s",
             ],
-        )
+            [
+                f"share of the receiver's capacity ({label})",
+                f"{best.per_second / capacity:.0%}",
+                "",
+            ],
+            [
+                f"dispatcher CPU per delivery ({label})",
+                " / ".join(_ms(d.dispatcher_cpu) for d in runs),
+                f"raw client: {_ms(client_cpu)}",
+            ],
+            [
+                f"Postgres CPU per delivery ({label})",
+                " / ".join(_ms(d.postgres_cpu) for d in runs),
+                "",
+            ],
+            [
+                f"gateway DB transactions per delivery ({label})",
+                " / ".join(f"{d.transactions:.3f}" for d in runs),
+                "",
+            ],
+            [
+                f"delivered (distinct ids) / duplicates ({label})",
+                " / ".join(f"{d.delivered:,} / {d.duplicates}" for d in runs),
+                f"{backlog:,} / 0",
+            ],
+        ]
+    rows += [
+        ["dispatcher idle CPU", f"{idle_per_second * 1000:.0f} ms/s", ""],
+        [f"commit → delivery p50 (paced, {rate}/s)", _ms(statistics.median(latencies)), ""],
+        [f"commit → delivery p99 (paced, {rate}/s)", _ms(cuts[98]), ""],
+    ]
+    print(table(["figure", "value", "baseline / target"], rows))
+    return max(d.per_second for d in ours) >= TARGET_PER_SECOND
+
+
+def _receiver(port: int, log: Path) -> "subprocess.Popen[bytes]":
+    return serve(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.webhook_receiver:app",
+            "--port",
+            str(port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        port,
+        log,
     )
-    return per_second >= TARGET_PER_SECOND

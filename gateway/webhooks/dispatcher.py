@@ -47,6 +47,9 @@ class Dispatcher:
         self._limits = EndpointRateLimits()
         self._in_flight: set[asyncio.Task[None]] = set()
         self._results: list[Result] = []
+        # Claimed messages a chain did not send, to be given back in the next write.
+        self._released: list[str] = []
+        self._closing_soon = False
         self._results_ready = asyncio.Event()
         self._wake = asyncio.Event()
         self._closing = False
@@ -64,6 +67,7 @@ class Dispatcher:
         try:
             await self._claim_and_send(stop)
         finally:
+            self._closing_soon = True  # chains stop after their current send
             # In-flight attempts finish (bounded by the attempt timeout) and are recorded;
             # anything cut short is re-sent by whichever replica claims it after the lease.
             if self._in_flight:
@@ -84,64 +88,105 @@ class Dispatcher:
         backoff = 0.5
         while not stop.is_set():
             free = s.webhook_max_in_flight - len(self._in_flight)
-            jobs: list[Job] = []
+            chains: list[list[Job]] = []
             if free > 0:
                 try:
-                    jobs = await asyncio.to_thread(self._claim, free)
+                    chains = await asyncio.to_thread(self._claim, free)
                     backoff = 0.5
                 except sa.exc.SQLAlchemyError:
                     log.exception("claiming deliveries failed; retrying")
                     await _wait(stop, backoff)
                     backoff = min(backoff * 2, 10)
                     continue
-            for job in jobs:
-                task = asyncio.create_task(self._send(job))
+            for chain in chains:
+                task = asyncio.create_task(self._send_chain(chain, time.monotonic()))
                 self._in_flight.add(task)
                 task.add_done_callback(self._done)
-            if jobs and len(jobs) == free:
+            if chains and len(chains) == free:
+                # Claim again once a quarter of the slots is free, not at every free slot:
+                # each claim scans the queue, so many small ones cost the database dearly.
+                await self._slots_free(stop, max(1, s.webhook_max_in_flight // 4))
                 continue
             # Nothing (more) due: sleep until new messages, a free slot, or the next retry.
             self._wake.clear()
-            await _wait(self._wake, 0.25 if jobs or not self._in_flight else 0.1, stop)
+            await _wait(self._wake, 0.25 if chains or not self._in_flight else 0.1, stop)
 
-    def _claim(self, limit: int) -> list[Job]:
+    async def _slots_free(self, stop: asyncio.Event, wanted: int) -> None:
+        limit = self._settings.webhook_max_in_flight
+        while not stop.is_set() and limit - len(self._in_flight) < wanted:
+            self._wake.clear()
+            await _wait(self._wake, 0.05, stop)
+
+    def _claim(self, chains: int) -> list[list[Job]]:
         with self._engine.begin() as conn:
             return queue.claim(
                 conn,
-                limit=limit,
+                chains=chains,
                 per_endpoint=self._settings.webhook_endpoint_max_in_flight,
+                depth=self._settings.webhook_claim_depth,
                 lease_seconds=self._settings.lease_seconds,
             )
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
+        self._wake.set()
         if not task.cancelled() and task.exception() is not None:
             log.error("delivery task failed", exc_info=task.exception())
 
-    async def _send(self, job: Job) -> None:
+    async def _send_chain(self, chain: list[Job], claimed_at: float) -> None:
+        """Send one queue's claimed messages in order, one at a time; stop at the first that
+        is not delivered (it holds back the rest of its queue), when the lease could run out
+        before the next answer, or at shutdown. What was not sent is given back."""
+        s = self._settings
+        # The last send must end before another replica may take the lease over.
+        send_until = claimed_at + s.lease_seconds - s.webhook_attempt_timeout_seconds - 1
+        for n, job in enumerate(chain):
+            if n and (self._closing_soon or time.monotonic() > send_until):
+                self._release(chain[n:])
+                return
+            try:
+                result = await self._send(job)
+            except BaseException:
+                self._release(chain[n + 1 :])
+                raise
+            self._results.append(result)
+            self._results_ready.set()
+            if not result.delivered:
+                self._release(chain[n + 1 :])
+                return
+
+    def _release(self, jobs: list[Job]) -> None:
+        if jobs:
+            self._released.extend(job.message_id for job in jobs)
+            self._results_ready.set()
+
+    async def _send(self, job: Job) -> Result:
         if job.rate_limit_per_second:
             wait = self._limits.delay(job.endpoint_id, job.rate_limit_per_second)
             if wait:
                 await asyncio.sleep(wait)
-        result = await attempt(
+        return await attempt(
             self._client,
             self._settings.allowed_networks,
             job,
             timeout_seconds=self._settings.webhook_attempt_timeout_seconds,
             excerpt_bytes=self._settings.webhook_response_excerpt_bytes,
         )
-        self._results.append(result)
-        self._results_ready.set()
 
     async def _write_results(self) -> None:
         """Write results in batches: whatever finished while the last batch was written."""
         while True:
             await self._results_ready.wait()
+            if not self._closing and len(self._results) < self._settings.webhook_max_in_flight:
+                # A moment for more answers to join the batch: its statements are shared by
+                # every result in it. Only the next claim of these queues waits for it.
+                await asyncio.sleep(0.02)
             self._results_ready.clear()
             batch, self._results = self._results, []
-            while batch:
+            released, self._released = self._released, []
+            while batch or released:
                 try:
-                    await asyncio.to_thread(self._record, batch)
+                    await asyncio.to_thread(self._record, batch, released)
                     break
                 except sa.exc.SQLAlchemyError:
                     # Unrecorded deliveries are sent again once their leases run out: at least
@@ -151,12 +196,15 @@ class Dispatcher:
                         return
                     await asyncio.sleep(1)
             self._wake.set()  # ordered queues may have a next message now
-            if self._closing and not self._results:
+            if self._closing and not self._results and not self._released:
                 return
 
-    def _record(self, batch: list[Result]) -> None:
+    def _record(self, batch: list[Result], released: list[str]) -> None:
         with self._engine.begin() as conn:
-            outcomes.record(conn, batch, self._settings)
+            if batch:
+                outcomes.record(conn, batch, self._settings)
+            if released:
+                queue.release(conn, released)
 
     async def _measure(self, stop: asyncio.Event) -> None:
         last_prune = 0.0

@@ -9,6 +9,7 @@ which would cap ingestion well below the deliveries a second we must sustain.
 
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -35,6 +36,7 @@ def consumer_group(settings: ServiceSettings) -> str:
 def queue_batch(engine: Engine, records: list[IncomingRecord]) -> int:
     """Queue the messages a batch of records calls for, in one transaction."""
     events = []
+    handled: Counter[tuple[str, str]] = Counter()
     for record in records:
         try:
             events.append(CloudEvent.from_kafka(record.headers, record.value))
@@ -42,7 +44,10 @@ def queue_batch(engine: Engine, records: list[IncomingRecord]) -> int:
         except MalformedEvent:
             # Nothing to deliver; the owning service dead-letters it for its own consumer.
             outcome = "ignored"
-        obs.CONSUMER_HANDLED.labels(record.topic, "*", outcome).inc()
+        handled[(record.topic, outcome)] += 1
+    # Counted once per topic and outcome a batch, not a labelled lookup per record.
+    for (topic, outcome), count in handled.items():
+        obs.CONSUMER_HANDLED.labels(topic, "*", outcome).inc(count)
     with engine.begin() as conn:
         queued = queue.queue_events(conn, events, datetime.now(UTC))
     QUEUED.inc(queued)
@@ -71,6 +76,8 @@ def run_ingest(
                 group_id=consumer_group(settings),
                 topics=topics,
                 client_id="webhooks-dispatcher",
+                # One transaction (and one look-up of the endpoints) per 500 records.
+                max_poll_records=500,
             )
             _consume(engine, source, stop, on_queued)
         except Exception:

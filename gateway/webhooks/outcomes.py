@@ -151,13 +151,17 @@ def _endpoint_health(
         )
     now = datetime.now(UTC)
     cutoff = now - timedelta(seconds=settings.webhook_disable_after_seconds)
-    worn_out = conn.execute(
-        sa.select(endpoint_t.c.id).where(
-            endpoint_t.c.id.in_(list(failing)),
-            endpoint_t.c.active,
-            endpoint_t.c.failing_since < cutoff,
-        )
-    ).scalars()
+    worn_out = (
+        conn.execute(
+            sa.select(endpoint_t.c.id).where(
+                endpoint_t.c.id.in_(list(failing)),
+                endpoint_t.c.active,
+                endpoint_t.c.failing_since < cutoff,
+            )
+        ).scalars()
+        if failing
+        else ()
+    )
     to_disable = {endpoint_id: "gone" for endpoint_id in gone} | dict.fromkeys(worn_out, "failing")
     if to_disable:
         _disable(conn, to_disable, results, now)

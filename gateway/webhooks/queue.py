@@ -97,35 +97,47 @@ RETURNING id
 
 
 # Heads of every (endpoint, ordering key) queue that are due and not in flight, ranked per
-# endpoint; each endpoint gets at most its free in-flight slots; the whole claim at most
-# :limit. The outer WHERE re-checks the lease, so two replicas never claim one message.
+# endpoint; each endpoint gets at most its free chains (one request in flight each, counted
+# across replicas as the ordering keys with leased messages); at most :chains in all. Each
+# chosen key brings up to :depth of its pending messages, in order: the dispatcher sends
+# them one after the other, so a busy community costs one claim per :depth deliveries, not
+# one each. The outer WHERE re-checks the lease, so two replicas never claim one message.
 _CLAIM = sa.text(
     """
 WITH heads AS (
     SELECT DISTINCT ON (endpoint_id, ordering_key)
-           id, endpoint_id, seq, next_attempt_at, leased_until
+           endpoint_id, ordering_key, seq, next_attempt_at, leased_until
     FROM webhook_message
     WHERE state = 'pending'
     ORDER BY endpoint_id, ordering_key, seq
 ),
 busy AS (
-    SELECT endpoint_id, count(*) AS n FROM webhook_message
+    SELECT endpoint_id, count(DISTINCT ordering_key) AS n FROM webhook_message
     WHERE state = 'pending' AND leased_until > now()
     GROUP BY endpoint_id
 ),
 ranked AS (
-    SELECT h.id, h.endpoint_id, h.next_attempt_at, h.seq,
+    SELECT h.endpoint_id, h.ordering_key, h.next_attempt_at, h.seq,
            row_number() OVER (PARTITION BY h.endpoint_id ORDER BY h.next_attempt_at, h.seq) AS rank
     FROM heads h
     WHERE h.next_attempt_at <= now() AND (h.leased_until IS NULL OR h.leased_until <= now())
 ),
-picked AS (
-    SELECT r.id FROM ranked r
+keys AS (
+    SELECT r.endpoint_id, r.ordering_key, r.seq FROM ranked r
     JOIN webhook_endpoint e ON e.id = r.endpoint_id AND e.active
     LEFT JOIN busy b ON b.endpoint_id = r.endpoint_id
     WHERE r.rank <= :per_endpoint - coalesce(b.n, 0)
     ORDER BY r.next_attempt_at, r.seq
-    LIMIT :limit
+    LIMIT :chains
+),
+picked AS (
+    SELECT c.id FROM keys k CROSS JOIN LATERAL (
+        SELECT m.id FROM webhook_message m
+        WHERE m.endpoint_id = k.endpoint_id AND m.ordering_key = k.ordering_key
+          AND m.state = 'pending' AND m.seq >= k.seq
+        ORDER BY m.seq
+        LIMIT :depth
+    ) c
 )
 UPDATE webhook_message m
 SET leased_until = now() + make_interval(secs => :lease)
@@ -133,34 +145,59 @@ FROM picked, webhook_endpoint e
 WHERE m.id = picked.id AND e.id = m.endpoint_id AND m.state = 'pending'
   AND (m.leased_until IS NULL OR m.leased_until <= now())
 RETURNING m.id, m.endpoint_id, m.workspace_id, m.event_id, m.event_time, m.body, m.attempts,
-          e.url, e.secret, e.previous_secret, e.previous_secret_expires_at,
-          e.rate_limit_per_second
+          m.ordering_key, m.seq, e.url, e.secret, e.previous_secret,
+          e.previous_secret_expires_at, e.rate_limit_per_second
 """
 )
 
 
-def claim(conn: Connection, *, limit: int, per_endpoint: int, lease_seconds: float) -> list[Job]:
-    """Lease up to `limit` deliverable messages to this replica."""
+def claim(
+    conn: Connection, *, chains: int, per_endpoint: int, depth: int, lease_seconds: float
+) -> list[list[Job]]:
+    """Lease up to `chains` queues' next messages (up to `depth` each) to this replica: a
+    list of chains, each in the order its messages must be sent."""
     rows = conn.execute(
-        _CLAIM, {"limit": limit, "per_endpoint": per_endpoint, "lease": lease_seconds}
+        _CLAIM,
+        {"chains": chains, "per_endpoint": per_endpoint, "depth": depth, "lease": lease_seconds},
     ).all()
-    return [
-        Job(
-            message_id=r.id,
-            endpoint_id=r.endpoint_id,
-            workspace_id=r.workspace_id,
-            event_id=r.event_id,
-            event_time=r.event_time,
-            body=bytes(r.body),
-            attempts=r.attempts,
-            url=r.url,
-            secret=r.secret,
-            previous_secret=r.previous_secret,
-            previous_secret_expires_at=r.previous_secret_expires_at,
-            rate_limit_per_second=r.rate_limit_per_second,
+    found: dict[tuple[str, str], list[tuple[int, Job]]] = defaultdict(list)
+    for r in rows:
+        found[(r.endpoint_id, r.ordering_key)].append(
+            (
+                r.seq,
+                Job(
+                    message_id=r.id,
+                    endpoint_id=r.endpoint_id,
+                    workspace_id=r.workspace_id,
+                    event_id=r.event_id,
+                    event_time=r.event_time,
+                    body=bytes(r.body),
+                    attempts=r.attempts,
+                    url=r.url,
+                    secret=r.secret,
+                    previous_secret=r.previous_secret,
+                    previous_secret_expires_at=r.previous_secret_expires_at,
+                    rate_limit_per_second=r.rate_limit_per_second,
+                ),
+            )
         )
-        for r in rows
-    ]
+    return [[job for _, job in sorted(chain, key=_by_seq)] for chain in found.values()]
+
+
+def _by_seq(item: tuple[int, Job]) -> int:
+    return item[0]
+
+
+def release(conn: Connection, message_ids: list[str]) -> None:
+    """Give back leased messages that were not sent (a chain stopped at a failure): the next
+    claim takes them, after their queue's failed head."""
+    conn.execute(_RELEASE, {"ids": message_ids})
+
+
+_RELEASE = sa.text(
+    "UPDATE webhook_message SET leased_until = NULL "
+    "WHERE id = ANY(CAST(:ids AS text[])) AND state = 'pending'"
+)
 
 
 _DEPTH = sa.text(

@@ -34,6 +34,13 @@ class WebhookSettings(ServiceSettings):
     # Delivered and failed messages and their attempts are kept this long.
     webhook_retention_days: float = Field(default=30, gt=0)
     webhook_response_excerpt_bytes: int = Field(default=1024, ge=0)
+    # Messages of one ordering key claimed at once and sent one after the other without a
+    # database round trip between them: claims and their scans of the queue are shared by
+    # this many deliveries of a busy community. 1 claims queue heads only.
+    webhook_claim_depth: int = Field(default=16, ge=1, le=1000)
+    # The dispatcher's outbox carries only `endpoint_disabled`, a rare event: its relay need
+    # not ask the database five times a second (60 ms of CPU a second, idle).
+    outbox_poll_seconds: float = Field(default=1.0, gt=0)
 
     @field_validator("webhook_retry_schedule")
     @classmethod

@@ -1,14 +1,15 @@
 """Chat messages folded as a set: what `on_message_posted` of activity, the lifecycle and
 moderation do message by message, done for a whole batch with a constant number of statements.
 
-The batch is read at once (groups, senders, the members locked, their recent days, early
-messages, today's message points, and for violators their strikes), the rules run in Python
-message by message in the batch's order against that memory, and the results are written at
-once (message records, stage changes, moderation cases and status changes, the outbox,
-daily counts, points). The strike ladder climbs in message order: each case joins the memory
-before the next message is judged (`moderation.strikes`). The outcome is the one the
-per-message handlers give, message by message: a member muted or removed by their third
-message earns nothing for their fourth, and a message's points are paid once.
+The batch is read at once (groups, the senders locked and read as plain rows, their recent
+days, early messages, today's message points, and for violators their strikes), the rules run
+in Python message by message in the batch's order against that memory, and the results are
+written at once (message records, stage changes, moderation cases and status changes, the
+outbox, daily counts, points, then each member's row once). The strike ladder climbs in
+message order: each case joins the memory before the next message is judged
+(`moderation.strikes`). The outcome is the one the per-message handlers give, message by
+message: a member muted or removed by their third message earns nothing for their fourth,
+and a message's points are paid once.
 
 Statements have fixed texts and take the batch's rows as one JSON parameter that Postgres
 expands (`json_to_recordset`): a multi-row VALUES is compiled anew, by SQLAlchemy and by
@@ -36,15 +37,15 @@ from services.common import clock
 from services.common.cloudevents import CloudEvent
 from services.common.contracts import ChatMessagePosted, EventData, MemberStageChanged
 from services.common.ids import new_id
-from services.members.activity.member_rows import count_days, write_members
+from services.members.activity.member_rows import count_days, forget_members, write_members
 from services.members.activity.models import ActivityDay
-from services.members.activity.senders import senders_of_all
+from services.members.activity.senders import Sender, senders_of_all
 from services.members.activity.service import log, reported_time
-from services.members.community.models import Community, Member
+from services.members.community.models import Community, MemberRecord
 from services.members.community.service import get_community
 from services.members.community.settings import CommunitySettings
 from services.members.groups.models import Group
-from services.members.incentives import ledger
+from services.members.incentives import badges, ledger
 from services.members.incentives.models import PointsEntry
 from services.members.lifecycle.service import ORDER, furthest_stage
 from services.members.moderation.detection import Match, violations
@@ -58,7 +59,7 @@ class _Message:
     event: CloudEvent
     data: ChatMessagePosted
     group: Group
-    member: Member
+    member: Sender
     community: Community
     at: datetime
     day: date
@@ -96,7 +97,9 @@ def _validated(events: Sequence[CloudEvent]) -> list[tuple[CloudEvent, ChatMessa
 def fold_messages(session: Session, events: Sequence[CloudEvent]) -> None:
     """The batch handler of `ChatMessagePosted` (see `services.common.consumer`)."""
     batch = _validated(events)
+    session.flush()  # what handlers before this one changed, before the senders are read
     rules: dict[str, CommunitySettings] = {}
+    communities: dict[str, Community] = {}
     messages: list[_Message] = []
     for (event, data), resolved in zip(batch, senders_of_all(session, batch), strict=True):
         if resolved is None:
@@ -106,12 +109,13 @@ def fold_messages(session: Session, events: Sequence[CloudEvent]) -> None:
             )
             continue
         group, member = resolved
-        community = get_community(
-            session=session, workspace_id=member.workspace_id, community_id=member.community_id
-        )
-        policy = rules.get(community.id)
-        if policy is None:  # validated once a batch, not once a message
-            policy = rules[community.id] = community.rules()
+        community = communities.get(member.community_id)
+        if community is None:  # read and its rules validated once a batch, not once a message
+            community = communities[member.community_id] = get_community(
+                session=session, workspace_id=member.workspace_id, community_id=member.community_id
+            )
+            rules[community.id] = community.rules()
+        policy = rules[community.id]
         at = reported_time(data.occurred_at)
         messages.append(
             _Message(
@@ -134,7 +138,6 @@ def fold_messages(session: Session, events: Sequence[CloudEvent]) -> None:
         )
     if not messages:
         return
-    _lock_members(session, messages)
     memory = _remember(session, messages, rules)
     _record_messages(session, messages)
 
@@ -153,18 +156,20 @@ def fold_messages(session: Session, events: Sequence[CloudEvent]) -> None:
     for m in messages:
         _fold_one(m, rules[m.community.id], fold)
     members = {m.member.id: m.member for m in messages}
-    write_members(session, members)  # first: any other statement would flush them one by one
     if fold.stage_changes:
         session.execute(_STAGE_CHANGES, {"rows": orjson.dumps(fold.stage_changes).decode()})
     strikes.write(session)
     # Announcements in message order, as the per-message handlers would have made them.
     emit_all(session, fold.announced)
     count_days(session, fold.day_counts, members)
-    ledger.award_all(
+    ledger.pay_all(
         session=session,
         awards=fold.awards,
         thresholds={cid: r.levels.thresholds for cid, r in rules.items()},
     )
+    write_members(session, members)  # once, counters, standing, points and level together
+    forget_members(session, members)
+    badges.check_rules_for_all(session=session, members=list(members.values()))
 
 
 @dataclass
@@ -176,7 +181,7 @@ class _Fold:
     awards: list[ledger.Award] = field(default_factory=list)
     day_counts: Counter[tuple[str, date]] = field(default_factory=Counter)
     stage_changes: list[dict[str, object]] = field(default_factory=list)
-    announced: list[tuple[EventData, Member]] = field(default_factory=list)
+    announced: list[tuple[EventData, MemberRecord]] = field(default_factory=list)
 
 
 def _fold_one(m: _Message, policy: CommunitySettings, fold: _Fold) -> None:
@@ -222,7 +227,7 @@ def _fold_one(m: _Message, policy: CommunitySettings, fold: _Fold) -> None:
 
 
 def _stage_change(
-    member: Member, to_stage: Stage, reason: str, announced: list[tuple[EventData, Member]]
+    member: Sender, to_stage: Stage, reason: str, announced: list[tuple[EventData, MemberRecord]]
 ) -> dict[str, object]:
     """`lifecycle.service.stage_change` as a row for `_STAGE_CHANGES` (a table object costs
     more to build than the rest of the message's fold); the event joins `announced`."""
@@ -256,20 +261,6 @@ def _stage_change(
 
 
 _SYSTEM = "system"
-
-
-def _lock_members(session: Session, messages: list[_Message]) -> None:
-    """Lock every sender's row at once, in id order (two batches never wait on each other in
-    a circle): counters and the daily cap are read-modify-write."""
-    ids = sorted({m.member.id for m in messages})
-    session.exec(
-        select(Member)
-        .where(col(Member.id).in_(ids))
-        .order_by(col(Member.id))
-        .with_for_update()
-        # What is read under the lock, not what the senders' read found before it.
-        .execution_options(populate_existing=True)
-    ).all()
 
 
 def _remember(

@@ -31,14 +31,13 @@ from datetime import date, datetime, timedelta
 import orjson
 import pydantic
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from services.common import clock
 from services.common.cloudevents import CloudEvent
 from services.common.contracts import ChatMessagePosted, EventData, MemberStageChanged
 from services.common.ids import new_id
 from services.members.activity.member_rows import count_days, forget_members, write_members
-from services.members.activity.models import ActivityDay
 from services.members.activity.senders import Sender, senders_of_all
 from services.members.activity.service import log, reported_time
 from services.members.community.models import Community, MemberRecord
@@ -46,7 +45,6 @@ from services.members.community.service import get_community
 from services.members.community.settings import CommunitySettings
 from services.members.groups.models import Group
 from services.members.incentives import badges, ledger
-from services.members.incentives.models import PointsEntry
 from services.members.lifecycle.service import ORDER, furthest_stage
 from services.members.moderation.detection import Match, violations
 from services.members.moderation.strikes import Strikes
@@ -269,17 +267,12 @@ def _remember(
     """Read, before this batch's messages are recorded, what the rules ask of the past."""
     memory = _Memory()
     members = {m.member.id: m.member for m in messages}
-    ids = list(members)
     # Days the lifecycle's active window may reach back to.
     first_day = min(
         m.day - timedelta(days=rules[m.community.id].lifecycle.active_window_days - 1)
         for m in messages
     )
-    for member_id, day in session.execute(
-        sa.select(col(ActivityDay.member_id), col(ActivityDay.day)).where(
-            col(ActivityDay.member_id).in_(ids), col(ActivityDay.day) >= first_day
-        )
-    ):
+    for member_id, day in session.execute(_DAYS, {"ids": list(members), "first": first_day}):
         memory.days[member_id].add(day)
     # Messages inside each member's first days (the `favourable` rule), for those it can move.
     for member in members.values():
@@ -290,18 +283,23 @@ def _remember(
         windows = [{"m": m, "e": end} for m, end in memory.window_end.items()]
         for member_id, count in session.execute(_EARLY, {"rows": orjson.dumps(windows).decode()}):
             memory.early[member_id] = count
-    # Message points already paid on the batch's days (each day on its community's clock).
-    spans = [clock.day_bounds(m.day, m.community.timezone) for m in messages]
-    timezones = {m.member.id: m.community.timezone for m in messages}
-    for member_id, created_at, amount in session.exec(
-        select(PointsEntry.member_id, PointsEntry.created_at, PointsEntry.amount).where(
-            col(PointsEntry.member_id).in_(ids),
-            PointsEntry.reason == "message",
-            col(PointsEntry.created_at) >= min(s.start for s in spans),
-            col(PointsEntry.created_at) < max(s.end for s in spans),
-        )
-    ):
-        memory.earned[(member_id, clock.local_day(created_at, timezones[member_id]))] += amount
+    # Message points already paid on the batch's days (each day on its community's clock),
+    # summed by Postgres: a member's entries of the day would come back one by one.
+    bounds: dict[tuple[date, str], clock.Span] = {}
+    days: dict[tuple[str, date], dict[str, object]] = {}
+    for m in messages:
+        if (m.member.id, m.day) not in days:
+            key = (m.day, m.community.timezone)
+            span = bounds.get(key) or bounds.setdefault(key, clock.day_bounds(*key))
+            days[(m.member.id, m.day)] = {
+                "m": m.member.id,
+                "d": m.day,
+                "s": span.start,
+                "e": span.end,
+            }
+    earned = orjson.dumps(list(days.values())).decode()
+    for member_id, day, amount in session.execute(_EARNED, {"rows": earned}):
+        memory.earned[(member_id, day)] += amount
     return memory
 
 
@@ -345,6 +343,16 @@ _EARLY = sa.text(
     "SELECT a.member_id, count(*) FROM activity_message a "
     "JOIN json_to_recordset(CAST(:rows AS json)) AS w(m text, e timestamptz) "
     "ON a.member_id = w.m AND a.occurred_at < w.e GROUP BY a.member_id"
+)
+_DAYS = sa.text(
+    "SELECT member_id, day FROM member_activity_day "
+    "WHERE member_id = ANY(CAST(:ids AS text[])) AND day >= :first"
+)
+_EARNED = sa.text(
+    "SELECT r.m, r.d, sum(p.amount) FROM points_entry p "
+    "JOIN json_to_recordset(CAST(:rows AS json)) AS r(m text, d date, s timestamptz, "
+    "e timestamptz) ON p.member_id = r.m AND p.reason = 'message' "
+    "AND p.created_at >= r.s AND p.created_at < r.e GROUP BY r.m, r.d"
 )
 _STAGE_CHANGES = sa.text(
     "INSERT INTO member_stage_change (id, workspace_id, community_id, member_id, from_stage, "

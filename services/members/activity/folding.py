@@ -1,14 +1,15 @@
 """Chat messages folded as a set: what `on_message_posted` of activity, the lifecycle and
 moderation do message by message, done for a whole batch with a constant number of statements.
 
-The batch is read at once (groups, senders, the members locked, their recent days, early
-messages, today's message points, and for violators their strikes), the rules run in Python
-message by message in the batch's order against that memory, and the results are written at
-once (message records, stage changes, moderation cases and status changes, the outbox,
-daily counts, points). The strike ladder climbs in message order: each case joins the memory
-before the next message is judged (`moderation.strikes`). The outcome is the one the
-per-message handlers give, message by message: a member muted or removed by their third
-message earns nothing for their fourth, and a message's points are paid once.
+The batch is read at once (groups, the senders locked and read as plain rows, their recent
+days, early messages, today's message points, and for violators their strikes), the rules run
+in Python message by message in the batch's order against that memory, and the results are
+written at once (message records, stage changes, moderation cases and status changes, the
+outbox, daily counts, points, then each member's row once). The strike ladder climbs in
+message order: each case joins the memory before the next message is judged
+(`moderation.strikes`). The outcome is the one the per-message handlers give, message by
+message: a member muted or removed by their third message earns nothing for their fourth,
+and a message's points are paid once.
 
 Statements have fixed texts and take the batch's rows as one JSON parameter that Postgres
 expands (`json_to_recordset`): a multi-row VALUES is compiled anew, by SQLAlchemy and by
@@ -30,22 +31,20 @@ from datetime import date, datetime, timedelta
 import orjson
 import pydantic
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from services.common import clock
 from services.common.cloudevents import CloudEvent
 from services.common.contracts import ChatMessagePosted, EventData, MemberStageChanged
 from services.common.ids import new_id
-from services.members.activity.member_rows import count_days, write_members
-from services.members.activity.models import ActivityDay
-from services.members.activity.senders import senders_of_all
+from services.members.activity.member_rows import count_days, forget_members, write_members
+from services.members.activity.senders import Sender, senders_of_all
 from services.members.activity.service import log, reported_time
-from services.members.community.models import Community, Member
+from services.members.community.models import Community, MemberRecord
 from services.members.community.service import get_community
 from services.members.community.settings import CommunitySettings
 from services.members.groups.models import Group
-from services.members.incentives import ledger
-from services.members.incentives.models import PointsEntry
+from services.members.incentives import badges, ledger
 from services.members.lifecycle.service import ORDER, furthest_stage
 from services.members.moderation.detection import Match, violations
 from services.members.moderation.strikes import Strikes
@@ -58,7 +57,7 @@ class _Message:
     event: CloudEvent
     data: ChatMessagePosted
     group: Group
-    member: Member
+    member: Sender
     community: Community
     at: datetime
     day: date
@@ -96,7 +95,9 @@ def _validated(events: Sequence[CloudEvent]) -> list[tuple[CloudEvent, ChatMessa
 def fold_messages(session: Session, events: Sequence[CloudEvent]) -> None:
     """The batch handler of `ChatMessagePosted` (see `services.common.consumer`)."""
     batch = _validated(events)
+    session.flush()  # what handlers before this one changed, before the senders are read
     rules: dict[str, CommunitySettings] = {}
+    communities: dict[str, Community] = {}
     messages: list[_Message] = []
     for (event, data), resolved in zip(batch, senders_of_all(session, batch), strict=True):
         if resolved is None:
@@ -106,12 +107,13 @@ def fold_messages(session: Session, events: Sequence[CloudEvent]) -> None:
             )
             continue
         group, member = resolved
-        community = get_community(
-            session=session, workspace_id=member.workspace_id, community_id=member.community_id
-        )
-        policy = rules.get(community.id)
-        if policy is None:  # validated once a batch, not once a message
-            policy = rules[community.id] = community.rules()
+        community = communities.get(member.community_id)
+        if community is None:  # read and its rules validated once a batch, not once a message
+            community = communities[member.community_id] = get_community(
+                session=session, workspace_id=member.workspace_id, community_id=member.community_id
+            )
+            rules[community.id] = community.rules()
+        policy = rules[community.id]
         at = reported_time(data.occurred_at)
         messages.append(
             _Message(
@@ -134,7 +136,6 @@ def fold_messages(session: Session, events: Sequence[CloudEvent]) -> None:
         )
     if not messages:
         return
-    _lock_members(session, messages)
     memory = _remember(session, messages, rules)
     _record_messages(session, messages)
 
@@ -153,18 +154,20 @@ def fold_messages(session: Session, events: Sequence[CloudEvent]) -> None:
     for m in messages:
         _fold_one(m, rules[m.community.id], fold)
     members = {m.member.id: m.member for m in messages}
-    write_members(session, members)  # first: any other statement would flush them one by one
     if fold.stage_changes:
         session.execute(_STAGE_CHANGES, {"rows": orjson.dumps(fold.stage_changes).decode()})
     strikes.write(session)
     # Announcements in message order, as the per-message handlers would have made them.
     emit_all(session, fold.announced)
     count_days(session, fold.day_counts, members)
-    ledger.award_all(
+    ledger.pay_all(
         session=session,
         awards=fold.awards,
         thresholds={cid: r.levels.thresholds for cid, r in rules.items()},
     )
+    write_members(session, members)  # once, counters, standing, points and level together
+    forget_members(session, members)
+    badges.check_rules_for_all(session=session, members=list(members.values()))
 
 
 @dataclass
@@ -176,7 +179,7 @@ class _Fold:
     awards: list[ledger.Award] = field(default_factory=list)
     day_counts: Counter[tuple[str, date]] = field(default_factory=Counter)
     stage_changes: list[dict[str, object]] = field(default_factory=list)
-    announced: list[tuple[EventData, Member]] = field(default_factory=list)
+    announced: list[tuple[EventData, MemberRecord]] = field(default_factory=list)
 
 
 def _fold_one(m: _Message, policy: CommunitySettings, fold: _Fold) -> None:
@@ -222,7 +225,7 @@ def _fold_one(m: _Message, policy: CommunitySettings, fold: _Fold) -> None:
 
 
 def _stage_change(
-    member: Member, to_stage: Stage, reason: str, announced: list[tuple[EventData, Member]]
+    member: Sender, to_stage: Stage, reason: str, announced: list[tuple[EventData, MemberRecord]]
 ) -> dict[str, object]:
     """`lifecycle.service.stage_change` as a row for `_STAGE_CHANGES` (a table object costs
     more to build than the rest of the message's fold); the event joins `announced`."""
@@ -258,37 +261,18 @@ def _stage_change(
 _SYSTEM = "system"
 
 
-def _lock_members(session: Session, messages: list[_Message]) -> None:
-    """Lock every sender's row at once, in id order (two batches never wait on each other in
-    a circle): counters and the daily cap are read-modify-write."""
-    ids = sorted({m.member.id for m in messages})
-    session.exec(
-        select(Member)
-        .where(col(Member.id).in_(ids))
-        .order_by(col(Member.id))
-        .with_for_update()
-        # What is read under the lock, not what the senders' read found before it.
-        .execution_options(populate_existing=True)
-    ).all()
-
-
 def _remember(
     session: Session, messages: list[_Message], rules: dict[str, CommunitySettings]
 ) -> _Memory:
     """Read, before this batch's messages are recorded, what the rules ask of the past."""
     memory = _Memory()
     members = {m.member.id: m.member for m in messages}
-    ids = list(members)
     # Days the lifecycle's active window may reach back to.
     first_day = min(
         m.day - timedelta(days=rules[m.community.id].lifecycle.active_window_days - 1)
         for m in messages
     )
-    for member_id, day in session.execute(
-        sa.select(col(ActivityDay.member_id), col(ActivityDay.day)).where(
-            col(ActivityDay.member_id).in_(ids), col(ActivityDay.day) >= first_day
-        )
-    ):
+    for member_id, day in session.execute(_DAYS, {"ids": list(members), "first": first_day}):
         memory.days[member_id].add(day)
     # Messages inside each member's first days (the `favourable` rule), for those it can move.
     for member in members.values():
@@ -299,18 +283,23 @@ def _remember(
         windows = [{"m": m, "e": end} for m, end in memory.window_end.items()]
         for member_id, count in session.execute(_EARLY, {"rows": orjson.dumps(windows).decode()}):
             memory.early[member_id] = count
-    # Message points already paid on the batch's days (each day on its community's clock).
-    spans = [clock.day_bounds(m.day, m.community.timezone) for m in messages]
-    timezones = {m.member.id: m.community.timezone for m in messages}
-    for member_id, created_at, amount in session.exec(
-        select(PointsEntry.member_id, PointsEntry.created_at, PointsEntry.amount).where(
-            col(PointsEntry.member_id).in_(ids),
-            PointsEntry.reason == "message",
-            col(PointsEntry.created_at) >= min(s.start for s in spans),
-            col(PointsEntry.created_at) < max(s.end for s in spans),
-        )
-    ):
-        memory.earned[(member_id, clock.local_day(created_at, timezones[member_id]))] += amount
+    # Message points already paid on the batch's days (each day on its community's clock),
+    # summed by Postgres: a member's entries of the day would come back one by one.
+    bounds: dict[tuple[date, str], clock.Span] = {}
+    days: dict[tuple[str, date], dict[str, object]] = {}
+    for m in messages:
+        if (m.member.id, m.day) not in days:
+            key = (m.day, m.community.timezone)
+            span = bounds.get(key) or bounds.setdefault(key, clock.day_bounds(*key))
+            days[(m.member.id, m.day)] = {
+                "m": m.member.id,
+                "d": m.day,
+                "s": span.start,
+                "e": span.end,
+            }
+    earned = orjson.dumps(list(days.values())).decode()
+    for member_id, day, amount in session.execute(_EARNED, {"rows": earned}):
+        memory.earned[(member_id, day)] += amount
     return memory
 
 
@@ -354,6 +343,16 @@ _EARLY = sa.text(
     "SELECT a.member_id, count(*) FROM activity_message a "
     "JOIN json_to_recordset(CAST(:rows AS json)) AS w(m text, e timestamptz) "
     "ON a.member_id = w.m AND a.occurred_at < w.e GROUP BY a.member_id"
+)
+_DAYS = sa.text(
+    "SELECT member_id, day FROM member_activity_day "
+    "WHERE member_id = ANY(CAST(:ids AS text[])) AND day >= :first"
+)
+_EARNED = sa.text(
+    "SELECT r.m, r.d, sum(p.amount) FROM points_entry p "
+    "JOIN json_to_recordset(CAST(:rows AS json)) AS r(m text, d date, s timestamptz, "
+    "e timestamptz) ON p.member_id = r.m AND p.reason = 'message' "
+    "AND p.created_at >= r.s AND p.created_at < r.e GROUP BY r.m, r.d"
 )
 _STAGE_CHANGES = sa.text(
     "INSERT INTO member_stage_change (id, workspace_id, community_id, member_id, from_stage, "

@@ -6,16 +6,17 @@ from datetime import date
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
+from services.members.activity.senders import Sender
 from services.members.community.models import Member
 
 
-def write_members(session: Session, members: dict[str, Member]) -> None:
-    """What the fold changed on its members, in one statement (their rows are locked, so the
-    values are theirs to write); the session is told they are written, or its flush would
-    send them again, one statement for every set of changed columns."""
+def write_members(session: Session, members: dict[str, Sender]) -> None:
+    """What the fold changed on its members, in one statement, once a batch (their rows are
+    locked and were read under the lock, so the values are theirs to write). One UPDATE, not
+    one for the counters and another for the points: a member row has a dozen indexes, and
+    each version of a row written costs Postgres an entry in every one of them."""
     rows = [
         {
             "i": m.id,
@@ -24,20 +25,24 @@ def write_members(session: Session, members: dict[str, Member]) -> None:
             "s": m.stage,
             "t": m.status,
             "u": m.muted_until,
+            "p": m.points,
+            "l": m.level,
         }
         for _, m in sorted(members.items())
     ]
-    for m in members.values():  # before the statement, whose autoflush would send them
-        for name in _WRITTEN:
-            set_committed_value(m, name, getattr(m, name))
     session.execute(_WRITE_MEMBERS, {"rows": orjson.dumps(rows).decode()})
 
 
-_WRITTEN = ("message_count", "last_active_at", "stage", "status", "muted_until")
+def forget_members(session: Session, members: dict[str, Sender]) -> None:
+    """Expire any table object of the batch's members that a handler before the fold loaded
+    in this transaction: the fold wrote their rows behind the session's back."""
+    for held in list(session.identity_map.values()):
+        if isinstance(held, Member) and held.id in members:
+            session.expire(held)
 
 
 def count_days(
-    session: Session, counts: Counter[tuple[str, date]], members: dict[str, Member]
+    session: Session, counts: Counter[tuple[str, date]], members: dict[str, Sender]
 ) -> None:
     """Add the batch's messages to each member's days, in one statement."""
     if not counts:
@@ -57,8 +62,9 @@ def count_days(
 
 _WRITE_MEMBERS = sa.text(
     "UPDATE member SET message_count = r.n, last_active_at = r.a, stage = r.s, status = r.t, "
-    "muted_until = r.u FROM json_to_recordset(CAST(:rows AS json)) "
-    "AS r(i text, n int, a timestamptz, s text, t text, u timestamptz) WHERE member.id = r.i"
+    "muted_until = r.u, points = r.p, level = r.l FROM json_to_recordset(CAST(:rows AS json)) "
+    "AS r(i text, n int, a timestamptz, s text, t text, u timestamptz, p int, l int) "
+    "WHERE member.id = r.i"
 )
 # Keys in order: two batches upserting the same days lock them in the same order.
 _COUNT_DAYS = sa.text(

@@ -26,6 +26,7 @@ from services.members.community.models import (
     Member,
     MemberIdentity,
     MemberPublic,
+    MemberRecord,
     MemberTransition,
     MemberUpdate,
 )
@@ -118,7 +119,7 @@ def record_transition(
 
 
 def status_change(
-    member: Member,
+    member: MemberRecord,
     to_status: MemberStatus,
     actor: str,
     reason: str | None,
@@ -195,7 +196,7 @@ def announce_admission(*, session: Session, member: Member) -> None:
     )
 
 
-def admission_event(*, member: Member, identities: list[PlatformIdentity]) -> EventData:
+def admission_event(*, member: MemberRecord, identities: list[PlatformIdentity]) -> EventData:
     """What `announce_admission` announces, for a member whose identities the caller knows."""
     if member.status == MemberStatus.pending:
         return MemberApplied(

@@ -3,7 +3,7 @@ Public). Sub-domains (groups, tags, points, ...) keep their tables in their own 
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ConfigDict, field_validator
 from sqlalchemy import Column, Text, UniqueConstraint
@@ -187,6 +187,26 @@ class Member(MembersTable, table=True):
     onboarded_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
     joined_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
     created_at: datetime = Field(default_factory=now, sa_column=timestamp_column())
+
+
+class MemberRecord(Protocol):
+    """What the rules read and change on a member, whether a `Member` or the chat fold's plain
+    row (`activity.senders.Sender`): the lifecycle, status moves, the ledger and admissions."""
+
+    id: str
+    workspace_id: str
+    community_id: str
+    display_name: str
+    status: MemberStatus
+    role: Role
+    stage: Stage
+    joined_at: datetime | None
+    message_count: int
+    muted_until: datetime | None
+    points: int
+    level: int
+    referred_by: str | None
+    created_at: datetime
 
 
 class MemberIdentity(MembersTable, table=True):

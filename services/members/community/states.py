@@ -13,7 +13,7 @@ from services.common.clock import now
 from services.common.http.problems import field_problem
 from services.members import problems
 from services.members.community.members import announce_admission, record_transition
-from services.members.community.models import Member, MemberTransition, Move
+from services.members.community.models import Member, MemberRecord, MemberTransition, Move
 from services.members.vocabulary import MemberStatus, Stage
 
 S = MemberStatus
@@ -54,7 +54,7 @@ def apply_move(
     return transition
 
 
-def check_move(member: Member, move: Move, until: datetime | None = None) -> MemberStatus:
+def check_move(member: MemberRecord, move: Move, until: datetime | None = None) -> MemberStatus:
     """The status `move` leads `member` to, or a 409 problem saying why it cannot."""
     allowed_from, to_status = MOVES[move]
     if member.status not in allowed_from:

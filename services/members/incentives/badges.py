@@ -17,7 +17,7 @@ from services.common.contracts.incentives import MemberBadgeAwarded
 from services.common.http.problems import not_found
 from services.common.ids import new_id
 from services.members import problems, publishing
-from services.members.community.models import Community, Member
+from services.members.community.models import Community, Member, MemberRecord
 from services.members.incentives.models import (
     Badge,
     BadgeAward,
@@ -208,7 +208,7 @@ def check_rules(*, session: Session, member: Member) -> int:
     return sum(_award_qualifying(session, badge, member_id=member.id) for badge in lacking)
 
 
-def check_rules_for_all(*, session: Session, members: Sequence[Member]) -> int:
+def check_rules_for_all(*, session: Session, members: Sequence[MemberRecord]) -> int:
     """`check_rules` for many members: one read of the rule badges their communities have,
     then one per badge, however many members."""
     present = [m for m in members if m.status in PRESENT]

@@ -17,7 +17,7 @@ from sqlmodel import Session, col
 from services.common.clock import now
 from services.common.contracts import EventData, MemberLevelReached
 from services.common.ids import new_id
-from services.members.community.models import Member
+from services.members.community.models import Member, MemberRecord
 from services.members.community.service import get_community
 from services.members.incentives import badges
 from services.members.incentives.models import PointsEntry
@@ -114,25 +114,28 @@ def award(
 
 @dataclass(frozen=True)
 class Award:
-    """One credit of `award_all`."""
+    """One credit of `pay_all`."""
 
-    member: Member
+    member: MemberRecord
     amount: int
     reason: str
     source_id: str
     at: datetime
 
 
-def award_all(
+def pay_all(
     *, session: Session, awards: Sequence[Award], thresholds: dict[str, list[int]]
-) -> int:
-    """`award` for many credits (in order), in a constant number of statements: the entries
-    at once, the members' totals at once, levels climbed in order (each rise announced with the
-    points it was reached at, as one award after another would), then the rule badges.
-    `thresholds` are the level thresholds by community id. Returns how many entries were new."""
+) -> list[Award]:
+    """`award` for many credits (in order) of members whose rows the caller has locked and
+    read under that lock, and writes back afterwards (the chat fold writes each member once a
+    batch: a second UPDATE of the same rows cost Postgres as much again). The entries go in
+    one statement; the totals and levels change on the rows in memory, levels climbed in
+    order (each rise announced with the points it was reached at, as one award after
+    another would). `thresholds` are the level thresholds by community id. Returns the
+    credits that were new; the caller checks the rule badges once the rows are written."""
     awards = [a for a in awards if a.amount != 0]
     if not awards:
-        return 0
+        return []
     rows = [
         {
             "i": new_id("pts"),
@@ -148,36 +151,15 @@ def award_all(
     ]
     paid = {tuple(row) for row in session.execute(_PAY, {"rows": orjson.dumps(rows).decode()})}
     credited = [a for a in awards if (a.member.community_id, a.reason, a.source_id) in paid]
-    if not credited:
-        return 0
-    session.flush()
-    totals: dict[str, int] = {}
-    members: dict[str, Member] = {}
-    for a in credited:
-        totals[a.member.id] = totals.get(a.member.id, 0) + a.amount
-        members[a.member.id] = a.member
-    # In SQL, as in `award`: the row lock makes concurrent awards add up.
-    credit = orjson.dumps([{"i": i, "a": n} for i, n in sorted(totals.items())]).decode()
-    after = {
-        member_id: (total, level)
-        for member_id, total, level in session.execute(_CREDIT, {"rows": credit})
-    }
-    running: dict[str, int] = {}
-    risen: list[tuple[EventData, Member]] = []
-    for member_id, (total, level) in after.items():
-        member = members[member_id]
-        set_committed_value(member, "points", total)
-        set_committed_value(member, "level", level)
-        running[member_id] = total - totals[member_id]
+    risen: list[tuple[EventData, MemberRecord]] = []
     for a in credited:
         member = a.member
-        running[member.id] += a.amount
-        level = level_for(running[member.id], thresholds[member.community_id])
+        member.points += a.amount
+        level = level_for(member.points, thresholds[member.community_id])
         if level == member.level:
             continue
         rose = level > member.level
         member.level = level
-        session.add(member)
         if rose:
             risen.append(
                 (
@@ -185,18 +167,17 @@ def award_all(
                         member_id=member.id,
                         community_id=member.community_id,
                         level=level,
-                        points=running[member.id],
+                        points=member.points,
                         reached_at=now(),
                     ),
                     member,
                 )
             )
     emit_all(session, risen)
-    badges.check_rules_for_all(session=session, members=list(members.values()))
-    return len(credited)
+    return credited
 
 
-# The rows as one JSON parameter that Postgres expands: the statements' text never changes, so
+# The rows as one JSON parameter that Postgres expands: the statement's text never changes, so
 # nothing is compiled per batch (a multi-row VALUES is compiled anew for every row count).
 _PAY = sa.text(
     "INSERT INTO points_entry (id, workspace_id, community_id, member_id, amount, reason, "
@@ -204,9 +185,4 @@ _PAY = sa.text(
     "SELECT i, w, c, m, a, r, s, NULL, 'system', t FROM json_to_recordset(CAST(:rows AS json)) "
     "AS x(i text, w text, c text, m text, a int, r text, s text, t timestamptz) "
     "ON CONFLICT DO NOTHING RETURNING community_id, reason, source_id"
-)
-_CREDIT = sa.text(
-    "UPDATE member SET points = member.points + c.a "
-    "FROM json_to_recordset(CAST(:rows AS json)) AS c(i text, a int) WHERE member.id = c.i "
-    "RETURNING member.id, member.points, member.level"
 )

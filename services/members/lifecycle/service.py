@@ -19,7 +19,7 @@ from services.common import clock
 from services.common.contracts import MemberStageChanged
 from services.common.ids import new_id
 from services.members.activity.models import ActivityDay, ActivityMessage
-from services.members.community.models import Member
+from services.members.community.models import Member, MemberRecord
 from services.members.community.service import get_community
 from services.members.community.settings import LifecycleSettings
 from services.members.lifecycle.models import (
@@ -134,7 +134,7 @@ def reached_by_activity(*, session: Session, member: Member, at: datetime) -> tu
 
 def furthest_stage(
     *,
-    member: Member,
+    member: MemberRecord,
     rules: LifecycleSettings,
     timezone: str,
     at: datetime,

@@ -26,7 +26,7 @@ from services.common.contracts import ChatMessagePosted, EventData, PlatformIden
 from services.common.contracts.moderation import ViolationRecorded
 from services.common.ids import new_id
 from services.members.community.members import status_change
-from services.members.community.models import Member, MemberTransition, Move
+from services.members.community.models import MemberRecord, MemberTransition, Move
 from services.members.community.settings import ModerationSettings
 from services.members.community.states import check_move
 from services.members.groups.models import Group
@@ -53,7 +53,10 @@ class Strikes:
 
     @classmethod
     def load(
-        cls, session: Session, violations: Sequence[tuple[Member, Group, str]], since: datetime
+        cls,
+        session: Session,
+        violations: Sequence[tuple[MemberRecord, Group, str]],
+        since: datetime,
     ) -> "Strikes":
         """What the ladder needs for `violations` (member, group, message external id), in
         three statements: counted cases since `since` (the earliest any expiry reaches),
@@ -79,12 +82,12 @@ class Strikes:
         *,
         policy: ModerationSettings,
         group: Group,
-        member: Member,
+        member: MemberRecord,
         data: ChatMessagePosted,
         found: list[Match],
         event_id: str,
         at: datetime,
-    ) -> list[tuple[EventData, Member]]:
+    ) -> list[tuple[EventData, MemberRecord]]:
         """Open the message's case and climb the ladder, in memory, as `record_violation`
         does; the events to announce, in order (none if the message has its case already)."""
         key = (group.id, data.message_external_id)
@@ -96,7 +99,7 @@ class Strikes:
         action = effective_action(step.action, member.status)
         case_id, created_at = new_id("case"), now()
         kinds: list[str] = list(dict.fromkeys(m.kind for m in found))
-        announced: list[tuple[EventData, Member]] = []
+        announced: list[tuple[EventData, MemberRecord]] = []
         move, until = None, None
         if action == "mute":
             assert step.mute_hours is not None  # the settings require hours on every mute step

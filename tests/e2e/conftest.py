@@ -1,5 +1,9 @@
 """The whole platform, started once for the e2e tests: every service and the gateway as real
-processes, on free ports, against the session's real Postgres and Kafka."""
+processes, on free ports, against the session's real Postgres and Kafka.
+
+Scoped to this package, not the session: the six processes idle at about a quarter of a core
+together (consumers fetching, relays polling), which the integration and unit tests after
+them would otherwise share the machine with until the session ends."""
 
 import os
 import secrets
@@ -18,7 +22,7 @@ from services.common.contracts import ALL_TOPICS
 from services.common.kafka import ensure_topics
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(
     postgres_url: str, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
@@ -49,7 +53,7 @@ def stack(
         platform.stop_all()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def api(stack: Stack) -> Iterator[httpx.Client]:
     """A client of the demo workspace, through the gateway."""
     with httpx.Client(
@@ -60,7 +64,7 @@ def api(stack: Stack) -> Iterator[httpx.Client]:
         yield client
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def other_api(stack: Stack) -> Iterator[httpx.Client]:
     """A client of a second workspace, whose key is made with the gateway's key command."""
     made = subprocess.run(

@@ -3,6 +3,7 @@ topics (a unique prefix), with the real broker: its outbox relay and consumer ru
 production. `EventsApi` wraps the test client with the gateway's identity headers, seeds the
 replica as members' events would, and reads back what the service put on Kafka."""
 
+import functools
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -50,8 +51,12 @@ class EventsApi:
         self.settings = settings
         self.bootstrap = bootstrap
         self.engine: Engine = make_engine(settings.database_url, pool_size=2)
-        self._publisher = KafkaPublisher(
-            bootstrap, client_id="test", topic_prefix=settings.kafka_topic_prefix
+
+    @functools.cached_property
+    def _publisher(self) -> KafkaPublisher:
+        # Made when a test first publishes (see tests/integration/conftest.py's ServiceApi).
+        return KafkaPublisher(
+            self.bootstrap, client_id="test", topic_prefix=self.settings.kafka_topic_prefix
         )
 
     # ---- HTTP as the gateway sends it ----
@@ -224,7 +229,8 @@ class EventsApi:
         return Session(self.engine)
 
     def close(self) -> None:
-        self._publisher.close()
+        if "_publisher" in self.__dict__:
+            self._publisher.close()
         self.engine.dispose()
 
 

@@ -1,6 +1,7 @@
 """Metrics' read models on a real Postgres: a database migrated once as a template and
 copied per test, and factories for the events metrics folds."""
 
+import functools
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -184,10 +185,14 @@ class MetricsApi:
         self.client, self.settings = client, settings
         self.engine = make_engine(settings.database_url, pool_size=2)
         self.feed = Feed(self.engine)
-        self._publisher = KafkaPublisher(
-            settings.kafka_bootstrap_servers,
+
+    @functools.cached_property
+    def _publisher(self) -> KafkaPublisher:
+        # Made when a test first publishes (see tests/integration/conftest.py's ServiceApi).
+        return KafkaPublisher(
+            self.settings.kafka_bootstrap_servers,
             client_id="test",
-            topic_prefix=settings.kafka_topic_prefix,
+            topic_prefix=self.settings.kafka_topic_prefix,
         )
 
     def get(self, path: str, *, workspace: str = WORKSPACE, **kwargs: Any) -> httpx.Response:
@@ -203,7 +208,8 @@ class MetricsApi:
         )
 
     def close(self) -> None:
-        self._publisher.close()
+        if "_publisher" in self.__dict__:
+            self._publisher.close()
         self.engine.dispose()
 
 

@@ -84,6 +84,8 @@ class KafkaEventSource:
         # The partitions this member owns, as of the last rebalance it took part in; kept by
         # the rebalance callbacks, which librdkafka runs inside `consume`.
         self._owned: set[tuple[str, int]] = set()
+        # Assignments received, for tests and logs.
+        self.rebalances = 0
         self._consumer = confluent_kafka.Consumer(
             consumer_config(bootstrap_servers, group_id=group_id, client_id=client_id)
             | {"logger": log}
@@ -93,8 +95,15 @@ class KafkaEventSource:
             topics, on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._revoked
         )
 
-    def _assigned(self, _consumer: object, partitions: list[TopicPartition]) -> None:
+    def _assigned(
+        self, consumer: confluent_kafka.Consumer, partitions: list[TopicPartition]
+    ) -> None:
         self._owned = {(tp.topic, tp.partition) for tp in partitions}
+        self.rebalances += 1
+        # librdkafka keeps a partition's pause across a rebalance: one paused by `idle` when
+        # the group took it away, given back later, would never be fetched again.
+        consumer.assign(partitions)
+        consumer.resume(partitions)
 
     def _revoked(self, _consumer: object, partitions: list[TopicPartition]) -> None:
         self._owned -= {(tp.topic, tp.partition) for tp in partitions}
@@ -181,7 +190,8 @@ class KafkaEventSource:
         """Stay in the group for `seconds` without taking records (a paused consumer must
         keep polling, or the group would think it stuck); whatever arrives is delivered again
         (a rebalance during the wait assigns partitions unpaused)."""
-        self._consumer.pause(self._consumer.assignment())
+        paused = self._consumer.assignment()
+        self._consumer.pause(paused)
         try:
             first: dict[tuple[str, int], int] = {}
             for m in self._consumer.consume(self._max_poll_records, seconds):
@@ -191,7 +201,9 @@ class KafkaEventSource:
                 self._consumer.seek(TopicPartition(topic, partition, offset))
         finally:
             # Even when the wait fails: a partition left paused would never be consumed again.
-            self._consumer.resume(self._consumer.assignment())
+            # Those paused here, whether still ours or not (a rebalance during the wait may
+            # have taken them; librdkafka would keep them paused until they come back).
+            self._consumer.resume(paused + self._consumer.assignment())
 
     def lag(self) -> dict[tuple[str, int], int]:
         """Records behind the log end, per owned partition; from what the last fetches said

@@ -133,3 +133,36 @@ def test_no_commit_for_a_partition_that_moved_to_another_member(kafka_bootstrap:
     (theirs,) = {0, 1} - kept
     assert committed[mine] == last[mine]
     assert committed[theirs] < 0  # nothing committed: the other member starts from the start
+
+
+def test_a_partition_paused_when_a_rebalance_took_it_is_fetched_when_it_comes_back(
+    kafka_bootstrap: str,
+) -> None:
+    """librdkafka keeps a partition's pause across a rebalance: a member paused by `idle`
+    (riding out an outage) whose partitions a rebalance revoked and gave back in a later
+    poll never fetched them again (the broker-restart drill caught metrics doing that)."""
+    topic, group = f"t_pause_{uuid.uuid4().hex[:8]}", f"g_{uuid.uuid4().hex[:8]}"
+    ensure_topics(kafka_bootstrap, [topic], partitions=1)
+    _send(kafka_bootstrap, topic, ["k"] * 3)
+    first = KafkaEventSource(kafka_bootstrap, group_id=group, topics=[topic], client_id="a")
+    second = None
+    try:
+        assert len(_poll_until(first, 3)) == 3
+        first._consumer.pause(first._consumer.assignment())  # as `idle` does
+        second = KafkaEventSource(kafka_bootstrap, group_id=group, topics=[topic], client_id="b")
+        deadline = time.monotonic() + 30
+        rebalanced = False
+        while time.monotonic() < deadline and not rebalanced:
+            first.poll(0.3)
+            second.poll(0.3)
+            rebalanced = first.rebalances > 1
+        assert rebalanced
+        second.close()
+        second = None
+        _send(kafka_bootstrap, topic, ["k"] * 2)
+        # Whichever member had it meanwhile, the partition is the first's again, and fetched.
+        assert len(_poll_until(first, 5, timeout=40)) >= 2
+    finally:
+        first.close()
+        if second is not None:
+            second.close()

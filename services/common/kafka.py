@@ -1,276 +1,64 @@
-"""The thin adapter between the platform and its Kafka clients; nothing but this module and
-`rdkafka.py` imports `kafka` or `confluent_kafka`.
+"""The platform's Kafka layer, as the services and the gateway see it; nothing but this module,
+`kafka_records.py`, `rdkafka.py` and `event_source.py` imports `kafka` or `confluent_kafka`.
 
-kafka-python for everything, except the gateway's bulk ingestion, which produces through
-librdkafka (`rdkafka.RdKafkaPublisher`): kafka-python builds each record in Python, about
-75 µs of CPU for a 350-byte chat message with its eight CloudEvents headers, where librdkafka
-spends 7 (figures in `docs/ingest.md`); at 20,000 messages a second on two cores only the
-latter fits.
+The clients on the hot paths run on librdkafka (`confluent_kafka`): the producer
+(`KafkaPublisher`: the outbox relays, dead letters, the gateway's bulk ingestion) and the
+consumer (`KafkaEventSource`: every service's consumer, the webhook dispatcher). kafka-python
+builds and parses each record in Python: ~35 µs of CPU per consumed record and 60-120 per
+produced one, where librdkafka spends ~7 (`python -m bench kafka_clients`, `docs/ingest.md`);
+at 20,000 chat messages a second on two cores only the latter fits.
+
+kafka-python stays for what runs once, not per record: creating topics (`ensure_topics`), the
+readiness probe (`broker_reachable`) and the operators' dead-letter reader (`read_since`).
+They work, a rewrite would buy no measurable CPU, and their blocking calls with timeouts are
+simpler in kafka-python's admin client than in librdkafka's futures.
 """
 
 import contextlib
-import logging
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
 
-import confluent_kafka
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError, TopicAlreadyExistsError
-from kafka.partitioner.default import DefaultPartitioner, murmur2
-from kafka.structs import OffsetAndMetadata
 
 from services.common.contracts import dead_letter_topic
-
-log = logging.getLogger(__name__)
-
-
-class PublishFailed(Exception):
-    """The broker did not acknowledge every record of a batch."""
-
-
-# What kafka-python raises when the broker is unreachable (and our wrapper of it): callers
-# classify outages with this instead of importing kafka-python themselves.
-BROKER_ERRORS: tuple[type[Exception], ...] = (
-    KafkaError,
-    confluent_kafka.KafkaException,
+from services.common.event_source import CONSUMER_FETCH, KafkaEventSource
+from services.common.kafka_records import (
+    BROKER_ERRORS,
+    RECONNECT,
+    IncomingRecord,
+    OutgoingRecord,
     PublishFailed,
 )
+from services.common.rdkafka import RdKafkaPublisher
 
-# kafka-python backs off reconnects up to 30 s by default: after a broker restart a client
-# would sit idle half a minute. One second finds a returning broker almost at once. And a
-# partition whose leader changed (a restarted broker bumps the leader epoch) can stall until
-# the next metadata refresh, 5 min by default: refresh every 5 s instead (a tiny request).
-RECONNECT = {
-    "reconnect_backoff_ms": 100,
-    "reconnect_backoff_max_ms": 1000,
-    "metadata_max_age_ms": 5000,
-}
+__all__ = [
+    "BROKER_ERRORS",
+    "CONSUMER_FETCH",
+    "PRODUCER_SETTINGS",
+    "RECONNECT",
+    "IncomingRecord",
+    "KafkaEventSource",
+    "KafkaPublisher",
+    "OutgoingRecord",
+    "PublishFailed",
+    "broker_reachable",
+    "ensure_topics",
+    "read_since",
+]
 
-# A consumer that dies without leaving its group holds its partitions until its session
-# times out (kafka-python's default: 45 s). 6 s is the broker's smallest allowed session
-# (`group.min.session.timeout.ms`), with a heartbeat every 2 s; together with the restart of
-# the process that makes processing resume within 10 s of a crash. A clean shutdown leaves
-# the group at once (`close()`), so a deploy does not wait at all.
-CONSUMER_SESSION_TIMEOUT_MS = 6000
-CONSUMER_HEARTBEAT_INTERVAL_MS = 2000
-# Time one poll's records may take to handle before the member is considered stuck and its
-# partitions move; a consumer riding out an outage keeps polling (paused), so this is not
-# the bound of an outage.
-CONSUMER_MAX_POLL_INTERVAL_MS = 120_000
-# How a consumer fetches. kafka-python's defaults (wait up to 500 ms for data, 1 MB a
-# partition) left a consumer of a multi-partition topic idle half of each second: after it
-# drained one partition's megabyte its next fetch sat out the full wait on a partition with
-# nothing new, so three partitions with a backlog read 3,900 records/s where one read 27,000
-# (bench.metrics_fold). 100 ms bounds that stall and 4 MB a partition makes it rare: 33,000/s.
-CONSUMER_FETCH = {"fetch_max_wait_ms": 100, "max_partition_fetch_bytes": 4 * 1024 * 1024}
+# The producer every relay, dead-letter sink and tool publishes through: idempotent,
+# `acks=all`, a batch acknowledged whole or `PublishFailed` (see `rdkafka.py`).
+KafkaPublisher = RdKafkaPublisher
 
-
-# Slots: a frozen dataclass sets each field through `object.__setattr__`, which with a
-# `__dict__` to fill cost 1 µs more a record; bulk ingestion makes 20,000 a second.
-@dataclass(frozen=True, slots=True)
-class OutgoingRecord:
-    topic: str
-    key: str
-    value: bytes
-    headers: list[tuple[str, bytes]]
-
-
-class _KeyedPartitioner(DefaultPartitioner):
-    """kafka-python's partitioner (murmur2 of the key, as Java clients place keys), with the
-    hash of each key remembered: a community's or group's events come again and again, and
-    the pure-Python murmur2 was a tenth of the cost of producing a chat message."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._hashes: dict[bytes, int] = {}
-
-    def partition(self, topic, key, serialized_key, value, serialized_value, cluster):
-        if serialized_key is None:
-            return super().partition(topic, key, None, value, serialized_value, cluster)
-        partitions = cluster.partitions_for_topic(topic)
-        if not partitions:
-            return super().partition(topic, key, serialized_key, value, serialized_value, cluster)
-        digest = self._hashes.get(serialized_key)
-        if digest is None:
-            if len(self._hashes) >= 100_000:
-                self._hashes.clear()
-            digest = self._hashes[serialized_key] = murmur2(serialized_key) & 0x7FFFFFFF
-        ordered = sorted(partitions)
-        return ordered[digest % len(ordered)]
-
-
-# What makes `KafkaPublisher` idempotent and durable, and how it batches; named, so the ingest
-# benchmark's raw kafka-python baseline is configured exactly as the platform's producer.
-# 256 KiB batches instead of 16: a batch of 500 chat messages (~200 KiB) goes out in one
-# request per partition instead of a dozen, 12 % less CPU per record (`docs/ingest.md`).
+# kafka-python's producer configured as the platform's producer is (idempotent, `acks=all`,
+# 256 KiB batches): the baseline the benchmarks measure librdkafka against.
 PRODUCER_SETTINGS = {
     "acks": "all",
     "enable_idempotence": True,
     "linger_ms": 5,
     "batch_size": 256 * 1024,
 }
-
-
-class KafkaPublisher:
-    """Idempotent producer with `acks=all`: a batch either is acknowledged whole or raises."""
-
-    def __init__(
-        self,
-        bootstrap_servers: str,
-        *,
-        client_id: str,
-        timeout_seconds: float = 10,
-        topic_prefix: str = "",
-    ):
-        self._timeout = timeout_seconds
-        self._prefix = topic_prefix
-        self._producer = KafkaProducer(
-            bootstrap_servers=bootstrap_servers.split(","),
-            client_id=client_id,
-            partitioner=_KeyedPartitioner(),
-            max_block_ms=int(timeout_seconds * 1000),
-            request_timeout_ms=int(timeout_seconds * 1000),
-            **PRODUCER_SETTINGS,
-            **RECONNECT,
-        )
-
-    def publish(self, records: Sequence[OutgoingRecord]) -> None:
-        try:
-            futures = [
-                self._producer.send(
-                    self._prefix + r.topic, value=r.value, key=r.key.encode(), headers=r.headers
-                )
-                for r in records
-            ]
-            self._producer.flush(timeout=self._timeout)
-            for future in futures:
-                future.get(timeout=self._timeout)
-        except KafkaError as exc:
-            raise PublishFailed(str(exc)) from exc
-
-    def close(self) -> None:
-        # Short: every batch was flushed by `publish`; a producer closed after a failure is
-        # being abandoned, and waiting on it would only delay its replacement.
-        try:
-            self._producer.close(timeout=2)
-        except KafkaError:
-            log.warning("producer did not close cleanly", exc_info=True)
-
-
-@dataclass(frozen=True)
-class IncomingRecord:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, bytes]]
-    timestamp_ms: int | None = None
-
-
-class KafkaEventSource:
-    """A consumer-group member for at-least-once processing: offsets are committed by hand,
-    after the work they stand for has been committed to the database."""
-
-    def __init__(
-        self,
-        bootstrap_servers: str,
-        *,
-        group_id: str,
-        topics: Iterable[str],
-        client_id: str,
-        max_poll_records: int = 100,
-        metadata_timeout_seconds: float = 30,
-    ):
-        topics = sorted(topics)
-        self._consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap_servers.split(","),
-            group_id=group_id,
-            client_id=client_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_poll_records=max_poll_records,
-            session_timeout_ms=CONSUMER_SESSION_TIMEOUT_MS,
-            heartbeat_interval_ms=CONSUMER_HEARTBEAT_INTERVAL_MS,
-            max_poll_interval_ms=CONSUMER_MAX_POLL_INTERVAL_MS,
-            **CONSUMER_FETCH,
-            **RECONNECT,
-        )
-        self._await_partitions(topics, timeout_seconds=metadata_timeout_seconds)
-        self._consumer.subscribe(topics)
-
-    def _await_partitions(self, topics: list[str], *, timeout_seconds: float) -> None:
-        """Join the group only once this consumer's metadata knows every topic's partitions.
-        Topics just created reach a broker's metadata a moment later; a member that joins
-        before then is assigned nothing, and kafka-python may not rejoin when the partitions
-        do appear: the consumer would sit idle (CI caught metrics doing exactly that)."""
-        deadline = time.monotonic() + timeout_seconds
-        missing = list(topics)
-        while missing:
-            missing = [t for t in missing if not self._consumer.partitions_for_topic(t)]
-            if not missing or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        if missing:
-            log.warning(
-                "joining the group before the metadata of some topics arrived",
-                extra={"topics": missing},
-            )
-
-    def poll(self, timeout_seconds: float) -> list[IncomingRecord]:
-        batches = self._consumer.poll(timeout_ms=int(timeout_seconds * 1000))
-        return [
-            IncomingRecord(r.topic, r.partition, r.offset, r.key, r.value, list(r.headers or []))
-            for records in batches.values()
-            for r in records
-        ]
-
-    def commit(self, record: IncomingRecord) -> None:
-        """Mark everything up to and including `record` as done."""
-        tp = TopicPartition(record.topic, record.partition)
-        # Bounded: with the broker away, the consumer should pause, not hang 30 s on a commit.
-        self._consumer.commit({tp: OffsetAndMetadata(record.offset + 1, "", -1)}, timeout_ms=5000)
-
-    def rewind(self, record: IncomingRecord) -> None:
-        """Deliver `record` again on the next poll."""
-        self._consumer.seek(TopicPartition(record.topic, record.partition), record.offset)
-
-    def idle(self, seconds: float) -> None:
-        """Stay in the group for `seconds` without taking records (a paused consumer must
-        keep polling, or the group would think it dead); whatever arrives is delivered again."""
-        self._consumer.pause(*self._consumer.assignment())
-        try:
-            first: dict[TopicPartition, int] = {}
-            for tp, records in self._consumer.poll(timeout_ms=int(seconds * 1000)).items():
-                if records:
-                    first.setdefault(tp, records[0].offset)
-            for tp, offset in first.items():
-                self._consumer.seek(tp, offset)
-        finally:
-            # Even when the poll fails: a partition left paused would never be consumed again.
-            self._consumer.resume(*self._consumer.paused())
-
-    def lag(self) -> dict[tuple[str, int], int]:
-        lags = {}
-        for tp in self._consumer.assignment():
-            highwater = self._consumer.highwater(tp)
-            if highwater is None:
-                continue
-            try:
-                # Bounded: a position unknown after a rebalance needs the broker, which may
-                # be away; a gauge is not worth blocking the consumer for.
-                position = self._consumer.position(tp, timeout_ms=1000)
-            except KafkaError:
-                continue
-            if position is not None:
-                lags[(tp.topic, tp.partition)] = max(highwater - position, 0)
-        return lags
-
-    def close(self) -> None:
-        """Leave the group, so its partitions move to another member at once (bounded, so a
-        shutdown during a broker outage does not hang)."""
-        self._consumer.close(autocommit=False, timeout_ms=3000)
 
 
 def read_since(

@@ -1,11 +1,10 @@
 """Telling a dependency outage from a fault of our own or of the input.
 
-An unreachable database, broker or upstream service is nobody's bug: a request meeting one
+An unreachable database or broker is nobody's bug: a request meeting one
 answers 503 with `Retry-After` (the client retries, with its Idempotency-Key), and a consumer
 meeting one pauses instead of dead-lettering a healthy event.
 """
 
-import httpx
 import psycopg
 import sqlalchemy as sa
 from sqlalchemy import Engine
@@ -27,10 +26,10 @@ DATABASE_ERRORS: tuple[type[Exception], ...] = (
     psycopg.OperationalError,
     psycopg.InterfaceError,
 )
-# Connect errors, resets and timeouts of a call to another service.
-UPSTREAM_ERRORS: tuple[type[Exception], ...] = (httpx.TransportError,)
-
-OUTAGE_ERRORS = DATABASE_ERRORS + BROKER_ERRORS + UPSTREAM_ERRORS
+# Calls to other services are not classified here: the gateway's proxy (aiohttp) answers its
+# own connection errors (`gateway.traffic.forwarding`), and content's call to members
+# (httpx) turns them into a failed occurrence (`AudienceUnavailable`); neither reaches this.
+OUTAGE_ERRORS = DATABASE_ERRORS + BROKER_ERRORS
 
 
 def is_outage(exc: BaseException) -> bool:

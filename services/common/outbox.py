@@ -224,9 +224,9 @@ class OutboxRelay:
                 obs.OUTBOX_PUBLISH_FAILURES.inc()
                 log.warning("outbox publish failed, will retry", extra={"error": str(exc)})
                 self._drop_publisher()
-                # A failed publish has itself waited (a flush up to its timeout, a new
-                # producer's bootstrap up to 30 s): a long backoff on top only delays the
-                # backlog once the broker is back (it was 5 s of a broker restart's pause).
+                # A failed publish has itself waited (its records' delivery timeout, 10 s): a
+                # long backoff on top only delays the backlog once the broker is back (it was
+                # 5 s of a broker restart's pause).
                 backoff = min(backoff * 2, self._max_backoff, BROKER_RETRY_MAX_SECONDS)
             except sa.exc.SQLAlchemyError:
                 log.exception("outbox relay database error, will retry")
@@ -243,7 +243,7 @@ class OutboxRelay:
         if self._publisher is None:
             try:
                 self._publisher = self._publisher_factory()
-            except Exception as exc:  # kafka-python raises several kinds when no broker answers
+            except Exception as exc:  # a client may refuse to start while no broker answers
                 raise PublishFailed(f"cannot connect a producer: {exc}") from exc
         return self._publisher
 

@@ -1,5 +1,6 @@
-"""The librdkafka producer, for the gateway's bulk ingestion only (why: `kafka.py`'s docstring
-and `docs/ingest.md`). Same promise and interface as `kafka.KafkaPublisher`."""
+"""The platform's producer, on librdkafka (why: `kafka.py`'s docstring and `docs/ingest.md`),
+known to the services as `kafka.KafkaPublisher`: the outbox relays, the dead-letter sinks,
+the gateway's bulk ingestion and the operators' replay all publish through it."""
 
 import logging
 import threading
@@ -8,7 +9,7 @@ from collections.abc import Sequence
 
 import confluent_kafka
 
-from services.common.kafka import RECONNECT, OutgoingRecord, PublishFailed
+from services.common.kafka_records import OutgoingRecord, PublishFailed, librdkafka_reconnect
 
 log = logging.getLogger(__name__)
 
@@ -31,18 +32,16 @@ def rdkafka_producer_config(
         "partitioner": "murmur2_random",
         # A record not acknowledged by then fails, so `publish` is bounded.
         "message.timeout.ms": int(timeout_seconds * 1000),
-        "reconnect.backoff.ms": RECONNECT["reconnect_backoff_ms"],
-        "reconnect.backoff.max.ms": RECONNECT["reconnect_backoff_max_ms"],
-        "topic.metadata.refresh.interval.ms": RECONNECT["metadata_max_age_ms"],
+        **librdkafka_reconnect(),
     }
 
 
 class RdKafkaPublisher:
-    """Idempotent librdkafka producer with `acks=all`, the same guarantee and interface as
-    `KafkaPublisher` (a batch either is acknowledged whole or raises `PublishFailed`) at a
-    tenth of its CPU per record. Safe to share between threads: each `publish` waits for its
-    own records' acknowledgements only, not for other threads' (a `flush` would wait for
-    every record in flight, and under steady load from several threads might never end)."""
+    """Idempotent librdkafka producer with `acks=all`: a batch either is acknowledged whole
+    or raises `PublishFailed`, at a tenth of kafka-python's CPU per record. Safe to share
+    between threads: each `publish` waits for its own records' acknowledgements only, not for
+    other threads' (a `flush` would wait for every record in flight, and under steady load
+    from several threads might never end)."""
 
     def __init__(
         self,
@@ -96,8 +95,9 @@ class RdKafkaPublisher:
             raise PublishFailed(f"{len(waiting.failures)} records failed: {waiting.failures[0]}")
 
     def close(self) -> None:
-        # Short, as `KafkaPublisher.close`: what is still queued belongs to a failed batch,
-        # which its client will send again.
+        # Short: every batch was awaited by `publish`; what is still queued belongs to a failed
+        # batch, which its caller will send again, and a producer closed after a failure is
+        # being abandoned: waiting on it would only delay its replacement.
         try:
             self._producer.purge()
             self._producer.flush(0)

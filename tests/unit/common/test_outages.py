@@ -1,6 +1,6 @@
 """A dependency outage is a 503 with Retry-After, told apart from bugs and bad input."""
 
-import httpx
+import confluent_kafka
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
@@ -30,7 +30,9 @@ def _unreachable_engine() -> sa.Engine:
         KafkaTimeoutError(),
         KafkaConnectionError("111 ECONNREFUSED"),
         PublishFailed("not acknowledged"),
-        httpx.ConnectError("refused"),
+        confluent_kafka.KafkaException(
+            confluent_kafka.KafkaError(confluent_kafka.KafkaError._TRANSPORT, "broker down")
+        ),
     ],
 )
 def test_unreachable_dependencies_are_outages(error: Exception) -> None:
@@ -70,9 +72,11 @@ def _app() -> FastAPI:
         with engine.connect() as conn:  # a real connection attempt to a closed port
             return list(conn.execute(sa.text("SELECT 'x'")).scalars())
 
-    @app.get("/upstream")
-    async def upstream() -> None:
-        raise httpx.ConnectError("connection refused")
+    @app.get("/broker")
+    async def broker() -> None:
+        raise confluent_kafka.KafkaException(
+            confluent_kafka.KafkaError(confluent_kafka.KafkaError._TRANSPORT, "broker down")
+        )
 
     @app.get("/bug")
     def bug() -> None:
@@ -81,7 +85,7 @@ def _app() -> FastAPI:
     return app
 
 
-@pytest.mark.parametrize("path", ["/members", "/upstream"])
+@pytest.mark.parametrize("path", ["/members", "/broker"])
 def test_an_outage_answers_503_unavailable_with_retry_after(path: str) -> None:
     answer = TestClient(_app(), raise_server_exceptions=False).get(path)
     assert answer.status_code == 503

@@ -17,7 +17,6 @@ acknowledged every record; a failed produce rolls the claim back. So:
   consumers' processed-events tables absorb. At least once on Kafka, exactly once in effect.
 """
 
-import gc
 import hashlib
 import logging
 import threading
@@ -147,11 +146,6 @@ async def ingest_producer(app: FastAPI) -> AsyncIterator[None]:
         )
     )
     app.state.ingest_producer = producer
-    # A batch makes tens of thousands of short-lived objects (models, records, answers), so
-    # the collector runs often, and each older-generation pass walked the whole app made at
-    # start (routes, schemas, settings: ~160,000 objects) that never becomes garbage: 9 µs a
-    # message in `take`, a fifth of the gateway's share. Frozen, those are skipped (3 µs).
-    gc.freeze()
     try:
         yield
     finally:

@@ -132,7 +132,16 @@ class KafkaEventSource:
             )
 
     def poll(self, timeout_seconds: float) -> list[IncomingRecord]:
-        messages = self._consumer.consume(self._max_poll_records, timeout_seconds)
+        # librdkafka's `consume(n, timeout)` returns only when it has n messages or the
+        # timeout has passed: at a chat group's pace every event waited out the whole timeout
+        # (webhook deliveries p50 448 ms, moderation p99 787 ms at 500/s). Wait for the first
+        # message only, then take what has already been fetched without waiting.
+        first = self._consumer.poll(timeout_seconds)
+        if first is None:
+            return []
+        messages = [first]
+        if self._max_poll_records > 1:
+            messages += self._consumer.consume(self._max_poll_records - 1, 0)
         records: list[IncomingRecord] = []
         append = records.append
         for m in messages:

@@ -166,3 +166,26 @@ def test_a_partition_paused_when_a_rebalance_took_it_is_fetched_when_it_comes_ba
         first.close()
         if second is not None:
             second.close()
+
+
+def test_a_poll_returns_as_soon_as_a_record_arrives_not_when_its_batch_is_full(
+    kafka_bootstrap: str,
+) -> None:
+    """librdkafka's `consume(n, timeout)` waits for n records or the whole timeout; a poll
+    that waited so made every event of a quiet group wait out the timeout."""
+    topic, group = f"t_prompt_{uuid.uuid4().hex[:8]}", f"g_{uuid.uuid4().hex[:8]}"
+    ensure_topics(kafka_bootstrap, [topic], partitions=1)
+    source = KafkaEventSource(
+        kafka_bootstrap, group_id=group, topics=[topic], client_id="t", max_poll_records=500
+    )
+    try:
+        _send(kafka_bootstrap, topic, ["warm"])
+        assert len(_poll_until(source, 1)) == 1  # the group is joined, the partition fetched
+        _send(kafka_bootstrap, topic, ["k", "k"])
+        started = time.monotonic()
+        records = source.poll(20)
+        waited = time.monotonic() - started
+        assert [r.offset for r in records] in ([1, 2], [1])
+        assert waited < 10, f"the poll waited {waited:.1f} s of its 20 for a batch of 500"
+    finally:
+        source.close()

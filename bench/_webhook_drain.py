@@ -11,7 +11,6 @@ A drain may run the dispatcher of another source tree (`git archive` of a revisi
 backlog, the same receiver, in the same run, for paired before/after figures.
 """
 
-import os
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ import psutil
 import psycopg
 from sqlalchemy import Engine
 
+from bench._process_cpu import cpu_seconds
 from deploy.local.postgres import database_url, ensure_databases
 from deploy.local.processes import free_port, spawn, stop, wait_until
 from services.common import outbox
@@ -101,12 +101,6 @@ def commit_events(engine: Engine, start: int, count: int, batch: int = 1000) -> 
             outbox.enqueue_all(conn, rows)
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU a process has used so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 class PostgresCpu:
     """CPU of the whole Postgres server (postmaster and every backend and worker) and one
     database's committed transactions. A backend that exits between two readings takes its
@@ -116,8 +110,9 @@ class PostgresCpu:
         self._server_url, self._database = server_url, database
         with psycopg.connect(server_url, autocommit=True) as conn:
             backend = conn.execute("SELECT pg_backend_pid()").fetchone()
-        assert backend is not None
-        self._postmaster = psutil.Process(backend[0]).parent()
+            assert backend is not None
+            # While the connection is open: its backend exits with it.
+            self._postmaster = psutil.Process(backend[0]).parent()
 
     def read(self) -> tuple[dict[int, float], int]:
         cpu = {}

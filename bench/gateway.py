@@ -25,6 +25,7 @@ from pathlib import Path
 
 import httpx
 
+from bench._process_cpu import cpu_seconds
 from bench._signed_pushes import SENDERS, push
 from bench.broker import running_broker
 from bench.timing import table
@@ -38,12 +39,6 @@ TARGET_PUSHES_PER_SECOND = 1000
 TARGET_PUSH_CPU_MS = 0.8
 BLOCKS = 8  # alternating blocks per side
 IDLE_SECONDS = 5
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU a process (its threads included) has used so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _timed(client: httpx.Client, path: str, calls: int, samples: list[float]) -> None:
@@ -111,12 +106,12 @@ def benchmark(server_url: str) -> bool:
             # What each process spends doing nothing (outbox relay polls, readiness probes),
             # a second: on a loaded machine a call takes long, and that share of it is not
             # the call's. Subtracted for the "less idle" figures.
-            g0, m0 = _cpu_seconds(gateway_pid), _cpu_seconds(members_pid)
+            g0, m0 = cpu_seconds(gateway_pid), cpu_seconds(members_pid)
             idle_started = time.perf_counter()
             time.sleep(IDLE_SECONDS)
             idle_wall = time.perf_counter() - idle_started
-            gateway_idle = (_cpu_seconds(gateway_pid) - g0) / idle_wall
-            members_idle = (_cpu_seconds(members_pid) - m0) / idle_wall
+            gateway_idle = (cpu_seconds(gateway_pid) - g0) / idle_wall
+            members_idle = (cpu_seconds(members_pid) - m0) / idle_wall
             load_before = os.getloadavg()[0]
             gateway_cpu = members_cpu_through = members_cpu_direct = 0.0
             direct_wall = through_wall = 0.0
@@ -124,14 +119,14 @@ def benchmark(server_url: str) -> bool:
             straight: list[float] = []
             block = max(1, calls // BLOCKS)
             for _ in range(BLOCKS):
-                m0, t0 = _cpu_seconds(members_pid), time.perf_counter()
+                m0, t0 = cpu_seconds(members_pid), time.perf_counter()
                 _timed(direct, path, block, straight)
-                m1, g1 = _cpu_seconds(members_pid), _cpu_seconds(gateway_pid)
+                m1, g1 = cpu_seconds(members_pid), cpu_seconds(gateway_pid)
                 t1 = time.perf_counter()
                 _timed(through, path, block, via_gateway)
                 members_cpu_direct += m1 - m0
-                members_cpu_through += _cpu_seconds(members_pid) - m1
-                gateway_cpu += _cpu_seconds(gateway_pid) - g1
+                members_cpu_through += cpu_seconds(members_pid) - m1
+                gateway_cpu += cpu_seconds(gateway_pid) - g1
                 direct_wall += t1 - t0
                 through_wall += time.perf_counter() - t1
             load_after = os.getloadavg()[0]
@@ -142,9 +137,9 @@ def benchmark(server_url: str) -> bool:
             integration = created.json()
             push(stack.url("gateway"), integration, SENDERS * 20)  # warm
             push_load_before = os.getloadavg()[0]
-            g0 = _cpu_seconds(gateway_pid)
+            g0 = cpu_seconds(gateway_pid)
             sent = push(stack.url("gateway"), integration, pushes)
-            push_cpu = _cpu_seconds(gateway_pid) - g0
+            push_cpu = cpu_seconds(gateway_pid) - g0
             push_load_after = os.getloadavg()[0]
             through.close()
             direct.close()

@@ -34,13 +34,13 @@ import aiohttp
 import httpx
 import psycopg
 
+from bench._process_cpu import cpu_seconds
 from bench._webhook_drain import (
     COMMUNITIES,
     CONCURRENCY,
     WORKSPACE,
     Drain,
     commit_events,
-    cpu_seconds,
     drain,
     event,
     prepare,

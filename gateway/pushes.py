@@ -37,8 +37,14 @@ from services.common.http.problems import Problem, problem_responses
 
 router = APIRouter(prefix="/v1", tags=["integrations"])
 PATH = "/v1/inbound/{integration_id}"
-# The `webhook-*` headers' longest accepted values, as the documented route declares them.
-_HEADER_LIMITS = {b"webhook-id": 200, b"webhook-timestamp": 20, b"webhook-signature": 2000}
+# The `webhook-*` headers' longest accepted values: the documented route declares them, and
+# `PushRoute` takes only pushes within them.
+_ID_MAX, _TIMESTAMP_MAX, _SIGNATURE_MAX = 200, 20, 2000
+_HEADER_LIMITS = {
+    b"webhook-id": _ID_MAX,
+    b"webhook-timestamp": _TIMESTAMP_MAX,
+    b"webhook-signature": _SIGNATURE_MAX,
+}
 
 _ACTIVE_INTEGRATION = (
     "SELECT workspace_id, secret FROM integration WHERE id = %s AND disabled_at IS NULL"
@@ -168,9 +174,9 @@ async def accept(
 async def push(
     integration_id: str,
     request: Request,
-    webhook_id: Annotated[str, Header(alias="webhook-id", min_length=1, max_length=200)],
-    webhook_timestamp: Annotated[str, Header(alias="webhook-timestamp", max_length=20)],
-    webhook_signature: Annotated[str, Header(alias="webhook-signature", max_length=2000)],
+    webhook_id: Annotated[str, Header(alias="webhook-id", min_length=1, max_length=_ID_MAX)],
+    webhook_timestamp: Annotated[str, Header(alias="webhook-timestamp", max_length=_TIMESTAMP_MAX)],
+    webhook_signature: Annotated[str, Header(alias="webhook-signature", max_length=_SIGNATURE_MAX)],
 ) -> Response:
     """A bot pushes one event: `{"type": "message_posted" | "group_member_joined" |
     "group_member_left" | "registration_requested" | "check_in" | "publication_result" |

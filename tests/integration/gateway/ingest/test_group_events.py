@@ -172,3 +172,22 @@ def test_a_disabled_integration_cannot_post(ingest: Ingest) -> None:
     response = ingest.signed("/v1/ingest/messages", {"messages": [message()]}, integration=created)
 
     assert response.status_code == 401
+
+
+def test_a_disabled_integration_signs_no_more_batches_at_once(ingest: Ingest) -> None:
+    """Signed batches read the integration from the verdicts single pushes remember; disabling
+    it through this gateway forgets the verdict, so the next batch is refused, not accepted
+    for a few more seconds."""
+    created = ingest.post("/v1/integrations", {"name": "将停用的助手"})
+    assert created.status_code == 201, created.text
+    bot = created.json()
+    document = {"messages": [message()]}
+    assert ingest.signed("/v1/ingest/messages", document, integration=bot).status_code == 202
+
+    disabled = ingest.client.delete(
+        f"/v1/integrations/{bot['id']}", headers={"authorization": f"Bearer {ingest.key}"}
+    )
+    assert disabled.status_code == 204, disabled.text
+
+    refused = ingest.signed("/v1/ingest/messages", {"messages": [message()]}, integration=bot)
+    assert refused.status_code == 401, refused.text

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import confluent_kafka
 
 from services.common.kafka_records import OutgoingRecord, PublishFailed, librdkafka_reconnect
+from services.common.librdkafka_log import librdkafka_log
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ class RdKafkaPublisher:
             rdkafka_producer_config(
                 bootstrap_servers, client_id=client_id, timeout_seconds=timeout_seconds
             )
-            | {"logger": log}
+            | {"logger": librdkafka_log}
         )
 
     def publish(self, records: Sequence[OutgoingRecord]) -> None:

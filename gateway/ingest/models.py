@@ -7,6 +7,7 @@ fields are refused, identifiers are bounded (they become keys of the de-duplicat
 times carry an offset. What goes on Kafka is the contract's JSON, unchanged.
 """
 
+import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -128,16 +129,14 @@ class BatchResult(BaseModel):
 
 
 class IngestSeen(GatewayTable, table=True):
-    """Each item accepted in bulk, by its identity, so the same one posted again is a
-    duplicate; forgotten after `REMEMBERED_FOR` (see `service.prune_seen`)."""
+    """Each item accepted in bulk, by its seen key (`fingerprints.seen_key`: 16 bytes of a hash
+    of its identity, workspace included), so the same one posted again is a duplicate;
+    forgotten after `REMEMBERED_FOR` (see `service.prune_seen`)."""
 
     __tablename__ = "ingest_seen"
 
-    workspace_id: str = sqlmodel.Field(primary_key=True)
-    platform: str = sqlmodel.Field(primary_key=True)
-    # `message`, `group_member_joined` or `group_member_left`
-    kind: str = sqlmodel.Field(primary_key=True)
-    external_id: str = sqlmodel.Field(primary_key=True)
+    key: uuid.UUID = sqlmodel.Field(primary_key=True)
+    workspace_id: str
     seen_at: datetime = sqlmodel.Field(
         default_factory=lambda: datetime.now(UTC),
         sa_column=Column(DateTime(timezone=True), nullable=False),

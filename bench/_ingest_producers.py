@@ -23,7 +23,7 @@ def records(workspace_id: str, messages: list[dict[str, object]]) -> list[Outgoi
     ids = event_ids(
         [identity(workspace_id, m.platform, "message", m.message_external_id) for m in items]
     )
-    return envelope.records(items, ids)
+    return envelope.records([(MessageIn, m.__dict__) for m in items], ids)
 
 
 def kafka_python_rate(

@@ -22,7 +22,7 @@ from gateway.ingest import service
 from gateway.ingest.callers import by_api_key, by_signature, signed
 from gateway.ingest.fingerprints import event_ids, seen_key
 from gateway.ingest.metrics import INGEST_BATCHES, INGEST_ITEMS, INGEST_PUBLISH_SECONDS
-from gateway.ingest.models import JoinedItem, LeftItem, MessageIn
+from gateway.ingest.models import JoinedItem, LeftItem
 from gateway.ingest.publishing import SOURCE, Envelope, IngestProducer
 from gateway.ingest.reading import BatchShape, Reading
 from services.common.contracts import EventData
@@ -36,17 +36,19 @@ class Endpoint:
     shape: BatchShape[Any]
     rejected_kind: str  # the `kind` label of an item too malformed to say its own
     # Each item's identity in a workspace (what makes a re-sent one a duplicate, see
-    # `fingerprints.identity`), its kind (a metrics label), and the event it becomes.
+    # `fingerprints.identity`), its kind (a metrics label), and the event it becomes: its
+    # contract and its fields (`Envelope.records`).
     identities: Callable[[str, Sequence[Any]], list[bytes]]
     kind: Callable[[Any], str]
-    event: Callable[[Any], EventData]
+    event: Callable[[Any], tuple[type[EventData], dict[str, Any]]]
 
 
-def message_identities(workspace_id: str, items: Sequence[MessageIn]) -> list[bytes]:
+def message_identities(workspace_id: str, items: Sequence[dict[str, Any]]) -> list[bytes]:
     """`fingerprints.identity(workspace_id, platform, "message", message_external_id)` of each
-    message, spelled inline: a call per item costs more than the join."""
+    message (read as `MessageFields`), spelled inline: a call per item costs more than the
+    join."""
     return [
-        f"{workspace_id}\x1f{m.platform}\x1fmessage\x1f{m.message_external_id}".encode()
+        f"{workspace_id}\x1f{m['platform']}\x1fmessage\x1f{m['message_external_id']}".encode()
         for m in items
     ]
 

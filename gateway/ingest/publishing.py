@@ -22,6 +22,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 
 import orjson
 from fastapi import FastAPI
@@ -57,52 +58,46 @@ class Envelope:
         self._at_subject = names.index("ce_subject")
         self._types: dict[str, tuple[str, bytes]] = {}
 
-    def records(self, items: Sequence[EventData], event_ids: Sequence[str]) -> list[OutgoingRecord]:
-        """The Kafka record of each item, with its event id: keyed by its group (as the signed
-        single-event door keys it), the contract's JSON as the value."""
-        shared, at_id, at_type, at_subject = (
-            self._shared,
-            self._at_id,
-            self._at_type,
-            self._at_subject,
-        )
+    def records(
+        self, events: Sequence[tuple[type[EventData], dict[str, Any]]], event_ids: Sequence[str]
+    ) -> list[OutgoingRecord]:
+        """The Kafka record of each event (its contract, and its fields in the contract's order
+        with every default, as the contract's `__dict__` holds them), with its event id: keyed
+        by its group (as the signed single-event door keys it), the contract's JSON as the
+        value."""
+        shared, at_id, at_type = self._shared, self._at_id, self._at_type
+        at_subject, types = self._at_subject, self._types
+        values = in_one_go([fields for _, fields in events])
         records = []
-        for data, event_id, value in zip(items, event_ids, _values(items), strict=True):
-            group: str = getattr(data, "group_external_id", "")
-            event_type = self._types.get(data.type)
+        for (contract, fields), event_id, value in zip(events, event_ids, values, strict=True):
+            group: str = fields["group_external_id"]
+            event_type = types.get(contract.type)
             if event_type is None:
-                event_type = self._types[data.type] = ("ce_type", data.type.encode())
+                event_type = types[contract.type] = ("ce_type", contract.type.encode())
             headers = shared.copy()
             headers[at_id] = ("ce_id", event_id.encode())
             headers[at_type] = event_type
             headers[at_subject] = ("ce_subject", group.encode())
             # Keyed by group, not workspace: one busy workspace's chat spreads over partitions
             # while each group's messages keep their order (`gateway.inbound.ingest_key`).
-            key = f"{getattr(data, 'platform', '')}:{group}"
-            records.append(OutgoingRecord(data.topic, key, value, headers))
+            key = f"{fields['platform']}:{group}"
+            records.append(OutgoingRecord(contract.topic, key, value, headers))
         return records
 
 
-def _values(items: Sequence[EventData]) -> list[bytes]:
-    """Each item's JSON, as its contract's serializer writes it."""
-    return in_one_go(items) or [item.__pydantic_serializer__.to_json(item) for item in items]
+def in_one_go(events: Sequence[dict[str, Any]]) -> list[bytes]:
+    """Each event's JSON (a test holds it equal to what the contract's serializer writes), made
+    by one orjson call for the whole batch, then cut where each event begins: 0.7 µs an event
+    rather than 1.8 for pydantic's serializer called one by one.
 
-
-def in_one_go(items: Sequence[EventData]) -> list[bytes] | None:
-    """Each item's JSON made by one orjson call for the whole batch, then cut where each item
-    begins: 0.5 µs an item rather than 1.8 for pydantic's serializer called item by item (a
-    test holds the two equal). None when it cannot be so made.
-
-    The cut is sound: `{"platform":` opens every item, and cannot occur inside one, where a
-    string's quotes are escaped, and a closing quote is followed by `:`, `,`, `]` or `}`.
-    Anything else (another contract, a cut that does not give each item one value) is None."""
-    try:
-        joined = orjson.dumps([item.__dict__ for item in items], option=orjson.OPT_UTC_Z)
-    except TypeError:
-        return None
+    The cut is sound: `{"platform":` opens every event (`GroupActivity`'s first field), and
+    cannot occur inside one, where a string's quotes are escaped, and a closing quote is
+    followed by `:`, `,`, `]` or `}`. Should it ever not give each event one value, each is
+    made on its own."""
+    joined = orjson.dumps(events, option=orjson.OPT_UTC_Z)
     parts = joined[1:-1].split(b"," + _FIRST_FIELD)
-    if len(parts) != len(items) or not parts[0].startswith(_FIRST_FIELD):
-        return None
+    if len(parts) != len(events) or not parts[0].startswith(_FIRST_FIELD):
+        return [orjson.dumps(fields, option=orjson.OPT_UTC_Z) for fields in events]
     return [parts[0], *[_FIRST_FIELD + part for part in parts[1:]]]
 
 

@@ -15,7 +15,7 @@ from gateway.ingest.acceptance import (
     message_identities,
     take,
 )
-from gateway.ingest.models import BatchResult, GroupEventBatch, MessageBatch
+from gateway.ingest.models import BatchResult, GroupEventBatch, MessageBatch, MessageIn
 from gateway.ingest.reading import GROUP_EVENTS, MESSAGES, BatchTooLarge
 from services.common.http.problems import Problem, problem_kind, problem_responses
 
@@ -30,7 +30,7 @@ MESSAGES_ENDPOINT = Endpoint(
     "message",
     message_identities,
     kind=lambda _: "message",
-    event=lambda item: item,
+    event=lambda fields: (MessageIn, fields),
 )
 GROUP_EVENTS_ENDPOINT = Endpoint(
     "group_events",
@@ -38,7 +38,7 @@ GROUP_EVENTS_ENDPOINT = Endpoint(
     "group_event",
     group_event_identities,
     kind=lambda item: item.type,
-    event=lambda item: item.data,
+    event=lambda item: (type(item.data), item.data.__dict__),
 )
 
 

@@ -39,7 +39,7 @@ class Endpoint:
     # `fingerprints.identity`), its kind (a metrics label), and the event it becomes: its
     # contract and its fields (`Envelope.records`).
     identities: Callable[[str, Sequence[Any]], list[bytes]]
-    kind: Callable[[Any], str]
+    kind: str | Callable[[Any], str]  # the same for all, or each item's
     event: Callable[[Any], tuple[type[EventData], dict[str, Any]]]
 
 
@@ -171,12 +171,17 @@ def _answer(reading: Reading[Any], outcome: Outcome) -> bytes:
 
 
 def _count(endpoint: Endpoint, reading: Reading[Any], outcome: Outcome) -> None:
-    accepted = set(outcome.accepted)
-    kinds = Counter(
-        (endpoint.kind(item), "accepted" if at in accepted else "duplicate")
-        for at, (_, item) in enumerate(reading.valid)
-    )
-    if reading.rejected:
-        kinds[(endpoint.rejected_kind, "rejected")] += len(reading.rejected)
+    kinds: Counter[tuple[str, str]] = Counter()
+    if isinstance(endpoint.kind, str):  # no call per item
+        kinds[(endpoint.kind, "accepted")] = len(outcome.accepted)
+        kinds[(endpoint.kind, "duplicate")] = outcome.duplicates
+    else:
+        accepted = set(outcome.accepted)
+        kinds.update(
+            (endpoint.kind(item), "accepted" if at in accepted else "duplicate")
+            for at, (_, item) in enumerate(reading.valid)
+        )
+    kinds[(endpoint.rejected_kind, "rejected")] += len(reading.rejected)
     for (kind, status), count in kinds.items():
-        INGEST_ITEMS.labels(kind, status).inc(count)
+        if count:
+            INGEST_ITEMS.labels(kind, status).inc(count)

@@ -29,7 +29,7 @@ MESSAGES_ENDPOINT = Endpoint(
     MESSAGES,
     "message",
     message_identities,
-    kind=lambda _: "message",
+    kind="message",
     event=lambda fields: (MessageIn, fields),
 )
 GROUP_EVENTS_ENDPOINT = Endpoint(

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy import Connection
 from sqlmodel import Session
 
 # The promise is 7 days; a day more, so an item re-sent right at the edge is still caught.
@@ -34,7 +35,7 @@ _CLAIM = sa.text(
 
 
 def claim(
-    session: Session, *, workspace_id: str, keys: Iterable[bytes], now: datetime
+    session: Session | Connection, *, workspace_id: str, keys: Iterable[bytes], now: datetime
 ) -> set[bytes]:
     """Record each seen key not seen before; returns those that were new. The keys are the
     workspace's own (its id is part of what they hash), so no other workspace's items can

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from gateway.ingest import service
-from gateway.ingest.callers import by_api_key, by_signature, signed
+from gateway.ingest.callers import Ingester, by_api_key, by_signature, signed
 from gateway.ingest.fingerprints import event_ids, seen_key
 from gateway.ingest.metrics import INGEST_BATCHES, INGEST_ITEMS, INGEST_PUBLISH_SECONDS
 from gateway.ingest.models import JoinedItem, LeftItem
@@ -109,26 +109,19 @@ def take(
         first = dict(zip(reversed(identities), range(len(identities) - 1, -1, -1), strict=True))
         unique = list(first)
         keys = [seen_key(identity) for identity in unique]
-        # A Core connection, not an ORM session: 1 µs a message less, for one statement.
-        with engine.connect() as connection:
-            new = service.claim(connection, workspace_id=ingester.workspace_id, keys=keys, now=now)
-            outcome = Outcome(
-                identities,
-                dict(zip(unique, event_ids(unique), strict=True)),
-                sorted(first[i] for i, key in zip(unique, keys, strict=True) if key in new),
-            )
-            if outcome.accepted:
-                envelope = Envelope(
-                    workspace_id=ingester.workspace_id, source=ingester.source, now=now
+        outcome = Outcome(identities, {}, [])
+        if keys:  # else every item was rejected: nothing to remember, nothing to send
+            # A Core connection, not an ORM session: 1 µs a message less, for one statement.
+            with engine.connect() as connection:
+                new = service.claim(
+                    connection, workspace_id=ingester.workspace_id, keys=keys, now=now
                 )
-                records = envelope.records(
-                    [endpoint.event(items[at]) for at in outcome.accepted],
-                    [outcome.event_ids[identities[at]] for at in outcome.accepted],
+                outcome.event_ids = dict(zip(unique, event_ids(unique), strict=True))
+                outcome.accepted = sorted(
+                    first[i] for i, key in zip(unique, keys, strict=True) if key in new
                 )
-                started = time.perf_counter()
-                producer.publish(records)
-                INGEST_PUBLISH_SECONDS.observe(time.perf_counter() - started)
-            connection.commit()
+                _publish(producer, endpoint, ingester, items, outcome, now=now)
+                connection.commit()
     except OUTAGE_ERRORS:  # the broker's (PublishFailed) or the database's: a 503
         INGEST_BATCHES.labels(endpoint.name, auth, "unavailable").inc()
         raise
@@ -138,6 +131,27 @@ def take(
     INGEST_BATCHES.labels(endpoint.name, auth, "accepted").inc()
     _count(endpoint, reading, outcome)
     return _answer(reading, outcome)
+
+
+def _publish(
+    producer: IngestProducer,
+    endpoint: Endpoint,
+    ingester: Ingester,
+    items: list[Any],
+    outcome: Outcome,
+    *,
+    now: datetime,
+) -> None:
+    if not outcome.accepted:
+        return
+    envelope = Envelope(workspace_id=ingester.workspace_id, source=ingester.source, now=now)
+    records = envelope.records(
+        [endpoint.event(items[at]) for at in outcome.accepted],
+        [outcome.event_ids[outcome.identities[at]] for at in outcome.accepted],
+    )
+    started = time.perf_counter()
+    producer.publish(records)
+    INGEST_PUBLISH_SECONDS.observe(time.perf_counter() - started)
 
 
 def _answer(reading: Reading[Any], outcome: Outcome) -> bytes:

@@ -22,7 +22,9 @@ own client (aiohttp), Postgres (the de-duplication claim) and the broker, read f
 Settings: BENCH_INGEST_MESSAGES (60,000). BENCH_PROFILE=<file> runs the gateway under
 cProfile (its event loop's thread only: the batches are taken in worker threads);
 BENCH_PYSPY=<file> samples all its threads with py-spy while the batches are posted (collapsed
-stacks; `pip install --target /tmp/spy py-spy` and put its `bin` on PATH).
+stacks; `pip install --target /tmp/spy py-spy` and put its `bin` on PATH; not blocking the
+gateway, it counts threads waiting on a socket too: for CPU by step, time a step's
+`time.thread_time()`).
 BENCH_INGEST_WORKERS=<n> runs it with n uvicorn worker processes (the deployment runs one).
 BENCH_INGEST_BASELINE_CODE=<a checkout> also posts the same batches through that checkout's
 gateway, after this one's: before/after figures from the same run; BENCH_INGEST_ROUNDS=<n>

@@ -7,12 +7,14 @@ fields are refused, identifiers are bounded (they become keys of the de-duplicat
 times carry an offset. What goes on Kafka is the contract's JSON, unchanged.
 """
 
+import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import sqlmodel
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Strict
 from sqlalchemy import Column, DateTime
+from typing_extensions import TypedDict
 
 from gateway.models import GatewayTable
 from services.common.contracts import ChatMessagePosted, GroupMemberJoined, GroupMemberLeft
@@ -69,6 +71,25 @@ class LeftIn(GroupMemberLeft):
     removed_by_external_id: ExternalId | None = None
 
 
+def _typed_dict(name: str, fields: dict[str, Any]) -> Any:
+    # mypy reads only a literal TypedDict; pydantic reads any.
+    typed_dict: Any = TypedDict
+    shape = typed_dict(name, fields)
+    shape.__pydantic_config__ = ConfigDict(extra="forbid")
+    return shape
+
+
+def as_fields(model: type[BaseModel]) -> Any:
+    """A TypedDict of `model`'s fields, each with its type, constraints and default: validated
+    to the same verdicts (the same errors at the same places), into plain dicts holding every
+    field in the model's order, at half the CPU of making model instances (3 µs a message
+    rather than 6.5). The model stays the one definition, and the documented schema."""
+    return _typed_dict(
+        f"{model.__name__}Fields",
+        {name: Annotated[field.annotation, field] for name, field in model.model_fields.items()},
+    )
+
+
 class MessageBatch(BaseModel):
     """`POST /v1/ingest/messages`: up to 1,000 messages, in the order they were posted."""
 
@@ -91,6 +112,14 @@ class LeftItem(BaseModel):
     type: Literal["group_member_left"]
     data: LeftIn
 
+
+MessageFields = as_fields(MessageIn)
+# `MessageBatch`, read into dicts.
+MessageBatchFields = _typed_dict(
+    "MessageBatchFields",
+    # A type made at run time, which mypy cannot follow.
+    {"messages": Annotated[list[MessageFields], Field(min_length=1, max_length=MAX_ITEMS)]},  # type: ignore[valid-type]
+)
 
 GroupEventIn = Annotated[JoinedItem | LeftItem, Field(discriminator="type")]
 
@@ -128,16 +157,14 @@ class BatchResult(BaseModel):
 
 
 class IngestSeen(GatewayTable, table=True):
-    """Each item accepted in bulk, by its identity, so the same one posted again is a
-    duplicate; forgotten after `REMEMBERED_FOR` (see `service.prune_seen`)."""
+    """Each item accepted in bulk, by its seen key (`fingerprints.seen_key`: 16 bytes of a hash
+    of its identity, workspace included), so the same one posted again is a duplicate;
+    forgotten after `REMEMBERED_FOR` (see `service.prune_seen`)."""
 
     __tablename__ = "ingest_seen"
 
-    workspace_id: str = sqlmodel.Field(primary_key=True)
-    platform: str = sqlmodel.Field(primary_key=True)
-    # `message`, `group_member_joined` or `group_member_left`
-    kind: str = sqlmodel.Field(primary_key=True)
-    external_id: str = sqlmodel.Field(primary_key=True)
+    key: uuid.UUID = sqlmodel.Field(primary_key=True)
+    workspace_id: str
     seen_at: datetime = sqlmodel.Field(
         default_factory=lambda: datetime.now(UTC),
         sa_column=Column(DateTime(timezone=True), nullable=False),

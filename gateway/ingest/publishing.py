@@ -13,17 +13,18 @@ acknowledged every record; a failed produce rolls the claim back. So:
 - A failure answers 503 and remembers nothing: the client sends the batch again.
 - A gateway crash between the broker's acknowledgement and the commit leaves the items on
   Kafka but unclaimed; the client, which got no answer, sends again, and the items go out a
-  second time with the same event ids (derived from their identity, see `event_id`), which the
+  second time with the same event ids (derived from their identity, see `fingerprints`), which the
   consumers' processed-events tables absorb. At least once on Kafka, exactly once in effect.
 """
 
-import hashlib
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 
+import orjson
 from fastapi import FastAPI
 
 from services.common.cloudevents import CloudEvent
@@ -35,23 +36,10 @@ from services.common.rdkafka import RdKafkaPublisher
 log = logging.getLogger(__name__)
 
 SOURCE = "/qunyun/gateway/ingest"
-# Crockford's base32 (as `services.common.ids` spells ids), ten bits at a time: two
-# characters per lookup. `base64.b32encode` spelled the same in pure Python at 5 µs an id.
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]
-_SHIFTS = range(120, -1, -10)
 
-
-def event_id(workspace_id: str, platform: str, kind: str, external_id: str) -> str:
-    """The event id of an ingested item, the same every time the item is sent: 128 bits of a
-    hash of its identity, spelled as the platform's ids are (`evt_` + 26 Crockford chars,
-    the RFC 4648 base32 of the digest in Crockford's alphabet, unpadded)."""
-    digest = hashlib.blake2b(
-        "\x1f".join((workspace_id, platform, kind, external_id)).encode(), digest_size=16
-    ).digest()
-    # 26 characters carry 130 bits: the digest's 128 and two zero bits, as base32 pads them.
-    bits = int.from_bytes(digest) << 2
-    return "evt_" + "".join([_PAIRS[(bits >> shift) & 1023] for shift in _SHIFTS])
+# Every contract `take` publishes starts with this field (`GroupActivity`), which is what lets
+# one JSON array of a batch's items be cut into their values (see `in_one_go`).
+_FIRST_FIELD = b'{"platform":'
 
 
 class Envelope:
@@ -70,26 +58,47 @@ class Envelope:
         self._at_subject = names.index("ce_subject")
         self._types: dict[str, tuple[str, bytes]] = {}
 
-    def record(self, data: EventData, *, event_id: str) -> OutgoingRecord:
-        """The Kafka record of one item: keyed by its group (as the signed single-event door
-        keys it), the contract's JSON as the value."""
-        platform: str = getattr(data, "platform", "")
-        group: str = getattr(data, "group_external_id", "")
-        event_type = self._types.get(data.type)
-        if event_type is None:
-            event_type = self._types[data.type] = ("ce_type", data.type.encode())
-        headers = self._shared.copy()
-        headers[self._at_id] = ("ce_id", event_id.encode())
-        headers[self._at_type] = event_type
-        headers[self._at_subject] = ("ce_subject", group.encode())
-        return OutgoingRecord(
-            topic=data.topic,
+    def records(
+        self, events: Sequence[tuple[type[EventData], dict[str, Any]]], event_ids: Sequence[str]
+    ) -> list[OutgoingRecord]:
+        """The Kafka record of each event (its contract, and its fields in the contract's order
+        with every default, as the contract's `__dict__` holds them), with its event id: keyed
+        by its group (as the signed single-event door keys it), the contract's JSON as the
+        value."""
+        shared, at_id, at_type = self._shared, self._at_id, self._at_type
+        at_subject, types = self._at_subject, self._types
+        values = in_one_go([fields for _, fields in events])
+        records = []
+        for (contract, fields), event_id, value in zip(events, event_ids, values, strict=True):
+            group: str = fields["group_external_id"]
+            event_type = types.get(contract.type)
+            if event_type is None:
+                event_type = types[contract.type] = ("ce_type", contract.type.encode())
+            headers = shared.copy()
+            headers[at_id] = ("ce_id", event_id.encode())
+            headers[at_type] = event_type
+            headers[at_subject] = ("ce_subject", group.encode())
             # Keyed by group, not workspace: one busy workspace's chat spreads over partitions
             # while each group's messages keep their order (`gateway.inbound.ingest_key`).
-            key=f"{platform}:{group}",
-            value=data.__pydantic_serializer__.to_json(data),
-            headers=headers,
-        )
+            key = f"{fields['platform']}:{group}"
+            records.append(OutgoingRecord(contract.topic, key, value, headers))
+        return records
+
+
+def in_one_go(events: Sequence[dict[str, Any]]) -> list[bytes]:
+    """Each event's JSON (a test holds it equal to what the contract's serializer writes), made
+    by one orjson call for the whole batch, then cut where each event begins: 0.7 µs an event
+    rather than 1.8 for pydantic's serializer called one by one.
+
+    The cut is sound: `{"platform":` opens every event (`GroupActivity`'s first field), and
+    cannot occur inside one, where a string's quotes are escaped, and a closing quote is
+    followed by `:`, `,`, `]` or `}`. Should it ever not give each event one value, each is
+    made on its own."""
+    joined = orjson.dumps(events, option=orjson.OPT_UTC_Z)
+    parts = joined[1:-1].split(b"," + _FIRST_FIELD)
+    if len(parts) != len(events) or not parts[0].startswith(_FIRST_FIELD):
+        return [orjson.dumps(fields, option=orjson.OPT_UTC_Z) for fields in events]
+    return [parts[0], *[_FIRST_FIELD + part for part in parts[1:]]]
 
 
 class IngestProducer:

@@ -7,15 +7,15 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import orjson
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from gateway.ingest.models import (
     MAX_ITEMS,
     GroupEventBatch,
     GroupEventIn,
     ItemError,
-    MessageBatch,
-    MessageIn,
+    MessageBatchFields,
+    MessageFields,
 )
 from services.common.http.problems import Problem, ProblemType
 from services.common.http.screening import json_errors
@@ -58,7 +58,9 @@ class BatchShape(Generic[Item]):
             batch = self.batch.validate_json(body)
         except ValidationError as exc:
             return self._item_by_item(body, exc)
-        items: Sequence[Item] = getattr(batch, self.member)
+        items: Sequence[Item] = (
+            batch[self.member] if isinstance(batch, dict) else getattr(batch, self.member)
+        )
         reading = Reading[Item](size=len(items), valid=list(enumerate(items)))
         if b"\\u0000" in body:  # JSON can carry a NUL only escaped; rare, so checked apart
             self._refuse_nul_characters(body, reading)
@@ -152,11 +154,14 @@ def _invalid(exc: ValidationError) -> Problem:
     )
 
 
-def _shape(batch: type[BaseModel], member: str, item: Any, tags: frozenset[str]) -> BatchShape[Any]:
+def _shape(batch: Any, member: str, item: Any, tags: frozenset[str]) -> BatchShape[Any]:
     return BatchShape(TypeAdapter(batch), member, TypeAdapter(item), tags)
 
 
-MESSAGES: BatchShape[MessageIn] = _shape(MessageBatch, "messages", MessageIn, frozenset())
+# Messages are read into dicts (`models.as_fields`), the fields of `MessageIn`.
+MESSAGES: BatchShape[dict[str, Any]] = _shape(
+    MessageBatchFields, "messages", MessageFields, frozenset()
+)
 GROUP_EVENTS: BatchShape[Any] = _shape(
     GroupEventBatch,
     "events",

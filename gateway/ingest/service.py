@@ -1,64 +1,58 @@
-"""Remembering what was ingested: one set-based statement per batch claims every item's
-identity, and tells which were new; a periodic prune forgets what is older than 8 days."""
+"""Remembering what was ingested: one set-based statement per batch claims every item's seen
+key (`fingerprints.seen_key`), and tells which were new; a periodic prune forgets what is
+older than 8 days."""
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import NamedTuple
 
-import orjson
 import sqlalchemy as sa
+from sqlalchemy import Connection
 from sqlmodel import Session
 
 # The promise is 7 days; a day more, so an item re-sent right at the edge is still caught.
 REMEMBERED_FOR = timedelta(days=8)
 
+KEY_BYTES = 16
 
-class Identity(NamedTuple):
-    """What makes two items the same one, within a workspace."""
-
-    platform: str
-    kind: str  # `message`, `group_member_joined`, `group_member_left`
-    external_id: str
-
-
-# The identities go in as one JSON document and the new ones come back as one: psycopg dumps
-# a Python list into a Postgres array element by element in Python, and SQLAlchemy makes a
-# `Row` of each returned row, together 10 µs a message, half the cost of a chat message's
-# validation, records and ids; orjson does both ends in well under one.
+# The keys go in as one byte string, 16 bytes each, and the new ones come back as one: a
+# Python list bound to a `uuid[]` is dumped element by element in Python, and a `Row` made of
+# each returned row. Keyed by 16 bytes rather than the identity's four texts, Postgres spends
+# half the CPU a row (7.5 µs rather than 15 with 500-row batches): a narrower primary key to
+# search and fill, and no JSON to read.
 _CLAIM = sa.text(
     """
     WITH claimed AS (
-        INSERT INTO ingest_seen (workspace_id, platform, kind, external_id, seen_at)
-        SELECT :workspace_id, c.p, c.k, c.e, :now
-        FROM ROWS FROM (json_to_recordset(CAST(:identities AS json)) AS (p text, k text, e text))
-            WITH ORDINALITY AS c(p, k, e, n)
-        ORDER BY c.n
+        INSERT INTO ingest_seen (key, workspace_id, seen_at)
+        SELECT CAST(encode(substring(:keys FROM i FOR 16), 'hex') AS uuid), :workspace_id, :now
+        FROM generate_series(1, length(:keys), 16) AS i
+        ORDER BY i
         ON CONFLICT DO NOTHING
-        RETURNING platform, kind, external_id
+        RETURNING key
     )
-    SELECT CAST(coalesce(json_agg(json_build_array(platform, kind, external_id)), '[]') AS text)
-    FROM claimed
+    SELECT string_agg(uuid_send(key), ''::bytea) FROM claimed
     """
 )
 
 
 def claim(
-    session: Session, *, workspace_id: str, identities: Iterable[Identity], now: datetime
-) -> set[Identity]:
-    """Record each identity not seen before in the workspace; returns those that were new.
+    session: Session | Connection, *, workspace_id: str, keys: Iterable[bytes], now: datetime
+) -> set[bytes]:
+    """Record each seen key not seen before; returns those that were new. The keys are the
+    workspace's own (its id is part of what they hash), so no other workspace's items can
+    count against them.
 
     A claim made by a transaction still open elsewhere makes this one wait for its outcome:
-    committed, the identity is a duplicate here; rolled back (its batch never reached Kafka),
-    it is new here. Identities are claimed in sorted order, so two batches sharing several
-    wait for each other instead of deadlocking."""
-    ordered = sorted(set(identities))
+    committed, the key is a duplicate here; rolled back (its batch never reached Kafka), it is
+    new here. Keys are claimed in sorted order, so two batches sharing several wait for each
+    other instead of deadlocking."""
+    ordered = sorted(set(keys))
     if not ordered:
         return set()
-    document = orjson.dumps([{"p": p, "k": k, "e": e} for p, k, e in ordered]).decode()
     claimed = session.execute(
-        _CLAIM, {"workspace_id": workspace_id, "now": now, "identities": document}
+        _CLAIM, {"workspace_id": workspace_id, "now": now, "keys": b"".join(ordered)}
     ).scalar_one()
-    return {Identity(*row) for row in orjson.loads(claimed)}
+    claimed = bytes(claimed or b"")
+    return {claimed[at : at + KEY_BYTES] for at in range(0, len(claimed), KEY_BYTES)}
 
 
 # One DELETE takes at most this many rows, and one pass at most `PRUNE_BATCHES` of them: an

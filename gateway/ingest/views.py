@@ -11,11 +11,11 @@ from starlette.concurrency import run_in_threadpool
 from gateway.access.scopes import INGEST_WRITE
 from gateway.ingest.acceptance import (
     Endpoint,
-    group_event_identity,
-    message_identity,
+    group_event_identities,
+    message_identities,
     take,
 )
-from gateway.ingest.models import BatchResult, GroupEventBatch, MessageBatch
+from gateway.ingest.models import BatchResult, GroupEventBatch, MessageBatch, MessageIn
 from gateway.ingest.reading import GROUP_EVENTS, MESSAGES, BatchTooLarge
 from services.common.http.problems import Problem, problem_kind, problem_responses
 
@@ -25,10 +25,20 @@ router = APIRouter(prefix="/v1/ingest", tags=["ingest"])
 SCREENED_BY_ROUTE = ("/v1/ingest/messages", "/v1/ingest/group-events")
 
 MESSAGES_ENDPOINT = Endpoint(
-    "messages", MESSAGES, "message", message_identity, event=lambda item: item
+    "messages",
+    MESSAGES,
+    "message",
+    message_identities,
+    kind="message",
+    event=lambda fields: (MessageIn, fields),
 )
 GROUP_EVENTS_ENDPOINT = Endpoint(
-    "group_events", GROUP_EVENTS, "group_event", group_event_identity, event=lambda i: i.data
+    "group_events",
+    GROUP_EVENTS,
+    "group_event",
+    group_event_identities,
+    kind=lambda item: item.type,
+    event=lambda item: (type(item.data), item.data.__dict__),
 )
 
 

@@ -14,12 +14,13 @@ An outage pauses the batch path just as it pauses the per-event path.
 """
 
 import collections
-import gc
 import itertools
 import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -28,6 +29,7 @@ from prometheus_client import Counter, Histogram
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from services.common import collector
 from services.common import observability as obs
 from services.common.cloudevents import CloudEvent, MalformedEvent
 from services.common.consumer import (
@@ -99,78 +101,119 @@ class BatchConsumer(EventConsumer):
     def run_batches(
         self, source: EventSource, stop: threading.Event, *, poll_seconds: float = 0.5
     ) -> None:
-        """Consume until `stop` is set, one transaction and one offset commit per batch."""
+        """Consume until `stop` is set, one transaction and one offset commit per batch.
+
+        A batch's transaction runs in a worker thread while this thread polls and parses the
+        next batch: folded one after the other, the consumer waited for Postgres with a core
+        half idle (metrics folded 9,400 chat messages a second at 54 % of a core). psycopg lets
+        go of the GIL while it waits for the server, so the two overlap. One transaction is in
+        flight at a time: the next one starts only after the previous one has committed and
+        this thread has committed its offsets, so offsets are committed in order, each after
+        its batch's database commit, and two transactions of this consumer never lock the
+        same rows. A batch that fails rewinds every record polled after it as well."""
         if self.status.paused_since is None:
             self.status.working()
+        worker = ThreadPoolExecutor(1, thread_name_prefix=f"{self._name}-fold")
+        inflight: _InFlight | None = None
         try:
             while not stop.is_set():
-                records = source.poll(poll_seconds)
+                if inflight is not None and inflight.future.done():
+                    self._land(source, stop, inflight, [])
+                    inflight = None
+                # With a transaction in flight, take only what is fetched already: the
+                # transaction's offsets are committed when this thread comes back.
+                with collector.paused():
+                    records = source.poll(0 if inflight is not None else poll_seconds)
                 for start, batch in self._batches(records):
-                    try:
-                        self.handle_batch(batch, stop)
-                    except DependencyDown as exc:
-                        self._rewind(source, records[start:])
-                        self._ride_out(source, stop, str(exc))
-                        break
-                    except Exception:
-                        self._rewind(source, records[start:])
-                        if not stop.is_set():
-                            log.exception("batch not handled; it will be redelivered")
-                            stop.wait(self._backoff_max)
-                        break
-                    try:
-                        for last in _last_of_each_partition(batch):
-                            source.commit(last)
-                    except BROKER_ERRORS as exc:
-                        # The work is committed in the database; its redelivery is a duplicate.
-                        self._rewind(source, records[start:])
-                        self._ride_out(source, stop, f"broker unreachable: {exc}", probe=False)
-                        break
-                    self._resumed()
+                    with collector.paused():
+                        parsed = self._parse(batch)
+                    if inflight is not None:
+                        landed = self._land(source, stop, inflight, records[start:])
+                        inflight = None
+                        if not landed:
+                            break
+                    inflight = _InFlight(worker.submit(self._settle, parsed, stop), batch)
                 for (topic, partition), lag in source.lag().items():
                     obs.CONSUMER_LAG.labels(topic, str(partition)).set(lag)
         finally:
-            source.close()
+            try:
+                if inflight is not None:  # stopping: the last batch's offsets, if it committed
+                    self._land(source, stop, inflight, [])
+            finally:
+                worker.shutdown()
+                source.close()
+
+    def _land(
+        self,
+        source: EventSource,
+        stop: threading.Event,
+        inflight: "_InFlight",
+        later: Sequence[IncomingRecord],
+    ) -> bool:
+        """Wait for the batch in flight and commit its offsets; if it failed (or the offsets
+        were not taken), rewind it and the `later` records polled after it (the poll moved
+        each partition past them all) and pause or back off as the per-event path does.
+        Whether it landed."""
+        unhandled = [*inflight.records, *later]
+        try:
+            inflight.future.result()
+        except DependencyDown as exc:
+            self._rewind(source, unhandled)
+            self._ride_out(source, stop, str(exc))
+            return False
+        except Exception:
+            self._rewind(source, unhandled)
+            if not stop.is_set():
+                log.exception("batch not handled; it will be redelivered")
+                stop.wait(self._backoff_max)
+            return False
+        try:
+            for last in _last_of_each_partition(inflight.records):
+                source.commit(last)
+        except BROKER_ERRORS as exc:
+            # The work is committed in the database; its redelivery is a duplicate.
+            self._rewind(source, unhandled)
+            self._ride_out(source, stop, f"broker unreachable: {exc}", probe=False)
+            return False
+        self._resumed()
+        return True
 
     def handle_batch(
         self, records: Sequence[IncomingRecord], stop: threading.Event | None = None
     ) -> None:
         """Fold `records` (in partition order). Raises `DependencyDown` while the database or
         broker is unreachable, anything else only if the records must be redelivered."""
-        # Every object made for the batch lives until the batch is done and is then freed by
-        # reference counting; the cyclic collector, which runs every 700 allocations, only
-        # walked them again and again meanwhile: 15 µs of metrics' 39 µs of CPU per chat
-        # message. It is off for the batch and on again (as it was) after it, and on around
-        # the per-event path, whose retries may wait seconds.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            events: list[tuple[IncomingRecord, CloudEvent]] = []
-            ignored: collections.Counter[tuple[str, str, str]] = collections.Counter()
-            from_kafka, handled = CloudEvent.from_kafka, self._handlers
-            for record in records:
-                try:
-                    event = from_kafka(record.headers, record.value)
-                except MalformedEvent as exc:
-                    self._dead_letter(record, exc, attempts=0)
-                    self._count(record, "unknown", "dead_lettered")
-                    continue
-                if event.type not in handled:
-                    ignored[(record.topic, event.type, "ignored")] += 1
-                    continue
-                events.append((record, event))
-            _count_all(ignored)
-            self._fold(events, stop, collecting=collecting)
-        finally:
-            if collecting:
-                gc.enable()
+        with collector.paused():
+            self._settle(self._parse(records), stop)
+
+    def _parse(self, records: Sequence[IncomingRecord]) -> "_Parsed":
+        """The batch's events, read without side effects (so that a batch polled while the
+        previous one is in flight can be thrown away and polled again if that one fails)."""
+        parsed = _Parsed()
+        from_kafka, handled = CloudEvent.from_kafka, self._handlers
+        for record in records:
+            try:
+                event = from_kafka(record.headers, record.value)
+            except MalformedEvent as exc:
+                parsed.malformed.append((record, exc))
+                continue
+            if event.type not in handled:
+                parsed.ignored[(record.topic, event.type, "ignored")] += 1
+                continue
+            parsed.events.append((record, event))
+        return parsed
+
+    def _settle(self, parsed: "_Parsed", stop: threading.Event | None) -> None:
+        """Dead-letter what is not a CloudEvent, count what no handler wants, fold the rest."""
+        with collector.paused():
+            for record, exc in parsed.malformed:
+                self._dead_letter(record, exc, attempts=0)
+                self._count(record, "unknown", "dead_lettered")
+            _count_all(parsed.ignored)
+            self._fold(parsed.events, stop)
 
     def _fold(
-        self,
-        events: list[tuple[IncomingRecord, CloudEvent]],
-        stop: threading.Event | None,
-        *,
-        collecting: bool,
+        self, events: list[tuple[IncomingRecord, CloudEvent]], stop: threading.Event | None
     ) -> None:
         """One transaction for `events`; if it fails with the dependencies healthy, each half
         on its own, in order, down to the one event at fault (handled as the per-event path
@@ -178,13 +221,8 @@ class BatchConsumer(EventConsumer):
         if not events:
             return
         if len(events) == 1:
-            if collecting:
-                gc.enable()
-            try:
+            with collector.running():  # its retries may wait seconds
                 self.handle(events[0][0], stop)
-            finally:
-                if collecting:
-                    gc.disable()
             return
         started = time.perf_counter()
         try:
@@ -198,8 +236,8 @@ class BatchConsumer(EventConsumer):
                 extra={"events": len(events), "error": repr(exc)[:500]},
             )
             half = len(events) // 2
-            self._fold(events[:half], stop, collecting=collecting)
-            self._fold(events[half:], stop, collecting=collecting)
+            self._fold(events[:half], stop)
+            self._fold(events[half:], stop)
             return
         BATCH_EVENTS.labels(self._name).observe(len(events))
         BATCH_SECONDS.labels(self._name).observe(time.perf_counter() - started)
@@ -258,6 +296,24 @@ class BatchConsumer(EventConsumer):
         if batch:
             cuts.append((start, batch))
         return cuts
+
+
+@dataclass
+class _Parsed:
+    """A batch read (`BatchConsumer._parse`): its events for handlers, the records that are not
+    CloudEvents, and the records no handler wants, counted by (topic, type, "ignored")."""
+
+    events: list[tuple[IncomingRecord, CloudEvent]] = field(default_factory=list)
+    malformed: list[tuple[IncomingRecord, MalformedEvent]] = field(default_factory=list)
+    ignored: collections.Counter[tuple[str, str, str]] = field(default_factory=collections.Counter)
+
+
+@dataclass
+class _InFlight:
+    """A batch whose transaction runs in the worker thread."""
+
+    future: Future[None]
+    records: list[IncomingRecord]
 
 
 def _count_all(counts: collections.Counter[tuple[str, str, str]]) -> None:

@@ -1,19 +1,17 @@
 """Batch consumption (`BatchConsumer.run_batches`), for handlers that can fold many events
 at once: a batch handler is
-`# A connection idle longer than this is given back and the next batch takes one from the pool
-# (pinged there): only batches that follow each other closely skip the ping.
-_HOLD_SECONDS = 1.0
-
-BatchHandler = Callable[[Session, Sequence[CloudEvent]], None]`, registered per event type
+`BatchHandler = Callable[[Session, Sequence[CloudEvent]], None]`, registered per event type
 (`ServiceSpec.batch_handlers`). A polled batch, bounded by count and bytes, is one
 transaction: its event ids go into the processed-event table in one statement
 (`INSERT … ON CONFLICT DO NOTHING RETURNING event_id`), duplicates (redelivered, or twice in
 the batch) are dropped before any handler sees them, and each run of consecutive events of one
 type goes to its batch handler in partition order (types without one go to their per-event
 handler, in the same transaction). Offsets are committed once per batch and partition, after
-the database commit. A batch that fails with its dependencies healthy is split in halves, in
-order, until the event at fault is alone; that event is then handled exactly as the per-event
-path handles it (its per-event handler, retries, the dead-letter topic), and the rest fold.
+the database commit. The transaction of a batch runs in a worker thread while the next batch
+is polled and parsed, one in flight at a time (see `run_batches`). A batch that fails with
+its dependencies healthy is split in halves, in order, until the event at fault is alone;
+that event is then handled exactly as the per-event path handles it (its per-event handler,
+retries, the dead-letter topic), and the rest fold.
 An outage pauses the batch path just as it pauses the per-event path.
 """
 

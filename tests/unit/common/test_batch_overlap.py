@@ -61,7 +61,7 @@ class _Consumer(BatchConsumer):
             name="overlap",
             handlers={},
             batch_handlers={EVENT_TYPE: lambda session, events: None},
-            dead_letters=None,  # type: ignore[arg-type]
+            dead_letters=None,
             batch_max_events=2,
             backoff_max_seconds=0.0,
         )

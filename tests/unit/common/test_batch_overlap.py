@@ -6,8 +6,12 @@ flight."""
 import threading
 from typing import Any
 
+import pytest
+
+from services.common import consumer as consumer_module
 from services.common.batches import BatchConsumer
 from services.common.cloudevents import CloudEvent
+from services.common.consumer import DependencyDown
 from services.common.kafka import IncomingRecord
 
 EVENT_TYPE = "io.qunyun.test.overlap.v1"
@@ -117,3 +121,31 @@ def test_a_failed_batch_is_delivered_again_with_what_was_polled_after_it() -> No
     settled = [s[1] for s in source.log if s[0] == "settled"]
     assert settled == [[0, 1], [2, 3], [4, 5]]
     assert commits == [(0, 0), (1, 1), (0, 2), (1, 3), (0, 4), (1, 5)]
+
+
+def test_an_outage_in_flight_pauses_and_the_batch_with_what_followed_comes_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stop = threading.Event()
+    first = [_record(n) for n in range(4)]
+    source = _Source([first, first[0:]], stop)
+    consumer = _Consumer(source)
+    idled: list[str | None] = []
+    source.idle = lambda seconds: idled.append(consumer.status.trouble)  # type: ignore[method-assign]
+    monkeypatch.setattr(consumer_module, "database_down", lambda engine: None)  # back at once
+    settle = consumer._settle
+    down = [True]
+
+    def failing_once(parsed: Any, stop: threading.Event | None) -> None:
+        if down[0]:
+            down[0] = False
+            raise DependencyDown("database unreachable")
+        settle(parsed, stop)
+
+    consumer._settle = failing_once  # type: ignore[method-assign]
+    consumer.run_batches(source, stop)
+    assert idled == ["paused: database unreachable"]  # it waited, paused, in the group
+    assert [s[1] for s in source.log if s[0] == "rewind"] == [(0, 0)]
+    assert [s[1] for s in source.log if s[0] == "settled"] == [[0, 1], [2, 3]]
+    assert [s[1] for s in source.log if s[0] == "commit"] == [(0, 1), (0, 3)]
+    assert consumer.status.trouble is None  # working again

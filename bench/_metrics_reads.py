@@ -1,18 +1,23 @@
 """The two reads `bench.metrics_fold` compares: the raw kafka-python consumer doing nothing
 with the records (the issue's baseline), and metrics' own consumer folding them as the
 service does (`BatchConsumer.run_batches` with metrics' handlers: CloudEvent headers, the
-kit's claim of the batch's ids, the fold, one transaction and one offset commit a batch)."""
+kit's claim of the batch's ids, the fold, one transaction and one offset commit a batch, the
+transaction of a batch in a worker thread while the next is polled), with the CPU Postgres
+spent on it and the statements a batch took."""
 
 import threading
 import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import sqlalchemy as sa
 from kafka import KafkaConsumer
 from prometheus_client import REGISTRY
 from sqlalchemy import Engine
 
+from bench._process_cpu import tree_cpu_seconds
 from services.common.batches import BatchConsumer
 from services.common.contracts import ChatMessagePosted
 from services.common.kafka import CONSUMER_FETCH, IncomingRecord, KafkaEventSource, OutgoingRecord
@@ -66,23 +71,41 @@ def raw_read(servers: str, topic: str, count: int, batch: int) -> tuple[float, f
 class FoldFigures:
     rate: float  # records/s end to end, from the first record polled
     cpu: float  # CPU-seconds of this process per record, end to end
-    fold_cpu: float  # of which after the poll (`handle_batch`: headers, claim, fold), per record
+    fold_cpu: float  # of which after the poll (headers, claim, fold), per record
     duplicates: int  # records the kit's claim found handled before
+    postgres_cpu: float  # CPU-seconds of the Postgres server per record (all its processes)
+    statements: float  # statements per batch transaction (the claim and the fold's)
 
 
-def fold_read(engine: Engine, servers: str, topic: str, count: int, batch: int) -> FoldFigures:
-    """Read and fold `count` records through metrics' consumer loop, until all are handled."""
+def fold_read(
+    engine: Engine, servers: str, topic: str, count: int, batch: int, *, postgres: int | None
+) -> FoldFigures:
+    """Read and fold `count` records through metrics' consumer loop, until all are handled;
+    `postgres` is the pid of the server's postmaster, whose CPU (its backends') is counted."""
     stop = threading.Event()
     source = _Counted(platform_source(servers, topic, f"fold-{uuid.uuid4().hex[:6]}", batch))
     source.stop_after(count, stop)
     consumer = metrics_consumer(engine, batch)
     duplicates = _handled(topic, "duplicate")
-    consumer.run_batches(source, stop, poll_seconds=0.5)
+    statements = [0]
+
+    def counted(*_: object, **__: object) -> None:
+        statements[0] += 1
+
+    sa.event.listen(engine, "before_cursor_execute", counted)
+    postgres_cpu = tree_cpu_seconds(postgres) if postgres else 0.0
+    try:
+        consumer.run_batches(source, stop, poll_seconds=0.5)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", counted)
+    postgres_cpu = tree_cpu_seconds(postgres) - postgres_cpu if postgres else 0.0
     return FoldFigures(
         source.seen / source.wall,
         source.cpu / source.seen,
         consumer.cpu / source.seen,
         round(_handled(topic, "duplicate") - duplicates),
+        postgres_cpu / source.seen,
+        statements[0] / max(consumer.batches, 1),
     )
 
 
@@ -95,18 +118,26 @@ def _handled(topic: str, outcome: str) -> float:
 
 
 class _TimedConsumer(BatchConsumer):
-    """`BatchConsumer` that adds up the CPU of its batches: all the work after the poll."""
+    """`BatchConsumer` that adds up the CPU of the work after the poll: reading each batch
+    (this thread) and its transaction (the worker thread), each thread's own CPU time."""
 
     cpu = 0.0
+    batches = 0
 
-    def handle_batch(
-        self, records: Sequence[IncomingRecord], stop: threading.Event | None = None
-    ) -> None:
-        started = time.process_time()
+    def _parse(self, records: Sequence[IncomingRecord]) -> Any:
+        started = time.thread_time()
         try:
-            super().handle_batch(records, stop)
+            return super()._parse(records)
         finally:
-            self.cpu += time.process_time() - started
+            self.cpu += time.thread_time() - started
+
+    def _settle(self, parsed: Any, stop: threading.Event | None) -> None:
+        self.batches += 1
+        started = time.thread_time()
+        try:
+            super()._settle(parsed, stop)
+        finally:
+            self.cpu += time.thread_time() - started
 
 
 class _Counted:

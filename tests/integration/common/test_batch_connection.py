@@ -1,0 +1,101 @@
+"""The batch consumer on the real Postgres: batches that follow each other share one
+connection (no pool ping each), a connection the database dropped between two batches costs
+neither a split nor a failure (the batch runs again on a fresh one), and a claim racing
+another transaction for the same event waits for it and skips the event."""
+
+import threading
+from collections.abc import Sequence
+
+import pytest
+import sqlalchemy as sa
+from prometheus_client import REGISTRY
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from services.common.batches import BatchConsumer
+from services.common.cloudevents import CloudEvent
+from services.common.kafka import IncomingRecord
+from tests.integration.common.test_consumer import EVENT_TYPE, _count, _event, _tallies
+
+pytestmark = pytest.mark.integration
+
+
+def _fold(session: Session, events: Sequence[CloudEvent]) -> None:
+    for event in events:
+        _count(session, event)
+
+
+def _events(*names: str) -> list[tuple[IncomingRecord, CloudEvent]]:
+    return [
+        (IncomingRecord("t", 0, n, None, e.kafka_value(), e.kafka_headers()), e)
+        for n, e in enumerate(_event(name) for name in names)
+    ]
+
+
+def _splits() -> float:
+    labels = {"consumer": "held"}
+    return REGISTRY.get_sample_value("qunyun_consumer_batch_splits_total", labels) or 0.0
+
+
+def test_a_connection_dropped_between_batches_is_replaced_without_a_split(
+    kit_engine: Engine,
+) -> None:
+    consumer = BatchConsumer(
+        kit_engine,
+        name="held",
+        handlers={},
+        batch_handlers={EVENT_TYPE: _fold},
+        dead_letters=None,  # nothing here is dead-lettered
+    )
+    splits = _splits()
+    consumer._fold(_events("a", "b"), None)
+    held = consumer._held
+    assert held is not None
+    pid = held.connection.dbapi_connection.info.backend_pid  # type: ignore[union-attr]
+    consumer._fold(_events("c", "d"), None)
+    assert consumer._held is held  # the next batch, on the same connection
+
+    with kit_engine.connect() as conn:
+        conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    consumer._fold(_events("e", "f"), None)
+    assert consumer._held is not None and consumer._held is not held
+    assert _tallies(kit_engine) == {n: 1 for n in "abcdef"}
+    assert _splits() == splits
+    consumer._let_go()
+
+
+def test_a_claim_racing_another_transaction_for_the_same_event_waits_and_skips_it(
+    kit_engine: Engine,
+) -> None:
+    """Two members folding the same records at once (a rebalance moved the partition while a
+    batch was in flight): the second claim of an event id waits on the unique key for the
+    first transaction and, once that commits, finds the id taken and skips the event."""
+    seen: list[str] = []
+
+    def fold(session: Session, events: Sequence[CloudEvent]) -> None:
+        seen.extend(e.data["name"] for e in events)
+        _fold(session, events)
+
+    consumer = BatchConsumer(
+        kit_engine,
+        name="racing",
+        handlers={},
+        batch_handlers={EVENT_TYPE: fold},
+        dead_letters=None,  # nothing here is dead-lettered
+    )
+    events = _events("x", "y")
+    with kit_engine.connect() as first:
+        first.execute(
+            sa.text("INSERT INTO processed_event (consumer, event_id) VALUES ('racing', :id)"),
+            {"id": events[0][1].id},
+        )
+        second = threading.Thread(target=consumer._fold, args=(events, None))
+        second.start()
+        second.join(1.0)
+        assert second.is_alive()  # waiting on the first transaction's row
+        first.commit()
+    second.join(10)
+    assert not second.is_alive()
+    assert seen == ["y"]
+    assert _tallies(kit_engine) == {"y": 1}
+    consumer._let_go()

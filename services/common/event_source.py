@@ -15,6 +15,7 @@ import confluent_kafka
 from confluent_kafka import TopicPartition
 
 from services.common.kafka_records import IncomingRecord, librdkafka_reconnect
+from services.common.librdkafka_log import librdkafka_log
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ class KafkaEventSource:
         self.rebalances = 0
         self._consumer = confluent_kafka.Consumer(
             consumer_config(bootstrap_servers, group_id=group_id, client_id=client_id)
-            | {"logger": log}
+            | {"logger": librdkafka_log}
         )
         self._await_partitions(topics, timeout_seconds=metadata_timeout_seconds)
         self._consumer.subscribe(

@@ -3,16 +3,16 @@ baseline measured in the same run:
 
 1. fold rate: records read from Kafka and folded into the daily rollups by metrics' own
    consumer loop (`BatchConsumer.run_batches` with metrics' handlers: CloudEvent headers,
-   the claim of the batch's event ids, the fold), a batch of 1,000 (BENCH_FOLD_BATCH) per
-   transaction (offsets committed after it), against the raw kafka-python consumer reading
-   the same records and doing nothing with them. Records are produced and consumed with the
-   platform's own settings (`KafkaPublisher`, `KafkaEventSource`), rates are counted from
-   the first record polled (the group join left out), and each row says its CPU per message,
-   which a loaded machine distorts far less than the rate, how much of it is the work after
-   the poll, and the CPU Postgres spent per message (its backends'); the statements a batch
-   took follow. This process freezes its heap before reading, as the service does once
-   started.
-   Target: at least 20,000 messages per second.
+   the claim of the batch's event ids, the fold), a batch of the service's size (2,000;
+   BENCH_FOLD_BATCH) per transaction (offsets committed after it), against the raw
+   kafka-python consumer reading the same records and doing nothing with them. Records are
+   produced and consumed with the platform's own settings (`KafkaPublisher`,
+   `KafkaEventSource`), rates are counted from the first record polled (the group join left
+   out), and each row says its CPU per message, which a loaded machine distorts far less
+   than the rate, how much of it is the work after the poll, and the CPU Postgres spent per
+   message (its backends'); the statements a batch took follow. This process freezes its
+   heap before reading, as the service does once started. Target: at least 20,000 messages
+   per second.
 2. the same records folded again (a redelivery): every one a duplicate, nothing changes.
 3. ingest → visible: messages produced at 5,000 per second, each timed from its event time
    (set as it is sent) to the commit that makes it visible in the daily stats, against the
@@ -20,8 +20,8 @@ baseline measured in the same run:
 4. queries over a year of daily rollups for 1,000 groups: a group's daily stats over 365
    days and its weekly series, against reading the same 365 rows raw. Target: p95 < 100 ms.
 
-Sizes: BENCH_FOLD_MESSAGES (100,000), BENCH_GROUPS (1,000), BENCH_FOLD_BATCH (1,000). A broker
-is started unless KAFKA_BOOTSTRAP_SERVERS names one.
+Sizes: BENCH_FOLD_MESSAGES (100,000), BENCH_GROUPS (1,000), BENCH_FOLD_BATCH (the service's).
+A broker is started unless KAFKA_BOOTSTRAP_SERVERS names one.
 """
 
 import gc
@@ -55,10 +55,10 @@ from services.metrics.rollups.series import Interval, series
 TARGET_RATE = 20_000.0
 TARGET_VISIBLE_P99_S = 2.0
 TARGET_QUERY_P95_MS = 100.0
-# Records a batch transaction folds. The service's is `QUNYUN_CONSUMER_BATCH_MAX_EVENTS`
-# (500 unless set): a batch's fixed costs (a dozen round trips, the offset commits) and its
-# share of speakers met before in the batch make the size count (BENCH_FOLD_BATCH).
-BATCH = int(os.environ.get("BENCH_FOLD_BATCH", "1000"))
+# Records a batch transaction folds: the service's own (`SPEC.batch_max_events`) unless
+# BENCH_FOLD_BATCH says otherwise. A batch's fixed costs (a dozen round trips, the offset
+# commits) and its share of speakers met before in the batch make the size count.
+BATCH = int(os.environ.get("BENCH_FOLD_BATCH", SPEC.batch_max_events))
 WORKSPACE = "ws_bench"
 COMMUNITY = "cmt_bench"
 GROUPS_WITH_CHAT = 50

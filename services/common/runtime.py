@@ -70,6 +70,9 @@ class ServiceSpec:
     # Paths whose routes check their JSON bodies for what no column holds themselves, item by
     # item (see `ScreenRequests`); every other body is screened before any route sees it.
     screened_by_route: Sequence[str] = ()
+    # Events one batch transaction folds at most, unless `QUNYUN_CONSUMER_BATCH_MAX_EVENTS`
+    # says otherwise.
+    batch_max_events: int = 500
 
 
 class _Workers:
@@ -158,6 +161,7 @@ class _Workers:
         consumed = {**self.spec.handlers, **self.spec.batch_handlers}
         topics = sorted({s.kafka_topic_prefix + topic_of(t) for t in consumed})
         batches = bool(self.spec.batch_handlers)
+        batch_max_events = s.consumer_batch_max_events or self.spec.batch_max_events
         while not self.stop.is_set():
             dead_letters = None
             try:
@@ -169,7 +173,7 @@ class _Workers:
                     group_id=f"{s.kafka_topic_prefix}qunyun-{self.spec.name}",
                     topics=topics,
                     client_id=f"{self.spec.name}-consumer",
-                    max_poll_records=s.consumer_batch_max_events if batches else 100,
+                    max_poll_records=batch_max_events if batches else 100,
                 )
                 options: dict[str, Any] = {
                     "name": self.spec.name,
@@ -184,7 +188,7 @@ class _Workers:
                     BatchConsumer(
                         self.engine,
                         batch_handlers=self.spec.batch_handlers,
-                        batch_max_events=s.consumer_batch_max_events,
+                        batch_max_events=batch_max_events,
                         batch_max_bytes=s.consumer_batch_max_bytes,
                         **options,
                     ).run_batches(source, self.stop)

@@ -32,7 +32,8 @@ class ServiceSettings(BaseSettings):
     # Bounds of one batch transaction for services with batch handlers: large enough that the
     # per-transaction cost (commit, offset commit) vanishes, small enough that a batch takes
     # well under a second and a split to find a poison event stays short.
-    consumer_batch_max_events: int = Field(default=500, ge=1)
+    # Unset: the service's own (`ServiceSpec.batch_max_events`).
+    consumer_batch_max_events: int | None = Field(default=None, ge=1)
     consumer_batch_max_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     # Longer than Kafka's retention, so no redelivery can outlive the memory of an event id.
     processed_event_retention_days: int = Field(default=30, ge=1)

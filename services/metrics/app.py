@@ -135,6 +135,10 @@ SPEC = ServiceSpec(
     produces=[topics.METRICS],
     handlers=HANDLERS,
     batch_handlers=BATCH_HANDLERS,
+    # Chat folds into rows per speaker and day: the more messages a batch holds, the more of
+    # them share a row (the fold rate at 500: ~11,000/s; 1,000: ~15,000/s; 2,000: ~19,000/s,
+    # same run), and a batch of 2,000 still commits in about 0.1 s.
+    batch_max_events=2000,
     periodic=JOBS,
     description="Daily stats, time series, retention, funnel, health scores with reasons, "
     "alerts and weekly reports of communities and their groups, from events. Definitions of "

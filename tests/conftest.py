@@ -7,19 +7,34 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlalchemy import Engine
 
 from deploy.local.kafka import KafkaBroker
 from deploy.local.postgres import database_url, ensure_databases, throwaway_server
-from deploy.local.processes import free_port
+from deploy.local.processes import free_port, stop
 from services.common.db import make_engine, migrate
 
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     with throwaway_server("qunyun-test-pg-") as url:
-        yield url
+        try:
+            yield url
+        finally:
+            if not os.environ.get("DATABASE_URL"):  # a server of our own, about to stop
+                _end_sessions(url)
+
+
+def _end_sessions(server_url: str) -> None:
+    """Close what the session left connected: the server's stop is a smart shutdown, which
+    waits for every client to leave (up to its grace period, then it is killed)."""
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        )
 
 
 @pytest.fixture(scope="session")
@@ -34,6 +49,9 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         yield broker.bootstrap_servers
     finally:
+        # Killed, not stopped: its folder is thrown away with it, and a controlled shutdown
+        # first closes each of the session's thousands of partitions.
+        stop(broker.process, grace_seconds=0)
         broker.stop()
 
 

@@ -120,6 +120,7 @@ class _Workers:
         s = self.settings
         consumed = {**self.spec.handlers, **self.spec.batch_handlers}
         topics = set(self.spec.produces) | {topic_of(t) for t in consumed}
+        early = self._early_publisher() if s.outbox_relay_enabled else None
         while not self.stop.is_set():
             try:
                 ensure_topics(
@@ -133,9 +134,11 @@ class _Workers:
                 log.warning("broker not reachable yet; retrying topic setup", exc_info=True)
                 self.stop.wait(2)
         if self.stop.is_set():
+            if early is not None:
+                early.close()
             return
         if s.outbox_relay_enabled:
-            self._spawn("outbox-relay", self._relay)
+            self._spawn("outbox-relay", functools.partial(self._relay, early))
         if self.consumes:
             self._spawn("consumer", self._consume)
 
@@ -146,15 +149,31 @@ class _Workers:
             topic_prefix=self.settings.kafka_topic_prefix,
         )
 
-    def _relay(self) -> None:
+    def _early_publisher(self) -> KafkaPublisher | None:
+        """The relay's first producer, made before the topics are set up rather than at the
+        relay's first row: an idempotent librdkafka producer asks for its producer id half a
+        second after it is made (no broker is connected when it first tries), and its first
+        publish waits for that. Made early, it is ready before most first rows arrive."""
+        try:
+            return self._publisher()
+        except Exception:  # the relay makes one at its first row then, and says what failed
+            log.debug("no early producer for the outbox relay", exc_info=True)
+            return None
+
+    def _relay(self, early: KafkaPublisher | None) -> None:
         s = self.settings
-        OutboxRelay(
-            self.engine,
-            self._publisher,
-            batch_size=s.outbox_batch_size,
-            poll_seconds=s.outbox_poll_seconds,
-            retention=timedelta(hours=s.outbox_retention_hours),
-        ).run(self.stop)
+        unused = [early] if early is not None else []
+        try:
+            OutboxRelay(
+                self.engine,
+                lambda: unused.pop() if unused else self._publisher(),
+                batch_size=s.outbox_batch_size,
+                poll_seconds=s.outbox_poll_seconds,
+                retention=timedelta(hours=s.outbox_retention_hours),
+            ).run(self.stop)
+        finally:
+            for publisher in unused:
+                publisher.close()
 
     def _consume(self) -> None:
         s = self.settings
@@ -191,9 +210,11 @@ class _Workers:
                         batch_max_events=batch_max_events,
                         batch_max_bytes=s.consumer_batch_max_bytes,
                         **options,
-                    ).run_batches(source, self.stop)
+                    ).run_batches(source, self.stop, poll_seconds=s.consumer_poll_seconds)
                 else:
-                    EventConsumer(self.engine, **options).run(source, self.stop)
+                    EventConsumer(self.engine, **options).run(
+                        source, self.stop, poll_seconds=s.consumer_poll_seconds
+                    )
             except Exception as exc:
                 self.consumer_status.pause(f"consumer restarting: {type(exc).__name__}: {exc}")
                 log.exception("consumer crashed; restarting")

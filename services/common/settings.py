@@ -29,6 +29,9 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = Field(default=5, ge=1)
     consumer_backoff_seconds: float = Field(default=0.2, ge=0)
     consumer_backoff_max_seconds: float = Field(default=5.0, ge=0)
+    # How long a consumer's poll waits for a first record; a stopping consumer finishes its
+    # poll first, so this bounds a stop. Tests shorten it: each test stops its services.
+    consumer_poll_seconds: float = Field(default=0.5, gt=0)
     # Bounds of one batch transaction for services with batch handlers: large enough that the
     # per-transaction cost (commit, offset commit) vanishes, small enough that a batch takes
     # well under a second and a split to find a poison event stays short.

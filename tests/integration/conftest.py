@@ -39,9 +39,10 @@ from deploy.local.postgres import database_url, ensure_databases
 from services.common.contracts import EventData
 from services.common.db import make_engine, migrate
 from services.common.http.identity import ACTOR_HEADER, INTERNAL_TOKEN_HEADER, WORKSPACE_HEADER
-from services.common.kafka import KafkaPublisher, OutgoingRecord
+from services.common.kafka import OutgoingRecord
 from services.common.runtime import ServiceSpec, create_service_app
 from services.common.settings import ServiceSettings
+from tests.integration.producing import PrefixedPublisher, close_all
 
 TOKEN = "test-internal-token"
 WORKSPACE = "ws_test"
@@ -90,6 +91,13 @@ class _Copies:
         self.copier.shutdown(wait=True, cancel_futures=True)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_producers() -> Iterator[None]:
+    """Closes the producer the tests' events went through (tests/integration/producing.py)."""
+    yield
+    close_all()
+
+
 @pytest.fixture(scope="session")
 def new_database(postgres_url: str) -> Iterator[Callable[[ServiceSpec], str]]:
     """`new_database(spec)`: the URL of a new database with every migration of `spec`, copied
@@ -103,7 +111,9 @@ def new_database(postgres_url: str) -> Iterator[Callable[[ServiceSpec], str]]:
 
 def test_settings(database: str, kafka_bootstrap: str) -> ServiceSettings:
     """Settings for a service under test: its own topics (a unique prefix), quick relay and
-    retries, and no periodic jobs (tests run a job's pass when they mean to)."""
+    retries, no periodic jobs (tests run a job's pass when they mean to), and a short consumer
+    poll: stopping the service waits for the poll under way, a quarter of a second a test at
+    the default half second."""
     return ServiceSettings(
         database_url=database,
         kafka_partitions=1,
@@ -114,6 +124,7 @@ def test_settings(database: str, kafka_bootstrap: str) -> ServiceSettings:
         outbox_poll_seconds=0.05,
         consumer_backoff_seconds=0.01,
         consumer_backoff_max_seconds=0.1,
+        consumer_poll_seconds=0.05,
     )
 
 
@@ -129,13 +140,9 @@ class ServiceApi:
         self.engine: Engine = make_engine(settings.database_url, pool_size=2)
 
     @functools.cached_property
-    def _publisher(self) -> KafkaPublisher:
-        # Made when a test first publishes: most never do, and a producer's connect and close
-        # were a tenth of a second of each test's set-up and tear-down under load.
-        return KafkaPublisher(
-            self.settings.kafka_bootstrap_servers,
-            client_id="test",
-            topic_prefix=self.settings.kafka_topic_prefix,
+    def _publisher(self) -> PrefixedPublisher:
+        return PrefixedPublisher(
+            self.settings.kafka_bootstrap_servers, self.settings.kafka_topic_prefix
         )
 
     def request(
@@ -182,8 +189,6 @@ class ServiceApi:
         return Session(self.engine)
 
     def close(self) -> None:
-        if "_publisher" in self.__dict__:
-            self._publisher.close()
         self.engine.dispose()
 
 

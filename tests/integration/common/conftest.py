@@ -37,7 +37,8 @@ def read_topic(
     counted: Callable[[IncomingRecord], bool] = lambda record: True,
 ) -> list[IncomingRecord]:
     """Every record on the topic from the start, waiting until at least `expect` of those
-    `counted` arrived."""
+    `counted` arrived; fewer by the timeout fail the test (an `expect` above what the test
+    makes was a 20 s wait in every run that no assertion noticed)."""
     consumer = KafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -63,6 +64,8 @@ def read_topic(
         poll(1000)  # a little longer, to see duplicates that should not be there
     finally:
         consumer.close()
+    arrived = sum(map(counted, records))
+    assert arrived >= expect, f"{arrived} of the {expect} records expected on {topic} arrived"
     return records
 
 

@@ -27,7 +27,7 @@ from services.common.contracts import (
 from services.common.db import make_engine
 from services.common.http.identity import ACTOR_HEADER, INTERNAL_TOKEN_HEADER, WORKSPACE_HEADER
 from services.common.ids import new_id
-from services.common.kafka import IncomingRecord, KafkaPublisher, OutgoingRecord
+from services.common.kafka import IncomingRecord, OutgoingRecord
 from services.common.runtime import ServiceSpec
 from services.common.settings import ServiceSettings
 from services.events.app import SPEC
@@ -37,6 +37,7 @@ from tests.integration.conftest import (  # noqa: F401  (eventually: the tests i
     service_client,
     test_settings,
 )
+from tests.integration.producing import PrefixedPublisher
 
 TOKEN = "test-internal-token"
 _TYPE_HEADER = "ce_type"  # the CloudEvents binding's header for an event's type
@@ -53,11 +54,8 @@ class EventsApi:
         self.engine: Engine = make_engine(settings.database_url, pool_size=2)
 
     @functools.cached_property
-    def _publisher(self) -> KafkaPublisher:
-        # Made when a test first publishes (see tests/integration/conftest.py's ServiceApi).
-        return KafkaPublisher(
-            self.bootstrap, client_id="test", topic_prefix=self.settings.kafka_topic_prefix
-        )
+    def _publisher(self) -> PrefixedPublisher:
+        return PrefixedPublisher(self.bootstrap, self.settings.kafka_topic_prefix)
 
     # ---- HTTP as the gateway sends it ----
 
@@ -229,8 +227,6 @@ class EventsApi:
         return Session(self.engine)
 
     def close(self) -> None:
-        if "_publisher" in self.__dict__:
-            self._publisher.close()
         self.engine.dispose()
 
 

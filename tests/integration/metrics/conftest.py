@@ -25,7 +25,7 @@ from services.common.contracts import (
 from services.common.contracts.base import topic_of
 from services.common.db import make_engine
 from services.common.http.identity import INTERNAL_TOKEN_HEADER, WORKSPACE_HEADER
-from services.common.kafka import KafkaPublisher, OutgoingRecord
+from services.common.kafka import OutgoingRecord
 from services.common.runtime import ServiceSpec
 from services.common.settings import ServiceSettings
 from services.metrics.app import HANDLERS, SPEC
@@ -34,6 +34,7 @@ from tests.integration.conftest import (  # noqa: F401  (eventually: the tests i
     service_client,
     test_settings,
 )
+from tests.integration.producing import PrefixedPublisher
 
 WORKSPACE = "ws_metrics"
 TOKEN = "test-internal-token"
@@ -187,12 +188,9 @@ class MetricsApi:
         self.feed = Feed(self.engine)
 
     @functools.cached_property
-    def _publisher(self) -> KafkaPublisher:
-        # Made when a test first publishes (see tests/integration/conftest.py's ServiceApi).
-        return KafkaPublisher(
-            self.settings.kafka_bootstrap_servers,
-            client_id="test",
-            topic_prefix=self.settings.kafka_topic_prefix,
+    def _publisher(self) -> PrefixedPublisher:
+        return PrefixedPublisher(
+            self.settings.kafka_bootstrap_servers, self.settings.kafka_topic_prefix
         )
 
     def get(self, path: str, *, workspace: str = WORKSPACE, **kwargs: Any) -> httpx.Response:
@@ -208,8 +206,6 @@ class MetricsApi:
         )
 
     def close(self) -> None:
-        if "_publisher" in self.__dict__:
-            self._publisher.close()
         self.engine.dispose()
 
 

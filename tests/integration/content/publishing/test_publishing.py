@@ -170,14 +170,14 @@ def test_results_from_bots_are_recorded_once(content: ContentApi) -> None:
         said["id"]: ("published", "msg-1"),
         unsaid["id"]: ("failed", "bot was removed from the group"),
     }
-    published = content.events("io.qunyun.content.publication_published.v2", expect=5)
+    published = content.events("io.qunyun.content.publication_published.v2", expect=4)
     assert [
         (e.data["external_message_id"], e.data["group_id"], e.data["content_kind"])
         for e in published
     ] == [("msg-1", said["group_id"], "morning_brief")]
     assert published[0].data["value_dimension"] == "information"
-    assert content.events("io.qunyun.content.publication_published.v1", expect=5) == []
-    failed = content.events("io.qunyun.content.publication_failed.v1", expect=5)
+    assert content.events("io.qunyun.content.publication_published.v1", expect=4) == []
+    failed = content.events("io.qunyun.content.publication_failed.v1", expect=4)
     assert [e.data["publication_id"] for e in failed] == [unsaid["id"]]
 
 

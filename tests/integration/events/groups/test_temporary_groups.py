@@ -95,7 +95,7 @@ def test_the_answer_links_the_group_and_invites_the_confirmed_once(events: Event
     _announce(events, later_answer, with_group=False)
     assert eventually(lambda: _group_of(events, cid, later) == later_answer.group_id)
 
-    published = events.published(expect=5)
+    published = events.published(expect=4)
     assert [r["activity_id"] for r in of_type(published, "temporary_group_requested")] == [
         aid,
         later,

@@ -187,7 +187,7 @@ def test_more_seats_and_members_who_leave_pass_places_on(events: EventsApi) -> N
     assert events.get(f"{path}/{c['id']}").json()["status"] == "cancelled"
     assert events.get(f"{path}/{d['id']}").json()["status"] == "confirmed"
 
-    published = events.published(expect=9)
+    published = events.published(expect=8)
     cancelled = of_type(published, "registration_cancelled")
     assert [(e["member_id"], e["was"], e["reason"]) for e in cancelled] == [
         (cat, "waitlisted", "left_community"),

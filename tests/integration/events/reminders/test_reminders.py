@@ -38,7 +38,7 @@ def test_reminders_24h_and_1h_and_none_for_a_cancelled_session(events: EventsApi
     # The second session's day comes, but it was cancelled: no reminders for it.
     assert run_job_once(events.engine, REMIND, first + timedelta(hours=23, minutes=30)) == 0
 
-    published = events.published(expect=5)
+    published = events.published(expect=4)
     reminders = of_type(published, "reminder_due")
     assert [(r["session_id"], r["lead"], r["member_ids"]) for r in reminders] == [
         (sessions[0]["id"], "24h", [ann]),

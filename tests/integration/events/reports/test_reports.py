@@ -66,7 +66,7 @@ def test_feedback_and_the_report(events: EventsApi) -> None:
     assert events.get(f"{base}/report", headers={"accept": "text/markdown"}).text == markdown.text
     events.move(cid, aid, "reported")
 
-    published = events.published(expect=8)
+    published = events.published(expect=7)
     feedback = of_type(published, "feedback_given")
     assert [f["member_id"] for f in feedback] == [ann, bob]
     assert all(set(f) == set(FeedbackGiven.model_fields) for f in feedback)

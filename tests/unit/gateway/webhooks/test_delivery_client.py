@@ -25,7 +25,8 @@ async def _serve() -> tuple[web.AppRunner, int, list[str]]:
         return web.Response(status=302, headers={"location": "/ok"}, text="moved along")
 
     async def slow(request: web.Request) -> web.Response:
-        await asyncio.sleep(5)
+        # Past the test's 0.3 s timeout; the server's cleanup waits for it to end.
+        await asyncio.sleep(1.5)
         return web.Response(status=204)
 
     app = web.Application()

@@ -63,7 +63,7 @@ def integration(api: httpx.Client) -> dict:  # type: ignore[type-arg]
     return created.json()  # type: ignore[no-any-return]
 
 
-def _ingested_ids(stack: Stack, wanted: set[str], timeout: float = 15) -> set[str]:
+def _ingested_ids(stack: Stack, wanted: set[str], timeout: float = 30) -> set[str]:
     consumer = KafkaConsumer(
         "qunyun.ingest.messages.v1",
         bootstrap_servers=stack.kafka_bootstrap_servers,

@@ -21,7 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,6 +133,13 @@ class BatchConsumer(EventConsumer):
                 # transaction's offsets are committed when this thread comes back.
                 with collector.paused():
                     records = source.poll(0 if inflight is not None else poll_seconds)
+                if not records and inflight is not None:
+                    # Caught up: nothing to parse meanwhile. Wait for the transaction rather
+                    # than poll again at once: empty polls in a loop took the GIL from the
+                    # fold (members' chat fold 3,400 messages a CPU-second, 4,900 without;
+                    # acceptance → moderation p99 580-750 ms, 60 without).
+                    wait([inflight.future])
+                    continue
                 for start, batch in self._batches(records):
                     with collector.paused():
                         parsed = self._parse(batch)

@@ -201,8 +201,11 @@ class BatchConsumer(EventConsumer):
         """Fold `records` (in partition order). Raises `DependencyDown` while the database or
         broker is unreachable, anything else only if the records must be redelivered."""
         try:
+            # `_settle` holds the collector off itself; a second hold here would outlast
+            # `collector.running()` around a split's per-event retries.
             with collector.paused():
-                self._settle(self._parse(records), stop)
+                parsed = self._parse(records)
+            self._settle(parsed, stop)
         finally:
             self._let_go()  # the held connection is for the run loop's batches only
 

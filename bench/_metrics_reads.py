@@ -118,8 +118,9 @@ def _handled(topic: str, outcome: str) -> float:
 
 
 class _TimedConsumer(BatchConsumer):
-    """`BatchConsumer` that adds up the CPU of the work after the poll: reading each batch
-    (this thread) and its transaction (the worker thread), each thread's own CPU time."""
+    """`BatchConsumer` that adds up the CPU of the work after the poll: reading and counting
+    each batch (this thread) and its transaction (the worker thread), each thread's own CPU
+    time."""
 
     cpu = 0.0
     batches = 0
@@ -128,6 +129,13 @@ class _TimedConsumer(BatchConsumer):
         started = time.thread_time()
         try:
             return super()._parse(records)
+        finally:
+            self.cpu += time.thread_time() - started
+
+    def _prepare(self, parsed: Any) -> None:
+        started = time.thread_time()
+        try:
+            super()._prepare(parsed)
         finally:
             self.cpu += time.thread_time() - started
 

@@ -8,7 +8,10 @@ the batch) are dropped before any handler sees them, and each run of consecutive
 type goes to its batch handler in partition order (types without one go to their per-event
 handler, in the same transaction). Offsets are committed once per batch and partition, after
 the database commit. The transaction of a batch runs in a worker thread while the next batch
-is polled and parsed, one in flight at a time (see `run_batches`). A batch that fails with
+is polled and parsed, one in flight at a time (see `run_batches`). A handler may come in two
+steps (`BatchFold`): what it can work out before the transaction (reading the events, looking
+up what they refer to, counting) is then done while the previous batch's transaction runs, and
+only its writes wait for the database. A batch that fails with
 its dependencies healthy is split in halves, in order, until the event at fault is alone;
 that event is then handled exactly as the per-event path handles it (its per-event handler,
 retries, the dead-letter topic), and the rest fold.
@@ -16,6 +19,7 @@ An outage pauses the batch path just as it pauses the per-event path.
 """
 
 import collections
+import functools
 import itertools
 import logging
 import threading
@@ -23,7 +27,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
 import sqlalchemy as sa
@@ -68,6 +72,40 @@ BATCH_SPLITS = Counter(
 _HOLD_SECONDS = 1.0
 
 BatchHandler = Callable[[Session, Sequence[CloudEvent]], None]
+Prepared = TypeVar("Prepared")
+
+
+@dataclass(frozen=True)
+class BatchFold(Generic[Prepared]):
+    """A batch handler in two steps, for a fold whose work outside the database is as large
+    as its writes. `prepare` runs in the consumer's polling thread on a run of the batch's
+    events before the transaction (while the previous batch's is in flight), on a connection
+    of its own, for reading only; it answers None when it cannot do its part there (events it
+    does not take, something not in the database yet). `apply` runs in the transaction with
+    the events the claim left and what `prepare` answered for exactly those events, else None
+    (a run that held duplicates, a batch split after a failure, a `prepare` that failed): it
+    then does all the work itself. What `prepare` read may change before the transaction
+    begins: a fold uses it only where reading a moment earlier is as right as reading in the
+    transaction, and looks up there again whatever `prepare` did not find."""
+
+    prepare: Callable[[Connection, Sequence[CloudEvent]], Prepared | None]
+    apply: Callable[[Session, Sequence[CloudEvent], Prepared | None], None]
+
+
+# What `BatchFold.prepare` answered, by the ids of the run of events it was given.
+_Prepared = dict[tuple[str, ...], Any]
+
+
+def _whole(handler: "BatchHandler | BatchFold[Any]") -> BatchHandler:
+    """The handler as one step, for events with nothing prepared."""
+    if isinstance(handler, BatchFold):
+        return functools.partial(_apply_unprepared, handler)
+    return handler
+
+
+def _apply_unprepared(fold: BatchFold[Any], session: Session, events: Sequence[CloudEvent]) -> None:
+    fold.apply(session, events, None)
+
 
 # The batch's ids as one JSON parameter: one statement text whatever the batch's size, so
 # nothing is compiled per batch (a multi-row VALUES is compiled anew for every row count).
@@ -88,7 +126,7 @@ class BatchConsumer(EventConsumer):
         self,
         engine: Engine,
         *,
-        batch_handlers: Mapping[str, BatchHandler],
+        batch_handlers: Mapping[str, BatchHandler | BatchFold[Any]],
         batch_max_events: int = 500,
         batch_max_bytes: int = 4 * 1024 * 1024,
         handlers: Mapping[str, Handler],
@@ -97,10 +135,17 @@ class BatchConsumer(EventConsumer):
         # An event type with only a batch handler is handled alone as a batch of one.
         super().__init__(
             engine,
-            handlers={**{t: _one_by_one(h) for t, h in batch_handlers.items()}, **handlers},
+            handlers={
+                **{t: _one_by_one(_whole(h)) for t, h in batch_handlers.items()},
+                **handlers,
+            },
             **kwargs,
         )
-        self._batch_handlers = dict(batch_handlers)
+        self._batch_handlers = {t: _whole(h) for t, h in batch_handlers.items()}
+        self._folds = {t: h for t, h in batch_handlers.items() if isinstance(h, BatchFold)}
+        # Whether the last transaction's claim found events handled before: redeliveries come
+        # in runs (a restart, a rebalance), and what is prepared for them is thrown away.
+        self._redelivered = False
         self._batch_max_events = batch_max_events
         # The connection batches run on while they follow each other (see `_apply_batch`).
         self._held: Connection | None = None
@@ -143,6 +188,7 @@ class BatchConsumer(EventConsumer):
                 for start, batch in self._batches(records):
                     with collector.paused():
                         parsed = self._parse(batch)
+                        self._prepare(parsed)
                     if inflight is not None:
                         landed = self._land(source, stop, inflight, records[start:])
                         inflight = None
@@ -205,6 +251,7 @@ class BatchConsumer(EventConsumer):
             # `collector.running()` around a split's per-event retries.
             with collector.paused():
                 parsed = self._parse(records)
+                self._prepare(parsed)
             self._settle(parsed, stop)
         finally:
             self._let_go()  # the held connection is for the run loop's batches only
@@ -226,6 +273,28 @@ class BatchConsumer(EventConsumer):
             parsed.events.append((record, event))
         return parsed
 
+    def _prepare(self, parsed: "_Parsed") -> None:
+        """`BatchFold.prepare` for each run of consecutive events of a type that has one, on
+        one connection for the batch; not while the consumer meets redelivered events. A
+        database that fails here (or a pool with no connection to spare) fails the transaction
+        too, or not, and that handles it; the events are then folded with nothing prepared."""
+        if not self._folds or self._redelivered:
+            return
+        runs = [
+            (event_type, [event for _, event in run])
+            for event_type, run in itertools.groupby(parsed.events, key=lambda p: p[1].type)
+            if event_type in self._folds
+        ]
+        if not runs:
+            return
+        try:
+            with self._engine.connect() as connection:
+                for event_type, events in runs:
+                    ids = tuple(event.id for event in events)
+                    parsed.prepared[ids] = self._folds[event_type].prepare(connection, events)
+        except sa.exc.SQLAlchemyError as exc:
+            log.debug("batch not prepared; its transaction does it all", extra={"error": repr(exc)})
+
     def _settle(self, parsed: "_Parsed", stop: threading.Event | None) -> None:
         """Dead-letter what is not a CloudEvent, count what no handler wants, fold the rest."""
         with collector.paused():
@@ -233,10 +302,13 @@ class BatchConsumer(EventConsumer):
                 self._dead_letter(record, exc, attempts=0)
                 self._count(record, "unknown", "dead_lettered")
             _count_all(parsed.ignored)
-            self._fold(parsed.events, stop)
+            self._fold(parsed.events, stop, parsed.prepared)
 
     def _fold(
-        self, events: list[tuple[IncomingRecord, CloudEvent]], stop: threading.Event | None
+        self,
+        events: list[tuple[IncomingRecord, CloudEvent]],
+        stop: threading.Event | None,
+        prepared: _Prepared,
     ) -> None:
         """One transaction for `events`; if it fails with the dependencies healthy, each half
         on its own, in order, down to the one event at fault (handled as the per-event path
@@ -249,7 +321,7 @@ class BatchConsumer(EventConsumer):
             return
         started = time.perf_counter()
         try:
-            outcomes = self._apply_batch(events)
+            outcomes = self._apply_batch(events, prepared)
         except Exception as exc:
             if not isinstance(exc, _PERMANENT) and (outage := self._outage(exc)) is not None:
                 raise DependencyDown(outage) from exc
@@ -259,8 +331,8 @@ class BatchConsumer(EventConsumer):
                 extra={"events": len(events), "error": repr(exc)[:500]},
             )
             half = len(events) // 2
-            self._fold(events[:half], stop)
-            self._fold(events[half:], stop)
+            self._fold(events[:half], stop, prepared)
+            self._fold(events[half:], stop, prepared)
             return
         BATCH_EVENTS.labels(self._name).observe(len(events))
         BATCH_SECONDS.labels(self._name).observe(time.perf_counter() - started)
@@ -271,7 +343,9 @@ class BatchConsumer(EventConsumer):
             )
         )
 
-    def _apply_batch(self, events: list[tuple[IncomingRecord, CloudEvent]]) -> list[str]:
+    def _apply_batch(
+        self, events: list[tuple[IncomingRecord, CloudEvent]], prepared: _Prepared
+    ) -> list[str]:
         """The batch's transaction; each event's outcome, in order. On the connection of the
         previous batch if that one ended moments ago: a connection taken from the pool is
         pinged first, a round trip a batch that also waited for the GIL each time (9 % of a
@@ -283,7 +357,7 @@ class BatchConsumer(EventConsumer):
                 self._let_go()
                 self._held = self._engine.connect()
             try:
-                outcomes = self._transaction(self._held, events)  # type: ignore[arg-type]
+                outcomes = self._transaction(self._held, events, prepared)  # type: ignore[arg-type]
             except sa.exc.DBAPIError as exc:
                 self._let_go()
                 if fresh or not exc.connection_invalidated:
@@ -304,7 +378,10 @@ class BatchConsumer(EventConsumer):
             held.close()
 
     def _transaction(
-        self, connection: Connection, events: list[tuple[IncomingRecord, CloudEvent]]
+        self,
+        connection: Connection,
+        events: list[tuple[IncomingRecord, CloudEvent]],
+        prepared: _Prepared,
     ) -> list[str]:
         with Session(bind=connection) as session, session.begin():
             before = session.execute(
@@ -312,6 +389,7 @@ class BatchConsumer(EventConsumer):
                 {"consumer": self._name, "ids": orjson.dumps([e.id for _, e in events]).decode()},
             ).scalar_one()
             repeated = set(orjson.loads(before)) if before else set()
+            self._redelivered = bool(repeated)
             outcomes: list[str] = []
             todo: list[CloudEvent] = []
             for _, event in events:
@@ -322,6 +400,11 @@ class BatchConsumer(EventConsumer):
                     todo.append(event)
                     outcomes.append("processed")
             for event_type, run in itertools.groupby(todo, key=lambda e: e.type):
+                fold = self._folds.get(event_type)
+                if fold is not None:
+                    folded = list(run)
+                    fold.apply(session, folded, prepared.get(tuple(e.id for e in folded)))
+                    continue
                 batch_handler = self._batch_handlers.get(event_type)
                 if batch_handler is not None:
                     batch_handler(session, list(run))
@@ -357,11 +440,13 @@ class BatchConsumer(EventConsumer):
 @dataclass
 class _Parsed:
     """A batch read (`BatchConsumer._parse`): its events for handlers, the records that are not
-    CloudEvents, and the records no handler wants, counted by (topic, type, "ignored")."""
+    CloudEvents, the records no handler wants, counted by (topic, type, "ignored"), and what
+    `BatchConsumer._prepare` made of its runs."""
 
     events: list[tuple[IncomingRecord, CloudEvent]] = field(default_factory=list)
     malformed: list[tuple[IncomingRecord, MalformedEvent]] = field(default_factory=list)
     ignored: collections.Counter[tuple[str, str, str]] = field(default_factory=collections.Counter)
+    prepared: _Prepared = field(default_factory=dict)
 
 
 @dataclass

@@ -16,7 +16,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, IntegrityError
 
-from services.common.batches import BatchConsumer, BatchHandler
+from services.common.batches import BatchConsumer, BatchFold, BatchHandler
 from services.common.consumer import (
     ConsumerStatus,
     EventConsumer,
@@ -62,7 +62,7 @@ class ServiceSpec:
     handlers: Mapping[str, Handler] = field(default_factory=dict)
     # Event types folded many at a time (see `services.common.consumer`); when any is given the
     # consumer runs in batch mode, the per-event handlers above serving the other types.
-    batch_handlers: Mapping[str, BatchHandler] = field(default_factory=dict)
+    batch_handlers: Mapping[str, BatchHandler | BatchFold[Any]] = field(default_factory=dict)
     description: str = ""
     # Entered after migrations, left before the engine closes: clients, caches, seeding.
     lifespan_hooks: Sequence[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = ()

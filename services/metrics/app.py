@@ -11,10 +11,11 @@ batch the consumer has split down to one message.
 import functools
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
-from services.common.batches import BatchHandler
+from services.common.batches import BatchFold, BatchHandler
 from services.common.consumer import Handler
 from services.common.contracts import (
     AttendanceRecorded,
@@ -123,8 +124,8 @@ JOBS = (
 )
 
 # Event types folded a batch at a time, one transaction per polled batch.
-BATCH_HANDLERS: dict[str, BatchHandler] = {
-    ChatMessagePosted.type: rollups.fold_message_batch,
+BATCH_HANDLERS: dict[str, BatchHandler | BatchFold[Any]] = {
+    ChatMessagePosted.type: rollups.MESSAGE_FOLD,
 }
 
 SPEC = ServiceSpec(

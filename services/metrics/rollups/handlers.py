@@ -7,20 +7,36 @@ from collections.abc import Sequence
 
 from sqlmodel import Session
 
+from services.common.batches import BatchFold
 from services.common.cloudevents import CloudEvent
 from services.common.contracts import ChatMessagePosted
 from services.metrics import telemetry
 from services.metrics.rollups.activity import count_activity
-from services.metrics.rollups.messages import fold_parsed, parse_messages
+from services.metrics.rollups.messages import (
+    Tally,
+    fold_parsed,
+    parse_messages,
+    tally_messages,
+    write_tally,
+)
 
 
-def fold_message_batch(session: Session, events: Sequence[CloudEvent]) -> None:
+def fold_message_batch(session: Session, events: Sequence[CloudEvent], tally: Tally | None) -> None:
     """A polled batch of messages, folded in one go (the kit's batch mode, which has claimed
     the events' ids in this transaction and dropped the duplicates, so the fold does not
-    claim them again). A message that is not one fails the whole batch, so the kit splits it
+    claim them again): its `tally`, counted before the transaction, written, or, without
+    one, the whole fold. A message that is not one fails the whole batch, so the kit splits it
     until that message is alone and hands it to `on_message_posted`, which sends it to the
     dead letters."""
-    _fold(session, events, claim=False)
+    if tally is None:
+        _fold(session, events, claim=False)
+        return
+    started = time.perf_counter()
+    telemetry.observe_fold(write_tally(session, tally), time.perf_counter() - started)
+
+
+# Chat in the kit's two steps: counted while the previous batch is written, then written.
+MESSAGE_FOLD = BatchFold(prepare=tally_messages, apply=fold_message_batch)
 
 
 def on_message_posted(session: Session, event: CloudEvent) -> None:

@@ -23,20 +23,14 @@ from typing import Any, NamedTuple
 import orjson
 import pydantic
 import sqlalchemy as sa
+from sqlalchemy import Connection
 from sqlmodel import Session
 
 from services.common.clock import day_bounds, local_day
 from services.common.cloudevents import CloudEvent
 from services.common.contracts import ChatMessagePosted
 from services.metrics.parking import service as parking
-from services.metrics.rollups.upserts import (
-    GroupDay,
-    add_days,
-    add_hours_and_replies,
-    add_speakers,
-    by_community,
-    json_rows,
-)
+from services.metrics.rollups.upserts import GroupDay, Write, json_rows, rollup_writes, write
 
 log = logging.getLogger(__name__)
 
@@ -197,11 +191,53 @@ def fold_parsed(
     if len(groups) < len(keys):
         messages = _park_unmatched(session, messages, groups, result, claimed=claim)
     operators = _operators_among(session, messages, groups)
+    write(session, _rollup_writes(messages, groups, operators))
+    result.folded = len(messages)
+    return result
 
-    # (group, day) → ([messages, member, operator, negative, replies], its members who spoke:
-    # speaker → [messages, replies]); plain lists and dicts, not Counters, and locals bound
-    # once: this loop runs once per message. Communities' days are their groups' days summed
-    # afterwards, once per group day and speaker, not once more per message.
+
+@dataclass
+class Tally:
+    """A batch's messages counted into the rollups' rows, before the transaction
+    (`tally_messages`): what `write_tally` writes in it."""
+
+    messages: int
+    writes: list[Write]
+
+
+def tally_messages(connection: Connection, events: Sequence[CloudEvent]) -> Tally | None:
+    """The kit's `BatchFold.prepare`: a batch counted into the rollups' rows on a connection of
+    its own, before its transaction; None when the transaction must fold it itself (a message
+    that is not one, an event twice, a group metrics does not know yet). Reading its groups and
+    operators a moment before the transaction is as right as reading them in it: events that
+    change them come on other topics, in no order with chat."""
+    parsed, rejected = parse_messages(events)
+    if rejected or len({event.id for event, _ in parsed}) < len(parsed):
+        return None
+    keys = {_group_key(e, d) for e, d in parsed}
+    groups = _groups_of(connection, keys)
+    if len(groups) < len(keys):
+        return None
+    operators = _operators_among(connection, parsed, groups)
+    return Tally(len(parsed), _rollup_writes(parsed, groups, operators))
+
+
+def write_tally(session: Session, tally: Tally) -> FoldResult:
+    """Write a `Tally` of messages the kit has claimed in this transaction."""
+    write(session, tally.writes)
+    return FoldResult(received=tally.messages, folded=tally.messages)
+
+
+def _rollup_writes(
+    messages: list[_Parsed],
+    groups: dict[tuple[str, str, str], tuple[str, str, str]],
+    operators: set[tuple[str, str]],
+) -> list[Write]:
+    """The messages counted by the rows they add to: (group, day) → ([messages, member,
+    operator, negative, replies], its members who spoke: speaker → [messages, replies]), per
+    group hour, per replied message; plain lists and dicts, not Counters, and locals bound
+    once: this loop runs once per message. Communities' days are their groups' days summed
+    afterwards, once per group day and speaker, not once more per message."""
     group_days: dict[tuple[str, date], GroupDay] = {}
     owners: dict[str, tuple[str, str]] = {}  # group or community id → (workspace, community)
     group_hours: dict[tuple[str, float], list[int]] = {}  # (group, hour) → [all, member]
@@ -248,17 +284,7 @@ def fold_parsed(
             else:
                 tally[0] += 1
                 tally[1] += reply
-    result.folded = len(messages)
-
-    community_days = by_community(group_days, owners)
-    new_group_speakers = add_speakers(session, "group", group_days, owners)
-    new_community_speakers = add_speakers(session, "community", community_days, owners)
-    add_days(session, "group_day", "group_id", group_days, new_group_speakers, owners)
-    add_days(
-        session, "community_day", "community_id", community_days, new_community_speakers, owners
-    )
-    add_hours_and_replies(session, group_hours, replied, repliers)
-    return result
+    return rollup_writes(group_days, owners, group_hours, replied, repliers)
 
 
 def _group_key(event: CloudEvent, data: Message) -> tuple[str, str, str]:
@@ -317,7 +343,7 @@ def _claim(session: Session, event_ids: list[str]) -> set[str]:
 
 
 def _groups_of(
-    session: Session, keys: set[tuple[str, str, str]]
+    session: Session | Connection, keys: set[tuple[str, str, str]]
 ) -> dict[tuple[str, str, str], tuple[str, str, str]]:
     """(workspace, platform, external id) → (group id, community id, community timezone)."""
     rows = session.execute(
@@ -334,7 +360,7 @@ def _groups_of(
 
 
 def _operators_among(
-    session: Session,
+    session: Session | Connection,
     messages: list[_Parsed],
     groups: dict[tuple[str, str, str], tuple[str, str, str]],
 ) -> set[tuple[str, str]]:

@@ -2,20 +2,23 @@
 metrics' handlers, which claims the batch's event ids itself (the fold does not claim them a
 second time). The community lives in Asia/Shanghai (UTC+8)."""
 
+from collections.abc import Sequence
 from datetime import date
 
 import sqlalchemy as sa
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy import event as sa_event
 from sqlmodel import Session
 
-from services.common.batches import BatchConsumer
+from services.common.batches import BatchConsumer, BatchFold
 from services.common.cloudevents import CloudEvent
+from services.common.contracts import ChatMessagePosted
 from services.common.kafka import IncomingRecord, OutgoingRecord
 from services.metrics.app import SPEC
 from services.metrics.replica.models import Community
 from services.metrics.rollups.daily import Scope, daily_stats
-from services.metrics.rollups.messages import FOLD_CONSUMER
+from services.metrics.rollups.handlers import fold_message_batch
+from services.metrics.rollups.messages import FOLD_CONSUMER, Tally, tally_messages
 from tests.integration.metrics.conftest import Feed, at, message
 
 MAR_1, MAR_2 = date(2026, 3, 1), date(2026, 3, 2)
@@ -112,6 +115,35 @@ def test_a_batch_folds_once_on_the_local_day_and_again_changes_nothing(
     _consumer(engine, dead).handle_batch(_records(*chat))  # the same batch again
     assert _days(engine) == [(2, 2, 1, 0), (3, 3, 2, 1)]
     assert _rows(engine) == before
+    assert dead.records == []
+
+
+def test_a_batch_counted_before_its_transaction_folds_as_one_counted_in_it(
+    feed: Feed, engine: Engine
+) -> None:
+    """The kit's two steps: the batch counted while the previous one is written (its groups
+    and operators read on a connection of its own), then written in the transaction."""
+    feed.community(timezone="Asia/Shanghai")
+    feed.group()
+    feed.group("grp_2")
+    tallies: list[Tally | None] = []
+
+    def prepare(connection: Connection, events: Sequence[CloudEvent]) -> Tally | None:
+        tallies.append(tally_messages(connection, events))
+        return tallies[-1]
+
+    dead = _DeadLetters()
+    consumer = _consumer(engine, dead)
+    consumer._folds[ChatMessagePosted.type] = BatchFold(prepare=prepare, apply=fold_message_batch)
+    consumer.handle_batch(_records(*_chat()))
+    assert len(tallies) == 1 and tallies[0] is not None and tallies[0].messages == 5
+    assert _days(engine) == [(2, 2, 1, 0), (3, 3, 2, 1)]
+    assert _days(engine, "grp_1") == [(2, 2, 1, 0), (2, 2, 2, 1)]
+    assert _days(engine, "grp_2") == [(0, 0, 0, 0), (1, 1, 1, 0)]
+    # A group metrics does not know yet: the transaction folds (here: parks) it itself.
+    stranger = message("dave", at("2026-03-01T05:00:00"), group_external_id="wx_grp_9")
+    with engine.connect() as connection:
+        assert tally_messages(connection, [stranger, *_chat()]) is None
     assert dead.records == []
 
 

@@ -4,8 +4,10 @@ A batch of messages costs a fixed handful of statements whatever its size: one t
 event ids (the processed-events table, so an event seen in an earlier batch, or twice in this
 one, changes nothing; the kit's batch consumer claims them itself, so its batches skip this
 one), two to match groups and operators, and one upsert per rollup table in which each key
-(group and day, community and day, speaker and day) appears once. Keys go in sorted, so two
-consumers folding overlapping batches lock rows in the same order.
+(group and day, community and day, speaker and day) appears once, a day's speakers and counts
+in one statement. Keys go in sorted, so two consumers folding overlapping batches lock rows in
+the same order. In the kit's batch mode all but the writes is done before the transaction
+(`tally_messages`, the kit's `BatchFold.prepare`), while the previous batch is written.
 
 A message whose group the replicas do not know yet (its `group.created` travels on another
 topic and may come later) is parked (`services.metrics.parking`), in one insert for the

@@ -275,9 +275,11 @@ class BatchConsumer(EventConsumer):
 
     def _prepare(self, parsed: "_Parsed") -> None:
         """`BatchFold.prepare` for each run of consecutive events of a type that has one, on
-        one connection for the batch; not while the consumer meets redelivered events. A
-        database that fails here (or a pool with no connection to spare) fails the transaction
-        too, or not, and that handles it; the events are then folded with nothing prepared."""
+        one connection for the batch; not while the consumer meets redelivered events. What
+        fails here (the database, a pool with no connection to spare, an event `prepare` did
+        not expect) is left to the transaction, which folds the events with nothing prepared
+        and handles a failure as it always does: an outage pauses, a poison event is split
+        out and dead-lettered. Nothing raised here may stop the loop."""
         if not self._folds or self._redelivered:
             return
         runs = [
@@ -294,6 +296,8 @@ class BatchConsumer(EventConsumer):
                     parsed.prepared[ids] = self._folds[event_type].prepare(connection, events)
         except sa.exc.SQLAlchemyError as exc:
             log.debug("batch not prepared; its transaction does it all", extra={"error": repr(exc)})
+        except Exception:
+            log.warning("batch not prepared; its transaction does it all", exc_info=True)
 
     def _settle(self, parsed: "_Parsed", stop: threading.Event | None) -> None:
         """Dead-letter what is not a CloudEvent, count what no handler wants, fold the rest."""

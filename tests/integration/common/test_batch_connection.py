@@ -111,6 +111,8 @@ def test_a_fold_in_two_steps_gets_what_it_prepared_only_for_the_events_the_claim
     def prepare(connection: Connection, events: Sequence[CloudEvent]) -> list[str]:
         if failing.is_set():
             raise sa.exc.OperationalError("SELECT 1", {}, Exception("the database went away"))
+        if any(e.data.get("odd") for e in events):
+            raise OverflowError("date value out of range")  # what prepare did not expect
         names = connection.execute(
             sa.text("SELECT value FROM json_array_elements_text(CAST(:names AS json))"),
             {"names": "[" + ",".join(f'"{e.data["name"]}"' for e in events) + "]"},
@@ -139,11 +141,20 @@ def test_a_fold_in_two_steps_gets_what_it_prepared_only_for_the_events_the_claim
     fold(_events("f", "i"))
     failing.set()
     fold(_events("g", "h"))
+    failing.clear()
+    odd = [_event("j"), _event("k", odd=True)]
+    consumer.handle_batch(
+        [
+            IncomingRecord("t", 0, n, None, e.kafka_value(), e.kafka_headers())
+            for n, e in enumerate(odd)
+        ]
+    )
     assert applied == [
         (["a", "b"], ["prepared a", "prepared b"]),
         (["c"], None),
         (["d", "e"], None),
         (["f", "i"], ["prepared f", "prepared i"]),
         (["g", "h"], None),
+        (["j", "k"], None),
     ]
-    assert _tallies(kit_engine) == {n: 1 for n in "abcdefghi"}
+    assert _tallies(kit_engine) == {n: 1 for n in "abcdefghijk"}

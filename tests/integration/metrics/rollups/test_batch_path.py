@@ -5,6 +5,7 @@ second time). The community lives in Asia/Shanghai (UTC+8)."""
 from collections.abc import Sequence
 from datetime import date
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 from sqlalchemy import event as sa_event
@@ -147,14 +148,21 @@ def test_a_batch_counted_before_its_transaction_folds_as_one_counted_in_it(
     assert dead.records == []
 
 
+@pytest.mark.parametrize(
+    "occurred_at",
+    [
+        "yesterday",  # not a time: the contract refuses it
+        "0001-01-01T00:00:00+00:00",  # a time with no local day in Asia/Shanghai
+    ],
+)
 def test_a_poison_chat_record_is_dead_lettered_alone_and_the_rest_fold(
-    feed: Feed, engine: Engine
+    feed: Feed, engine: Engine, occurred_at: str
 ) -> None:
     feed.community(timezone="Asia/Shanghai")
     feed.group()
     good = _chat()[:4]
     poison = message("mallory", at("2026-03-01T05:00:00"))
-    object.__setattr__(poison, "data", {**poison.data, "occurred_at": "yesterday"})
+    object.__setattr__(poison, "data", {**poison.data, "occurred_at": occurred_at})
     dead = _DeadLetters()
     _consumer(engine, dead).handle_batch(_records(good[0], good[1], poison, good[2], good[3]))
     assert [r.headers for r in dead.records if ("ce_id", poison.id.encode()) in r.headers]

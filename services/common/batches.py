@@ -61,6 +61,11 @@ BATCH_SECONDS = Histogram(
     "Time one batch transaction took, handlers and commit included.",
     ["consumer"],
 )
+BATCH_UNPREPARED = Counter(
+    "qunyun_consumer_batch_unprepared_total",
+    "Runs of events whose BatchFold.prepare failed (the transaction then did all the work).",
+    ["consumer"],
+)
 BATCH_SPLITS = Counter(
     "qunyun_consumer_batch_splits_total",
     "Batches split in halves because they failed with the database and broker healthy.",
@@ -80,13 +85,14 @@ class BatchFold(Generic[Prepared]):
     """A batch handler in two steps, for a fold whose work outside the database is as large
     as its writes. `prepare` runs in the consumer's polling thread on a run of the batch's
     events before the transaction (while the previous batch's is in flight), on a connection
-    of its own, for reading only; it answers None when it cannot do its part there (events it
-    does not take, something not in the database yet). `apply` runs in the transaction with
-    the events the claim left and what `prepare` answered for exactly those events, else None
-    (a run that held duplicates, a batch split after a failure, a `prepare` that failed): it
-    then does all the work itself. What `prepare` read may change before the transaction
-    begins: a fold uses it only where reading a moment earlier is as right as reading in the
-    transaction, and looks up there again whatever `prepare` did not find."""
+    of its own, for reading only; it answers None when it cannot do its part there. `apply`
+    runs in the transaction with the events the claim left and what `prepare` answered for
+    exactly those events, else None (a run the claim or a split changed, a `prepare` that
+    failed, a batch not prepared while the consumer meets redelivered events): it then does
+    all the work itself. What `prepare` read may change before the transaction
+    begins (it does not see what this batch's earlier events or the transaction in flight
+    write): a fold uses it only where reading before those is right too, and looks up in the
+    transaction again whatever `prepare` did not find."""
 
     prepare: Callable[[Connection, Sequence[CloudEvent]], Prepared | None]
     apply: Callable[[Session, Sequence[CloudEvent], Prepared | None], None]
@@ -294,10 +300,12 @@ class BatchConsumer(EventConsumer):
                 for event_type, events in runs:
                     ids = tuple(event.id for event in events)
                     parsed.prepared[ids] = self._folds[event_type].prepare(connection, events)
-        except sa.exc.SQLAlchemyError as exc:
-            log.debug("batch not prepared; its transaction does it all", extra={"error": repr(exc)})
-        except Exception:
-            log.warning("batch not prepared; its transaction does it all", exc_info=True)
+        except Exception as exc:
+            BATCH_UNPREPARED.labels(self._name).inc()
+            if isinstance(exc, sa.exc.OperationalError):  # an outage: the transaction tells
+                log.debug("batch not prepared; its transaction does it all", exc_info=True)
+            else:
+                log.warning("batch not prepared; its transaction does it all", exc_info=True)
 
     def _settle(self, parsed: "_Parsed", stop: threading.Event | None) -> None:
         """Dead-letter what is not a CloudEvent, count what no handler wants, fold the rest."""

@@ -200,34 +200,44 @@ def fold_parsed(
 
 @dataclass
 class Tally:
-    """A batch's messages counted into the rollups' rows, before the transaction
-    (`tally_messages`): what `write_tally` writes in it."""
+    """A batch's messages counted into the rollups' rows before the transaction
+    (`tally_messages`), and those of groups not found then: what `write_tally` writes."""
 
-    messages: int
+    counted: int
     writes: list[Write]
+    unmatched: list[_Parsed]
 
 
 def tally_messages(connection: Connection, events: Sequence[CloudEvent]) -> Tally | None:
     """The kit's `BatchFold.prepare`: a batch counted into the rollups' rows on a connection of
-    its own, before its transaction; None when the transaction must fold it itself (a message
-    that is not one, an event twice, a group metrics does not know yet). Reading its groups and
-    operators a moment before the transaction is as right as reading them in it: events that
-    change them come on other topics, in no order with chat."""
+    its own, before its transaction; None when the transaction must fold it all itself (a
+    message that is not one, an event twice). Groups, timezones and operators are read before
+    the transaction in flight and this batch's earlier events are written: as if the chat had
+    come just before those, which come on other topics, in no order with chat anyway."""
     parsed, rejected = parse_messages(events)
     if rejected or len({event.id for event, _ in parsed}) < len(parsed):
         return None
-    keys = {_group_key(e, d) for e, d in parsed}
-    groups = _groups_of(connection, keys)
-    if len(groups) < len(keys):
-        return None
-    operators = _operators_among(connection, parsed, groups)
-    return Tally(len(parsed), _rollup_writes(parsed, groups, operators))
+    groups = _groups_of(connection, {_group_key(e, d) for e, d in parsed})
+    known = [m for m in parsed if _group_key(*m) in groups]
+    unmatched = (
+        [m for m in parsed if _group_key(*m) not in groups] if len(known) < len(parsed) else []
+    )
+    operators = _operators_among(connection, known, groups)
+    return Tally(len(known), _rollup_writes(known, groups, operators), unmatched)
 
 
 def write_tally(session: Session, tally: Tally) -> FoldResult:
-    """Write a `Tally` of messages the kit has claimed in this transaction."""
+    """Write a `Tally` of messages the kit has claimed in this transaction; the messages of
+    groups it did not find are folded here, or parked (`fold_parsed` looks again)."""
     write(session, tally.writes)
-    return FoldResult(received=tally.messages, folded=tally.messages)
+    result = FoldResult(received=tally.counted, folded=tally.counted)
+    if tally.unmatched:
+        rest = fold_parsed(session, tally.unmatched, claim=False)
+        result.received += rest.received
+        result.folded += rest.folded
+        result.parked += rest.parked
+        result.duplicates += rest.duplicates
+    return result
 
 
 def _rollup_writes(

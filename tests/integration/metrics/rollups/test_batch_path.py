@@ -137,14 +137,22 @@ def test_a_batch_counted_before_its_transaction_folds_as_one_counted_in_it(
     consumer = _consumer(engine, dead)
     consumer._folds[ChatMessagePosted.type] = BatchFold(prepare=prepare, apply=fold_message_batch)
     consumer.handle_batch(_records(*_chat()))
-    assert len(tallies) == 1 and tallies[0] is not None and tallies[0].messages == 5
+    assert len(tallies) == 1 and tallies[0] is not None and tallies[0].counted == 5
     assert _days(engine) == [(2, 2, 1, 0), (3, 3, 2, 1)]
     assert _days(engine, "grp_1") == [(2, 2, 1, 0), (2, 2, 2, 1)]
     assert _days(engine, "grp_2") == [(0, 0, 0, 0), (1, 1, 1, 0)]
-    # A group metrics does not know yet: the transaction folds (here: parks) it itself.
+
+    # A group metrics does not know yet: the rest is counted before, its message is left to
+    # the transaction, which looks again and parks it.
     stranger = message("dave", at("2026-03-01T05:00:00"), group_external_id="wx_grp_9")
-    with engine.connect() as connection:
-        assert tally_messages(connection, [stranger, *_chat()]) is None
+    later = message("erin", at("2026-03-01T06:00:00"))
+    consumer.handle_batch(_records(stranger, later))
+    assert tallies[-1] is not None and tallies[-1].counted == 1
+    assert [event.id for event, _ in tallies[-1].unmatched] == [stranger.id]
+    assert _days(engine) == [(3, 3, 2, 0), (3, 3, 2, 1)]
+    with Session(engine) as session:
+        parked = session.execute(sa.text("SELECT event_id FROM parked_event")).scalars().all()
+    assert parked == [stranger.id]
     assert dead.records == []
 
 

@@ -128,7 +128,10 @@ class Traffic:
                 "sender_display_name": "群友",
                 "message_external_id": item["id"],
                 "text": "今天的分享很有收获",
-                "occurred_at": datetime.now(UTC).isoformat(),
+                # Set once: a retry carries the same body (another body under a used
+                # webhook-id is a 422 `webhook-id-reused`, as a gateway killed after its commit
+                # and before its answer showed).
+                "occurred_at": item.setdefault("occurred_at", datetime.now(UTC).isoformat()),
             },
         }
         body = orjson.dumps(event)

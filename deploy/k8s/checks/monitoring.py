@@ -15,9 +15,11 @@ from .render import Render, label_selector_matches, ref
 
 OBSERVABILITY = "services/common/observability.py"
 # Modules declaring more series: one process's own (the webhook dispatcher, the metrics
-# service) and the kit's periodic jobs; their series are as real as the kit's.
+# service) and the kit's batch consumer and periodic jobs; their series are as real as the
+# kit's.
 MORE_SERIES = (
     "gateway/webhooks/metrics.py",
+    "services/common/batches.py",
     "services/common/periodic.py",
     "services/metrics/telemetry.py",
 )

@@ -1,6 +1,5 @@
 """Batch consumption (`BatchConsumer.run_batches`), for handlers that can fold many events
-at once: a batch handler is
-`BatchHandler = Callable[[Session, Sequence[CloudEvent]], None]`, registered per event type
+at once: a batch handler (`services.common.batch_folds`) is registered per event type
 (`ServiceSpec.batch_handlers`). A polled batch, bounded by count and bytes, is one
 transaction: its event ids go into the processed-event table in one statement
 (`INSERT … ON CONFLICT DO NOTHING RETURNING event_id`), duplicates (redelivered, or twice in
@@ -11,23 +10,22 @@ the database commit. The transaction of a batch runs in a worker thread while th
 is polled and parsed, one in flight at a time (see `run_batches`). A handler may come in two
 steps (`BatchFold`): what it can work out before the transaction (reading the events, looking
 up what they refer to, counting) is then done while the previous batch's transaction runs, and
-only its writes wait for the database. A batch that fails with
-its dependencies healthy is split in halves, in order, until the event at fault is alone;
-that event is then handled exactly as the per-event path handles it (its per-event handler,
-retries, the dead-letter topic), and the rest fold.
-An outage pauses the batch path just as it pauses the per-event path.
+only its writes wait for the database. A batch that fails with its dependencies healthy is
+split in halves, in order, until the event at fault is alone; that event is then handled
+exactly as the per-event path handles it (its per-event handler, retries, the dead-letter
+topic), and the rest fold. An outage pauses the batch path just as it pauses the per-event
+path.
 """
 
 import collections
-import functools
 import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
@@ -37,6 +35,13 @@ from sqlmodel import Session
 
 from services.common import collector
 from services.common import observability as obs
+from services.common.batch_folds import (
+    BatchFold,
+    BatchHandler,
+    PreparedRuns,
+    one_step,
+    prepare_runs,
+)
 from services.common.cloudevents import CloudEvent, MalformedEvent
 from services.common.consumer import (
     _PERMANENT,
@@ -61,11 +66,6 @@ BATCH_SECONDS = Histogram(
     "Time one batch transaction took, handlers and commit included.",
     ["consumer"],
 )
-BATCH_UNPREPARED = Counter(
-    "qunyun_consumer_batch_unprepared_total",
-    "Runs of events whose BatchFold.prepare failed (the transaction then did all the work).",
-    ["consumer"],
-)
 BATCH_SPLITS = Counter(
     "qunyun_consumer_batch_splits_total",
     "Batches split in halves because they failed with the database and broker healthy.",
@@ -75,43 +75,6 @@ BATCH_SPLITS = Counter(
 # A connection idle longer than this is given back and the next batch takes one from the pool
 # (pinged there): only batches that follow each other closely skip the ping.
 _HOLD_SECONDS = 1.0
-
-BatchHandler = Callable[[Session, Sequence[CloudEvent]], None]
-Prepared = TypeVar("Prepared")
-
-
-@dataclass(frozen=True)
-class BatchFold(Generic[Prepared]):
-    """A batch handler in two steps, for a fold whose work outside the database is as large
-    as its writes. `prepare` runs in the consumer's polling thread on a run of the batch's
-    events before the transaction (while the previous batch's is in flight), on a connection
-    of its own, for reading only; it answers None when it cannot do its part there. `apply`
-    runs in the transaction with the events the claim left and what `prepare` answered for
-    exactly those events, else None (a run the claim or a split changed, a `prepare` that
-    failed, a batch not prepared while the consumer meets redelivered events): it then does
-    all the work itself. What `prepare` read may change before the transaction
-    begins (it does not see what this batch's earlier events or the transaction in flight
-    write): a fold uses it only where reading before those is right too, and looks up in the
-    transaction again whatever `prepare` did not find."""
-
-    prepare: Callable[[Connection, Sequence[CloudEvent]], Prepared | None]
-    apply: Callable[[Session, Sequence[CloudEvent], Prepared | None], None]
-
-
-# What `BatchFold.prepare` answered, by the ids of the run of events it was given.
-_Prepared = dict[tuple[str, ...], Any]
-
-
-def _whole(handler: "BatchHandler | BatchFold[Any]") -> BatchHandler:
-    """The handler as one step, for events with nothing prepared."""
-    if isinstance(handler, BatchFold):
-        return functools.partial(_apply_unprepared, handler)
-    return handler
-
-
-def _apply_unprepared(fold: BatchFold[Any], session: Session, events: Sequence[CloudEvent]) -> None:
-    fold.apply(session, events, None)
-
 
 # The batch's ids as one JSON parameter: one statement text whatever the batch's size, so
 # nothing is compiled per batch (a multi-row VALUES is compiled anew for every row count).
@@ -142,13 +105,15 @@ class BatchConsumer(EventConsumer):
         super().__init__(
             engine,
             handlers={
-                **{t: _one_by_one(_whole(h)) for t, h in batch_handlers.items()},
+                **{t: _one_by_one(one_step(h)) for t, h in batch_handlers.items()},
                 **handlers,
             },
             **kwargs,
         )
-        self._batch_handlers = {t: _whole(h) for t, h in batch_handlers.items()}
         self._folds = {t: h for t, h in batch_handlers.items() if isinstance(h, BatchFold)}
+        self._batch_handlers = {
+            t: h for t, h in batch_handlers.items() if not isinstance(h, BatchFold)
+        }
         # Whether the last transaction's claim found events handled before: redeliveries come
         # in runs (a restart, a rebalance), and what is prepared for them is thrown away.
         self._redelivered = False
@@ -280,32 +245,15 @@ class BatchConsumer(EventConsumer):
         return parsed
 
     def _prepare(self, parsed: "_Parsed") -> None:
-        """`BatchFold.prepare` for each run of consecutive events of a type that has one, on
-        one connection for the batch; not while the consumer meets redelivered events. What
-        fails here (the database, a pool with no connection to spare, an event `prepare` did
-        not expect) is left to the transaction, which folds the events with nothing prepared
-        and handles a failure as it always does: an outage pauses, a poison event is split
-        out and dead-lettered. Nothing raised here may stop the loop."""
-        if not self._folds or self._redelivered:
-            return
-        runs = [
-            (event_type, [event for _, event in run])
-            for event_type, run in itertools.groupby(parsed.events, key=lambda p: p[1].type)
-            if event_type in self._folds
-        ]
-        if not runs:
-            return
-        try:
-            with self._engine.connect() as connection:
-                for event_type, events in runs:
-                    ids = tuple(event.id for event in events)
-                    parsed.prepared[ids] = self._folds[event_type].prepare(connection, events)
-        except Exception as exc:
-            BATCH_UNPREPARED.labels(self._name).inc()
-            if isinstance(exc, sa.exc.OperationalError):  # an outage: the transaction tells
-                log.debug("batch not prepared; its transaction does it all", exc_info=True)
-            else:
-                log.warning("batch not prepared; its transaction does it all", exc_info=True)
+        """The batch's runs prepared (`prepare_runs`), unless the consumer meets redelivered
+        events."""
+        if self._folds and not self._redelivered:
+            parsed.prepared = prepare_runs(
+                self._engine,
+                self._folds,
+                [event for _, event in parsed.events],
+                consumer=self._name,
+            )
 
     def _settle(self, parsed: "_Parsed", stop: threading.Event | None) -> None:
         """Dead-letter what is not a CloudEvent, count what no handler wants, fold the rest."""
@@ -320,7 +268,7 @@ class BatchConsumer(EventConsumer):
         self,
         events: list[tuple[IncomingRecord, CloudEvent]],
         stop: threading.Event | None,
-        prepared: _Prepared,
+        prepared: PreparedRuns,
     ) -> None:
         """One transaction for `events`; if it fails with the dependencies healthy, each half
         on its own, in order, down to the one event at fault (handled as the per-event path
@@ -356,7 +304,7 @@ class BatchConsumer(EventConsumer):
         )
 
     def _apply_batch(
-        self, events: list[tuple[IncomingRecord, CloudEvent]], prepared: _Prepared
+        self, events: list[tuple[IncomingRecord, CloudEvent]], prepared: PreparedRuns
     ) -> list[str]:
         """The batch's transaction; each event's outcome, in order. On the connection of the
         previous batch if that one ended moments ago: a connection taken from the pool is
@@ -393,7 +341,7 @@ class BatchConsumer(EventConsumer):
         self,
         connection: Connection,
         events: list[tuple[IncomingRecord, CloudEvent]],
-        prepared: _Prepared,
+        prepared: PreparedRuns,
     ) -> list[str]:
         with Session(bind=connection) as session, session.begin():
             before = session.execute(
@@ -458,7 +406,7 @@ class _Parsed:
     events: list[tuple[IncomingRecord, CloudEvent]] = field(default_factory=list)
     malformed: list[tuple[IncomingRecord, MalformedEvent]] = field(default_factory=list)
     ignored: collections.Counter[tuple[str, str, str]] = field(default_factory=collections.Counter)
-    prepared: _Prepared = field(default_factory=dict)
+    prepared: PreparedRuns = field(default_factory=dict)
 
 
 @dataclass

@@ -16,7 +16,8 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, IntegrityError
 
-from services.common.batches import BatchConsumer, BatchFold, BatchHandler
+from services.common.batch_folds import BatchFold, BatchHandler
+from services.common.batches import BatchConsumer
 from services.common.consumer import (
     ConsumerStatus,
     EventConsumer,

@@ -13,7 +13,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from sqlmodel import Session
 
-from services.common.batches import BatchHandler
+from services.common.batch_folds import BatchHandler
 from services.common.cloudevents import CloudEvent
 from services.common.consumer import Handler
 from services.common.contracts import (

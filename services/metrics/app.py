@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from services.common.batches import BatchFold, BatchHandler
+from services.common.batch_folds import BatchFold, BatchHandler
 from services.common.consumer import Handler
 from services.common.contracts import (
     AttendanceRecorded,

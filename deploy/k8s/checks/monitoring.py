@@ -19,7 +19,7 @@ OBSERVABILITY = "services/common/observability.py"
 # kit's.
 MORE_SERIES = (
     "gateway/webhooks/metrics.py",
-    "services/common/batches.py",
+    "services/common/batch_folds.py",
     "services/common/periodic.py",
     "services/metrics/telemetry.py",
 )

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from sqlmodel import Session
 
-from services.common.batches import BatchFold
+from services.common.batch_folds import BatchFold
 from services.common.cloudevents import CloudEvent
 from services.common.contracts import ChatMessagePosted
 from services.metrics import telemetry

@@ -218,10 +218,10 @@ def tally_messages(connection: Connection, events: Sequence[CloudEvent]) -> Tall
     if rejected or len({event.id for event, _ in parsed}) < len(parsed):
         return None
     groups = _groups_of(connection, {_group_key(e, d) for e, d in parsed})
-    known = [m for m in parsed if _group_key(*m) in groups]
-    unmatched = (
-        [m for m in parsed if _group_key(*m) not in groups] if len(known) < len(parsed) else []
-    )
+    known: list[_Parsed] = []
+    unmatched: list[_Parsed] = []
+    for message in parsed:
+        (known if _group_key(*message) in groups else unmatched).append(message)
     operators = _operators_among(connection, known, groups)
     return Tally(len(known), _rollup_writes(known, groups, operators), unmatched)
 

@@ -13,7 +13,8 @@ from prometheus_client import REGISTRY
 from sqlalchemy import Connection, Engine
 from sqlmodel import Session
 
-from services.common.batches import BatchConsumer, BatchFold
+from services.common.batch_folds import BatchFold
+from services.common.batches import BatchConsumer
 from services.common.cloudevents import CloudEvent
 from services.common.kafka import IncomingRecord
 from tests.integration.common.test_consumer import EVENT_TYPE, _count, _event, _tallies

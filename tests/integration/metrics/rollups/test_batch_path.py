@@ -11,7 +11,8 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy import event as sa_event
 from sqlmodel import Session
 
-from services.common.batches import BatchConsumer, BatchFold
+from services.common.batch_folds import BatchFold
+from services.common.batches import BatchConsumer
 from services.common.cloudevents import CloudEvent
 from services.common.contracts import ChatMessagePosted
 from services.common.kafka import IncomingRecord, OutgoingRecord

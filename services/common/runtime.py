@@ -283,6 +283,10 @@ def create_service_app(
         # `/v1/things/` redirected to `/v1/things` with this process's own address, which
         # behind the gateway is an internal one: a trailing slash is a 404 instead.
         redirect_slashes=False,
+        # Prometheus is what these processes export (`/metrics`). FastAPI's OpenTelemetry
+        # hooks looked for a configured provider on every request, none ever set: 2 % of the
+        # gateway's CPU a signed push (py-spy, `python -m bench gateway`).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         **fastapi_options,
     )
     app.state.settings = settings

@@ -134,7 +134,7 @@ def _days_statement(level: str) -> sa.TextClause:
             "ON CONFLICT (group_id, day, speaker) DO UPDATE "
             "SET messages = group_speaker_day.messages + excluded.messages "
         )
-        extra = ", community_id"
+        extra, selected = ", community_id", ", r.community_id"
     else:
         speakers = (
             "INSERT INTO community_speaker_day (community_id, day, speaker, messages, replies) "
@@ -144,13 +144,13 @@ def _days_statement(level: str) -> sa.TextClause:
             "SET messages = community_speaker_day.messages + excluded.messages, "
             "replies = community_speaker_day.replies + excluded.replies "
         )
-        extra = ""
+        extra = selected = ""
     return sa.text(
         f"WITH up AS ({speakers}RETURNING {key} AS owner, day, (xmax = 0) AS inserted), "
         "new AS (SELECT owner, day, count(*) FILTER (WHERE inserted) AS speakers "
         "FROM up GROUP BY owner, day) "
         f"INSERT INTO {table} ({key}, day, workspace_id{extra}, {', '.join(columns)}) "
-        f"SELECT r.owner, r.day, r.workspace_id{extra.replace(' ', ' r.')}, "
+        f"SELECT r.owner, r.day, r.workspace_id{selected}, "
         f"{', '.join(f'r.{c}' for c in COUNTS)}, coalesce(new.speakers, 0) "
         "FROM json_to_recordset(CAST(:days AS json)) AS r(owner text, day date, "
         f"workspace_id text, community_id text, {', '.join(f'{c} int' for c in COUNTS)}) "

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine
 from sqlmodel import Session
 
 from services.common.cloudevents import CloudEvent
+from services.common.consumer import Handler
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,15 @@ def one_step(handler: BatchHandler | BatchFold[Any]) -> BatchHandler:
     if isinstance(handler, BatchFold):
         return functools.partial(_apply_unprepared, handler)
     return handler
+
+
+def one_by_one(batch_handler: BatchHandler) -> Handler:
+    """A batch handler as a per-event handler: a batch of one."""
+
+    def handle(session: Session, event: CloudEvent) -> None:
+        batch_handler(session, [event])
+
+    return handle
 
 
 def _apply_unprepared(fold: BatchFold[Any], session: Session, events: Sequence[CloudEvent]) -> None:

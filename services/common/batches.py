@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -39,10 +39,12 @@ from services.common.batch_folds import (
     BatchFold,
     BatchHandler,
     PreparedRuns,
+    one_by_one,
     one_step,
     prepare_runs,
 )
-from services.common.cloudevents import CloudEvent, MalformedEvent
+from services.common.batch_reading import ReadBatch, cut_poll, read_batch
+from services.common.cloudevents import CloudEvent
 from services.common.consumer import (
     _PERMANENT,
     DependencyDown,
@@ -105,7 +107,7 @@ class BatchConsumer(EventConsumer):
         super().__init__(
             engine,
             handlers={
-                **{t: _one_by_one(one_step(h)) for t, h in batch_handlers.items()},
+                **{t: one_by_one(one_step(h)) for t, h in batch_handlers.items()},
                 **handlers,
             },
             **kwargs,
@@ -156,7 +158,10 @@ class BatchConsumer(EventConsumer):
                     # acceptance → moderation p99 580-750 ms, 60 without).
                     wait([inflight.future])
                     continue
-                for start, batch in self._batches(records):
+                cuts = cut_poll(
+                    records, max_events=self._batch_max_events, max_bytes=self._batch_max_bytes
+                )
+                for start, batch in cuts:
                     with collector.paused():
                         parsed = self._parse(batch)
                         self._prepare(parsed)
@@ -227,24 +232,11 @@ class BatchConsumer(EventConsumer):
         finally:
             self._let_go()  # the held connection is for the run loop's batches only
 
-    def _parse(self, records: Sequence[IncomingRecord]) -> "_Parsed":
-        """The batch's events, read without side effects (so that a batch polled while the
-        previous one is in flight can be thrown away and polled again if that one fails)."""
-        parsed = _Parsed()
-        from_kafka, handled = CloudEvent.from_kafka, self._handlers
-        for record in records:
-            try:
-                event = from_kafka(record.headers, record.value)
-            except MalformedEvent as exc:
-                parsed.malformed.append((record, exc))
-                continue
-            if event.type not in handled:
-                parsed.ignored[(record.topic, event.type, "ignored")] += 1
-                continue
-            parsed.events.append((record, event))
-        return parsed
+    def _parse(self, records: Sequence[IncomingRecord]) -> ReadBatch:
+        """The batch read in this thread (`read_batch`) into the events of handled types."""
+        return read_batch(records, self._handlers)
 
-    def _prepare(self, parsed: "_Parsed") -> None:
+    def _prepare(self, parsed: ReadBatch) -> None:
         """The batch's runs prepared (`prepare_runs`), unless the consumer meets redelivered
         events."""
         if self._folds and not self._redelivered:
@@ -255,7 +247,7 @@ class BatchConsumer(EventConsumer):
                 consumer=self._name,
             )
 
-    def _settle(self, parsed: "_Parsed", stop: threading.Event | None) -> None:
+    def _settle(self, parsed: ReadBatch, stop: threading.Event | None) -> None:
         """Dead-letter what is not a CloudEvent, count what no handler wants, fold the rest."""
         with collector.paused():
             for record, exc in parsed.malformed:
@@ -377,37 +369,6 @@ class BatchConsumer(EventConsumer):
                         obs.event_id_var.reset(token)
         return outcomes
 
-    def _batches(self, records: list[IncomingRecord]) -> list[tuple[int, list[IncomingRecord]]]:
-        """The poll cut into batches of at most `batch_max_events` records and (unless one
-        record alone is larger) `batch_max_bytes`, each with the index of its first record."""
-        cuts: list[tuple[int, list[IncomingRecord]]] = []
-        batch: list[IncomingRecord] = []
-        size, start = 0, 0
-        for n, record in enumerate(records):
-            length = len(record.value or b"")
-            if batch and (
-                len(batch) >= self._batch_max_events or size + length > self._batch_max_bytes
-            ):
-                cuts.append((start, batch))
-                batch, size, start = [], 0, n
-            batch.append(record)
-            size += length
-        if batch:
-            cuts.append((start, batch))
-        return cuts
-
-
-@dataclass
-class _Parsed:
-    """A batch read (`BatchConsumer._parse`): its events for handlers, the records that are not
-    CloudEvents, the records no handler wants, counted by (topic, type, "ignored"), and what
-    `BatchConsumer._prepare` made of its runs."""
-
-    events: list[tuple[IncomingRecord, CloudEvent]] = field(default_factory=list)
-    malformed: list[tuple[IncomingRecord, MalformedEvent]] = field(default_factory=list)
-    ignored: collections.Counter[tuple[str, str, str]] = field(default_factory=collections.Counter)
-    prepared: PreparedRuns = field(default_factory=dict)
-
 
 @dataclass
 class _InFlight:
@@ -423,15 +384,6 @@ def _count_all(counts: collections.Counter[tuple[str, str, str]]) -> None:
     of a chat message)."""
     for (topic, event_type, outcome), n in counts.items():
         obs.CONSUMER_HANDLED.labels(topic, event_type, outcome).inc(n)
-
-
-def _one_by_one(batch_handler: BatchHandler) -> Handler:
-    """A batch handler as a per-event handler: a batch of one."""
-
-    def handle(session: Session, event: CloudEvent) -> None:
-        batch_handler(session, [event])
-
-    return handle
 
 
 def _last_of_each_partition(batch: Sequence[IncomingRecord]) -> list[IncomingRecord]:

@@ -5,7 +5,8 @@ another transaction for the same event waits for it and skips the event, and a f
 steps gets what it prepared only for exactly the events the claim left."""
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -34,6 +35,18 @@ def _events(*names: str) -> list[tuple[IncomingRecord, CloudEvent]]:
     ]
 
 
+def _consumer(
+    engine: Engine, name: str, handler: Callable[..., None] | BatchFold[Any]
+) -> BatchConsumer:
+    return BatchConsumer(
+        engine,
+        name=name,
+        handlers={},
+        batch_handlers={EVENT_TYPE: handler},
+        dead_letters=None,  # nothing here is dead-lettered
+    )
+
+
 def _splits() -> float:
     labels = {"consumer": "held"}
     return REGISTRY.get_sample_value("qunyun_consumer_batch_splits_total", labels) or 0.0
@@ -42,13 +55,7 @@ def _splits() -> float:
 def test_a_connection_dropped_between_batches_is_replaced_without_a_split(
     kit_engine: Engine,
 ) -> None:
-    consumer = BatchConsumer(
-        kit_engine,
-        name="held",
-        handlers={},
-        batch_handlers={EVENT_TYPE: _fold},
-        dead_letters=None,  # nothing here is dead-lettered
-    )
+    consumer = _consumer(kit_engine, "held", _fold)
     splits = _splits()
     consumer._fold(_events("a", "b"), None, {})
     held = consumer._held
@@ -78,13 +85,7 @@ def test_a_claim_racing_another_transaction_for_the_same_event_waits_and_skips_i
         seen.extend(e.data["name"] for e in events)
         _fold(session, events)
 
-    consumer = BatchConsumer(
-        kit_engine,
-        name="racing",
-        handlers={},
-        batch_handlers={EVENT_TYPE: fold},
-        dead_letters=None,  # nothing here is dead-lettered
-    )
+    consumer = _consumer(kit_engine, "racing", fold)
     events = _events("x", "y")
     with kit_engine.connect() as first:
         first.execute(
@@ -124,13 +125,7 @@ def test_a_fold_in_two_steps_gets_what_it_prepared_only_for_the_events_the_claim
         applied.append(([e.data["name"] for e in events], ready))
         _fold(session, events)
 
-    consumer = BatchConsumer(
-        kit_engine,
-        name="two-steps",
-        handlers={},
-        batch_handlers={EVENT_TYPE: BatchFold(prepare=prepare, apply=apply)},
-        dead_letters=None,  # nothing here is dead-lettered
-    )
+    consumer = _consumer(kit_engine, "two-steps", BatchFold(prepare=prepare, apply=apply))
 
     def fold(events: list[tuple[IncomingRecord, CloudEvent]]) -> None:
         consumer.handle_batch([record for record, _ in events])

@@ -2,25 +2,17 @@
 
 from prometheus_client import REGISTRY
 
+from services.common.batch_reading import cut_poll
 from services.common.batches import BatchConsumer
 from services.common.cloudevents import CloudEvent
 from services.common.kafka import IncomingRecord
 
 
 def test_batches_are_cut_by_count_and_bytes() -> None:
-    consumer = BatchConsumer(
-        None,  # type: ignore[arg-type]  # cutting touches no database
-        name="t",
-        handlers={},
-        batch_handlers={},
-        dead_letters=None,  # type: ignore[arg-type]
-        batch_max_events=3,
-        batch_max_bytes=100,
-    )
     records = [
         IncomingRecord("t", 0, n, None, b"x" * size, []) for n, size in enumerate([10] * 7 + [91])
     ]
-    cuts = consumer._batches(records)
+    cuts = cut_poll(records, max_events=3, max_bytes=100)
     assert [(start, [r.offset for r in batch]) for start, batch in cuts] == [
         (0, [0, 1, 2]),
         (3, [3, 4, 5]),

@@ -35,12 +35,15 @@ class _DeadLetters:
         self.records += records
 
 
-def _consumer(engine: Engine, dead: _DeadLetters) -> BatchConsumer:
+def _consumer(
+    engine: Engine, dead: _DeadLetters, chat: BatchFold[Tally] | None = None
+) -> BatchConsumer:
+    """Metrics' consumer; `chat` in place of its chat fold."""
     return BatchConsumer(
         engine,
         name=SPEC.name,
         handlers=SPEC.handlers,
-        batch_handlers=SPEC.batch_handlers,
+        batch_handlers={**SPEC.batch_handlers, **({ChatMessagePosted.type: chat} if chat else {})},
         dead_letters=dead,
         max_attempts=1,
         backoff_seconds=0,
@@ -135,8 +138,7 @@ def test_a_batch_counted_before_its_transaction_folds_as_one_counted_in_it(
         return tallies[-1]
 
     dead = _DeadLetters()
-    consumer = _consumer(engine, dead)
-    consumer._folds[ChatMessagePosted.type] = BatchFold(prepare=prepare, apply=fold_message_batch)
+    consumer = _consumer(engine, dead, BatchFold(prepare=prepare, apply=fold_message_batch))
     consumer.handle_batch(_records(*_chat()))
     assert len(tallies) == 1 and tallies[0] is not None and tallies[0].counted == 5
     assert _days(engine) == [(2, 2, 1, 0), (3, 3, 2, 1)]

@@ -239,6 +239,20 @@ class OutboxRelay:
             self._last_prune = time.monotonic()
             self.prune_sent()
 
+    def connect(self) -> None:
+        """Make the producer now rather than at the first row: an idempotent librdkafka
+        producer asks for its producer id half a second after it is made (no broker is
+        connected when it first tries), and its first publish waits for that. A producer that
+        cannot be made yet is left to the first publish, which says why."""
+        try:
+            self._ensure_publisher()
+        except PublishFailed:
+            log.debug("no producer for the outbox relay yet", exc_info=True)
+
+    def close(self) -> None:
+        """Let go of the producer (`run` does when it ends)."""
+        self._drop_publisher()
+
     def _ensure_publisher(self) -> Publisher:
         if self._publisher is None:
             try:

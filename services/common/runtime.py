@@ -121,7 +121,9 @@ class _Workers:
         s = self.settings
         consumed = {**self.spec.handlers, **self.spec.batch_handlers}
         topics = set(self.spec.produces) | {topic_of(t) for t in consumed}
-        early = self._early_publisher() if s.outbox_relay_enabled else None
+        relay = self._outbox_relay() if s.outbox_relay_enabled else None
+        if relay is not None:
+            relay.connect()  # while the topics are set up, not at its first row
         while not self.stop.is_set():
             try:
                 ensure_topics(
@@ -135,11 +137,11 @@ class _Workers:
                 log.warning("broker not reachable yet; retrying topic setup", exc_info=True)
                 self.stop.wait(2)
         if self.stop.is_set():
-            if early is not None:
-                early.close()
+            if relay is not None:
+                relay.close()
             return
-        if s.outbox_relay_enabled:
-            self._spawn("outbox-relay", functools.partial(self._relay, early))
+        if relay is not None:
+            self._spawn("outbox-relay", functools.partial(relay.run, self.stop))
         if self.consumes:
             self._spawn("consumer", self._consume)
 
@@ -150,31 +152,15 @@ class _Workers:
             topic_prefix=self.settings.kafka_topic_prefix,
         )
 
-    def _early_publisher(self) -> KafkaPublisher | None:
-        """The relay's first producer, made before the topics are set up rather than at the
-        relay's first row: an idempotent librdkafka producer asks for its producer id half a
-        second after it is made (no broker is connected when it first tries), and its first
-        publish waits for that. Made early, it is ready before most first rows arrive."""
-        try:
-            return self._publisher()
-        except Exception:  # the relay makes one at its first row then, and says what failed
-            log.debug("no early producer for the outbox relay", exc_info=True)
-            return None
-
-    def _relay(self, early: KafkaPublisher | None) -> None:
+    def _outbox_relay(self) -> OutboxRelay:
         s = self.settings
-        unused = [early] if early is not None else []
-        try:
-            OutboxRelay(
-                self.engine,
-                lambda: unused.pop() if unused else self._publisher(),
-                batch_size=s.outbox_batch_size,
-                poll_seconds=s.outbox_poll_seconds,
-                retention=timedelta(hours=s.outbox_retention_hours),
-            ).run(self.stop)
-        finally:
-            for publisher in unused:
-                publisher.close()
+        return OutboxRelay(
+            self.engine,
+            self._publisher,
+            batch_size=s.outbox_batch_size,
+            poll_seconds=s.outbox_poll_seconds,
+            retention=timedelta(hours=s.outbox_retention_hours),
+        )
 
     def _consume(self) -> None:
         s = self.settings
